@@ -1,0 +1,64 @@
+// access_log: one line per request, and the generation statistics read from a stream's final line.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+using Clock = std::chrono::steady_clock;
+
+// What Ollama's final `"done":true` line says about a generation (all fields optional:
+// Ollama omits zero values).
+struct GenerationStats {
+    std::optional<std::uint64_t> prompt_eval_count;
+    std::optional<std::uint64_t> eval_count;
+    std::optional<std::uint64_t> eval_duration_ns;
+    std::optional<std::uint64_t> load_duration_ns;
+
+    std::optional<double> tokens_per_second() const;
+};
+
+// Reads the statistics of the last NDJSON line in `tail`. When the tail starts in the middle of
+// that line (a long `context` array), the statistics that follow it are still read.
+// Returns nullopt when the last line is not a final `done` line (SSE, error lines, ...).
+std::optional<GenerationStats> parse_generation_stats(std::string_view tail);
+
+// The last bytes of a response body, kept in a fixed ring so that the final line can be read
+// when the stream ends, without allocating or reassembling lines while relaying.
+class StreamTail {
+public:
+    static constexpr std::size_t capacity = 4096;
+    void append(std::string_view bytes);
+    std::string contents() const;  // the kept bytes, oldest first
+    void clear() { size_ = 0; }
+
+private:
+    std::array<char, capacity> ring_{};
+    std::size_t size_ = 0;  // total bytes appended
+};
+
+// One proxied (or refused) request, as it is logged.
+struct ExchangeRecord {
+    std::string method;
+    std::string target;
+    std::string client;  // client IP
+    unsigned status = 0;
+    std::uint64_t bytes_in = 0;   // request body bytes received from the client
+    std::uint64_t bytes_out = 0;  // response body bytes sent to the client
+    Clock::time_point start{};
+    std::optional<Clock::time_point> first_byte;  // first response body byte sent
+    bool generation = false;
+    std::optional<GenerationStats> stats;
+    std::string_view outcome;  // empty when complete; otherwise why it ended early
+};
+
+std::string format_access_line(const ExchangeRecord& record, Clock::time_point end);
+void log_access(const ExchangeRecord& record);
+
+}  // namespace sluice

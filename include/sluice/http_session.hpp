@@ -1,0 +1,47 @@
+// http_session: one client connection. Reads each request's header (bounded in size and time),
+// routes it, and hands it to a relay; answers sluice's own errors; keeps the connection alive
+// and serves pipelined requests in order.
+#pragma once
+
+#include "sluice/access_log.hpp"
+#include "sluice/event_loop.hpp"
+#include "sluice/relay.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(boost::asio::ip::tcp::socket socket, EventLoop& loop);
+    ~HttpSession();
+    void start();
+
+private:
+    using error_code = boost::system::error_code;
+
+    void read_request();
+    void on_request_header(error_code ec);
+    void on_exchange_done(RelayResult result);
+    void send_error(unsigned status, std::string_view message, bool keep_alive);
+    void end_exchange(bool keep_alive);
+    void close();
+    void drain();
+
+    boost::beast::tcp_stream stream_;
+    boost::beast::flat_buffer buffer_;
+    EventLoop& loop_;
+    std::string address_;
+    std::optional<RequestParser> parser_;
+    std::vector<char> relay_buffer_;  // allocated once, on the first proxied request
+    ExchangeRecord record_;
+    std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> error_response_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,15 @@
+// json_error: Ollama-style error bodies, {"error": "..."}, for the errors sluice itself answers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes, controls escaped).
+void append_json_escaped(std::string& out, std::string_view text);
+
+// {"error":"<message>"} with the message escaped.
+std::string json_error_body(std::string_view message);
+
+}  // namespace sluice

@@ -1,0 +1,117 @@
+// relay: one proxied exchange. The request goes up to Ollama (its body streamed, or read whole
+// for the routes sluice may rewrite), and each piece of the response is written to the client
+// as soon as it is read, from one fixed buffer: a slow client stops sluice reading from Ollama,
+// and a client that goes away closes the upstream connection at once.
+#pragma once
+
+#include "sluice/access_log.hpp"
+#include "sluice/event_loop.hpp"
+#include "sluice/router.hpp"
+#include "sluice/upstream_pool.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace sluice {
+
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+
+// What the relay borrows from the client's session for one exchange.
+struct ClientSide {
+    boost::beast::tcp_stream& stream;
+    boost::beast::flat_buffer& buffer;  // bytes read from the client and not yet parsed
+    RequestParser& parser;              // the request, header already read
+    std::span<char> relay_buffer;       // the fixed buffer every body byte passes through
+    std::string_view address;           // client IP, for X-Forwarded-For
+};
+
+// How an exchange ended, for the session: answer an error itself, go on with the next
+// request on the connection, or close it.
+struct RelayResult {
+    bool client_reusable = false;  // the request was read whole and the response sent whole
+    unsigned error_status = 0;     // non-zero: nothing was sent yet; answer {"error": error_message}
+    std::string error_message;
+};
+
+class Relay : public std::enable_shared_from_this<Relay> {
+public:
+    using Done = std::function<void(RelayResult)>;
+
+    Relay(ClientSide client, EventLoop& loop, Route route, ExchangeRecord& record, Done done);
+    void start();
+
+private:
+    using error_code = boost::system::error_code;
+
+    // Request, client -> Ollama.
+    void build_upstream_request();
+    void read_whole_body();
+    void on_whole_body_piece(error_code ec);
+    void connect();
+    void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection);
+    void write_request();
+    void on_request_written(error_code ec);
+    void read_request_body_piece();
+    void on_request_body_piece(error_code ec);
+    void on_request_body_written(error_code ec);
+
+    // Response, Ollama -> client.
+    void read_response_header();
+    void on_response_header(error_code ec);
+    void on_interim_response();
+    void start_response();
+    void read_response_body();
+    void on_response_body(error_code ec);
+    void write_response_piece(std::size_t size);
+    void on_response_written(error_code ec);
+
+    // Client liveness and write deadline while the response is pending.
+    void watch_client();
+    void on_client_readable(error_code ec, std::size_t bytes);
+    void arm_send_deadline();
+    void cancel_upstream();
+
+    bool can_replay() const;
+    void retry_on_fresh_connection();
+    void fail(unsigned status, std::string message);
+    void complete(RelayResult result);
+    void finish();
+
+    ClientSide client_;
+    EventLoop& loop_;
+    const Config& config_;
+    Route route_;
+    ExchangeRecord& record_;
+    Done done_;
+
+    std::unique_ptr<UpstreamConnection> upstream_;
+    boost::beast::http::request<boost::beast::http::buffer_body> upstream_request_;
+    std::optional<boost::beast::http::request_serializer<boost::beast::http::buffer_body>> request_serializer_;
+    std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> response_parser_;
+    boost::beast::http::response<boost::beast::http::buffer_body> client_response_;
+    std::optional<boost::beast::http::response_serializer<boost::beast::http::buffer_body>> response_serializer_;
+    boost::asio::steady_timer send_deadline_;
+    StreamTail tail_;
+
+    std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
+    bool request_has_body_ = false;
+    bool request_body_sent_ = false;    // every request body byte reached Ollama
+    bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body
+    bool retried_ = false;
+    bool response_started_ = false;     // the status line went to the client
+    bool writing_ = false;              // a write to the client is pending
+    Clock::time_point write_started_{};
+    bool watching_ = false;             // a read on the client socket is pending
+    bool client_gone_ = false;
+    bool completed_ = false;
+    RelayResult result_;
+};
+
+}  // namespace sluice

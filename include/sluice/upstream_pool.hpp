@@ -1,0 +1,52 @@
+// upstream_pool: keep-alive connections to Ollama, one pool per event loop (no locks).
+#pragma once
+
+#include "sluice/config.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace sluice {
+
+// One TCP connection to Ollama with its read buffer.
+struct UpstreamConnection {
+    explicit UpstreamConnection(boost::asio::io_context& io) : stream(io) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
+    bool reused = false;  // came from the idle list: it may have been closed by Ollama meanwhile
+    std::chrono::steady_clock::time_point idle_since{};
+};
+
+class UpstreamPool {
+public:
+    using Handler = std::function<void(boost::system::error_code, std::unique_ptr<UpstreamConnection>)>;
+
+    UpstreamPool(boost::asio::io_context& io, const Config& config);
+
+    // Hands out an idle connection that is still open, or connects a new one
+    // (bounded by timeouts.upstream_connect).
+    void acquire(Handler handler);
+    // Takes back a connection whose last exchange completed cleanly; it is closed instead when
+    // the pool is full or keep-alive to Ollama is disabled.
+    void release(std::unique_ptr<UpstreamConnection> connection);
+    void fresh_connection(Handler handler);  // never from the idle list
+
+    std::size_t idle_count() const { return idle_.size(); }
+    void close_idle();  // at shutdown
+
+private:
+    static bool still_open(UpstreamConnection& connection);
+
+    boost::asio::io_context& io_;
+    const Config& config_;
+    boost::asio::ip::tcp::resolver resolver_;
+    std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
+};
+
+}  // namespace sluice

@@ -1,0 +1,145 @@
+// http_session: one client connection, request after request.
+#include "sluice/http_session.hpp"
+
+#include "sluice/json_error.hpp"
+#include "sluice/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr std::size_t drain_read_bytes = 4096;
+}  // namespace
+
+HttpSession::HttpSession(asio::ip::tcp::socket socket, EventLoop& loop)
+    : stream_(std::move(socket)), loop_(loop) {
+    error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    address_ = ec ? "-" : remote.address().to_string();
+    stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+HttpSession::~HttpSession() { --loop_.open_connections; }
+
+void HttpSession::start() { read_request(); }
+
+void HttpSession::read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(loop_.config.limits.max_header_bytes));
+    parser_->body_limit(boost::none);  // streamed bodies are unbounded; read bodies are checked by the relay
+    stream_.expires_after(loop_.config.timeouts.client_header);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_header(ec); });
+}
+
+void HttpSession::on_request_header(error_code ec) {
+    record_ = ExchangeRecord{};
+    record_.client = address_;
+    record_.start = Clock::now();
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        close();  // the client is done with this connection (or idled past timeouts.client_header)
+        return;
+    }
+    if (ec == http::error::header_limit) {
+        send_error(431, fmt::format("sluice: request header exceeds limits.max_header_bytes ({} bytes)",
+                                    loop_.config.limits.max_header_bytes),
+                   false);
+        return;
+    }
+    if (ec.category() == make_error_code(http::error::bad_target).category()) {
+        send_error(400, fmt::format("sluice: malformed request: {}", ec.message()), false);
+        return;
+    }
+    if (ec) {
+        spdlog::debug("{}: read error: {}", address_, ec.message());
+        close();
+        return;
+    }
+
+    const auto& request = parser_->get();
+    record_.method = request.method_string();
+    record_.target = request.target();
+    const auto route = route_request(request.method_string(), request.target());
+    record_.generation = route.generation;
+    if (relay_buffer_.empty()) relay_buffer_.resize(loop_.config.limits.stream_buffer_bytes);
+    stream_.expires_never();
+    const ClientSide client{stream_, buffer_, *parser_, relay_buffer_, address_};
+    std::make_shared<Relay>(client, loop_, route, record_,
+                            [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
+        ->start();
+}
+
+void HttpSession::on_exchange_done(RelayResult result) {
+    if (result.error_status != 0) {
+        send_error(result.error_status, result.error_message, result.client_reusable);
+        return;
+    }
+    end_exchange(result.client_reusable);
+}
+
+void HttpSession::send_error(unsigned status, std::string_view message, bool keep_alive) {
+    const bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+    error_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    auto& response = *error_response_;
+    response.set(http::field::content_type, "application/json; charset=utf-8");
+    response.body() = json_error_body(message);
+    response.prepare_payload();
+    if (head) response.body().clear();  // Content-Length stays: what a GET would have carried
+    response.keep_alive(keep_alive);
+    record_.status = status;
+    record_.bytes_out = head ? 0 : response.payload_size().value_or(0);
+    if (status >= 500) spdlog::warn("{}", message);
+    stream_.expires_after(loop_.config.timeouts.client_send);
+    const auto write = [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
+        self->end_exchange(keep_alive && !ec);
+    };
+    if (head) {
+        auto serializer = std::make_shared<http::response_serializer<http::string_body>>(response);
+        http::async_write_header(stream_, *serializer, [serializer, write](error_code ec, std::size_t n) { write(ec, n); });
+    } else {
+        http::async_write(stream_, response, write);
+    }
+}
+
+void HttpSession::end_exchange(bool keep_alive) {
+    if (record_.status != 0 || !record_.method.empty()) {
+        if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
+        if (loop_.config.log.access) log_access(record_);
+    }
+    error_response_.reset();
+    if (keep_alive) {
+        read_request();
+    } else {
+        close();
+    }
+}
+
+// Closing with unread request bytes in the socket would send a reset, which can destroy the
+// response the client has not read yet; so the send side is shut first and what the client
+// still sends is read and dropped, for a bounded time, until it closes too.
+void HttpSession::close() {
+    error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(linger_time);
+    drain();
+}
+
+void HttpSession::drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(drain_read_bytes), [self = shared_from_this()](error_code ec, std::size_t) {
+        if (ec) {
+            self->stream_.close();
+            return;
+        }
+        self->drain();
+    });
+}
+
+}  // namespace sluice

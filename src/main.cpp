@@ -1,0 +1,98 @@
+// main: command line (CLI11), config loading, logging set-up, and the server's lifetime.
+#include "sluice/config.hpp"
+#include "sluice/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+namespace {
+
+struct Options {
+    std::string config_path;
+    std::optional<std::string> listen;
+    std::optional<std::string> upstream;
+    std::optional<std::string> log_level;
+    std::optional<unsigned> threads;
+    bool check_config = false;
+};
+
+// The file (or the defaults), then each flag given on the command line over it.
+sluice::Config load(const Options& options) {
+    auto config = options.config_path.empty() ? sluice::Config{} : sluice::load_config_file(options.config_path);
+    const auto flag = [](std::string_view name, auto parse) {
+        try {
+            return parse();
+        } catch (const sluice::ConfigError& e) {
+            throw sluice::ConfigError(fmt::format("--{}: {}", name, e.what()));
+        }
+    };
+    if (options.listen) config.listen = flag("listen", [&] { return sluice::parse_host_port(*options.listen); });
+    if (options.upstream) config.upstream = flag("upstream", [&] { return sluice::parse_upstream_url(*options.upstream); });
+    if (options.log_level) {
+        flag("log-level", [&] { sluice::validate_log_level(*options.log_level); return 0; });
+        config.log.level = *options.log_level;
+    }
+    if (options.threads) config.threads = *options.threads;
+    return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"sluice: a streaming reverse proxy for the Ollama API.\n"
+                 "Point Ollama clients at sluice instead of port 11434; every request goes through unchanged,\n"
+                 "each streamed chunk the moment it arrives."};
+    app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+    Options options;
+    app.add_option("-c,--config", options.config_path, "YAML config file (every key optional; without it, defaults)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--listen", options.listen, "address to listen on, HOST:PORT (default 127.0.0.1:8080)");
+    app.add_option("--upstream", options.upstream, "Ollama's URL (default http://127.0.0.1:11434)");
+    app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off (default info)");
+    app.add_option("--threads", options.threads, "event loops; 0 = one per core (default 0)")->check(CLI::Range(0u, 256u));
+    app.add_flag("--check-config", options.check_config, "validate the config and flags, print the result, and exit");
+    CLI11_PARSE(app, argc, argv);
+
+    auto logger = spdlog::stderr_color_mt("sluice");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+
+    sluice::Config config;
+    try {
+        config = load(options);
+    } catch (const sluice::ConfigError& e) {
+        std::fprintf(stderr, "sluice: config error: %s\n", e.what());
+        return 2;
+    }
+    if (options.check_config) {
+        std::printf("config OK: listen %s:%u, upstream %s\n", config.listen.host.c_str(), config.listen.port,
+                    config.upstream.url.c_str());
+        return 0;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log.level));
+
+    try {
+        sluice::Server server(config);
+        boost::asio::io_context signals_io;
+        boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            spdlog::info("signal {}: stopping", signal);
+            server.stop();
+        });
+        std::signal(SIGPIPE, SIG_IGN);
+        server.start();
+        signals_io.run();
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,562 @@
+// relay: one proxied exchange, request up and response chunks down through one fixed buffer.
+#include "sluice/relay.hpp"
+
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fmt/chrono.h>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr std::size_t max_upstream_header_bytes = 256 * 1024;
+constexpr std::size_t watch_read_bytes = 4096;
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Hop-by-hop headers (RFC 9110 section 7.6.1) belong to one connection and are never forwarded;
+// framing headers are rewritten by the serializer for the connection the body goes out on.
+bool is_connection_specific(http::field name) {
+    switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::content_length:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Headers the sender listed in its Connection header are hop-by-hop too.
+bool listed_in_connection(std::string_view name, std::string_view connection) {
+    for (const auto token : http::token_list{connection}) {
+        if (beast::iequals(token, name)) return true;
+    }
+    return false;
+}
+
+template <class Fields>
+void copy_end_to_end_headers(const Fields& from, Fields& to) {
+    const auto connection = from[http::field::connection];
+    for (const auto& field : from) {
+        if (is_connection_specific(field.name())) continue;
+        if (!connection.empty() && listed_in_connection(field.name_string(), connection)) continue;
+        to.insert(field.name_string(), field.value());
+    }
+}
+
+// Ollama refuses a browser Origin that does not match the Host it sees. An Origin naming the
+// host the client addressed is same-origin, which Ollama would not have checked had it seen that
+// Host, so it is dropped; any other Origin goes through and Ollama decides as it would directly.
+bool is_same_origin(std::string_view origin, std::string_view host) {
+    if (host.empty()) return false;
+    for (const std::string_view scheme : {"http://", "https://"}) {
+        if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+            beast::iequals(origin.substr(scheme.size()), host)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool has_no_body(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
+
+std::string describe(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) return "timed out";
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return "connection closed by ollama";
+    return ec.message();
+}
+
+}  // namespace
+
+Relay::Relay(ClientSide client, EventLoop& loop, Route route, ExchangeRecord& record, Done done)
+    : client_(client),
+      loop_(loop),
+      config_(loop.config),
+      route_(route),
+      record_(record),
+      done_(std::move(done)),
+      send_deadline_(loop.io) {}
+
+void Relay::start() {
+    request_has_body_ = !client_.parser.is_done();
+    build_upstream_request();
+    if (request_has_body_ && route_.body == BodyHandling::read) {
+        read_whole_body();
+    } else {
+        connect();
+    }
+}
+
+void Relay::build_upstream_request() {
+    const auto& in = client_.parser.get();
+    auto& out = upstream_request_;
+    out.method_string(in.method_string());
+    out.target(in.target());
+    out.version(11);
+    copy_end_to_end_headers(in.base(), out.base());
+
+    out.set(http::field::host, config_.upstream.host_header);
+    if (const auto origin = in[http::field::origin]; !origin.empty() && is_same_origin(origin, in[http::field::host])) {
+        out.erase(http::field::origin);
+    }
+    const auto forwarded_for = in["X-Forwarded-For"];
+    out.set("X-Forwarded-For", forwarded_for.empty() ? std::string(client_.address)
+                                                     : fmt::format("{}, {}", forwarded_for, client_.address));
+    if (in["X-Forwarded-Proto"].empty()) out.set("X-Forwarded-Proto", "http");
+
+    // Expect: 100-continue goes to Ollama only when the body is streamed: Ollama then decides
+    // whether it wants the body (a blob it already has is answered at once). A body sluice reads
+    // itself is acknowledged by sluice.
+    const bool expects_continue = beast::iequals(in[http::field::expect], "100-continue");
+    out.erase(http::field::expect);
+    if (request_has_body_ && route_.body == BodyHandling::stream) {
+        if (in.chunked()) {
+            out.chunked(true);
+        } else {
+            out.content_length(client_.parser.content_length());
+        }
+        if (expects_continue) {
+            out.set(http::field::expect, "100-continue");
+            expect_continue_ = true;
+        }
+    } else if (request_has_body_ && expects_continue) {
+        const auto declared = client_.parser.content_length();
+        if (!declared || *declared <= config_.limits.max_body_bytes) {
+            asio::async_write(client_.stream, asio::buffer(continue_response),
+                              [self = shared_from_this()](error_code, std::size_t) {});
+        }
+    }
+}
+
+// --- request body read whole (the routes sluice may rewrite) ---------------------------------
+
+void Relay::read_whole_body() {
+    const auto declared = client_.parser.content_length();
+    if (declared && *declared > config_.limits.max_body_bytes) {
+        fail(413, fmt::format("sluice: request body of {} bytes exceeds limits.max_body_bytes ({} bytes)",
+                              *declared, config_.limits.max_body_bytes));
+        return;
+    }
+    if (declared) whole_body_.reserve(*declared);
+    auto& body = client_.parser.get().body();
+    body.data = client_.relay_buffer.data();
+    body.size = client_.relay_buffer.size();
+    client_.stream.expires_after(config_.timeouts.client_body);
+    http::async_read_some(client_.stream, client_.buffer, client_.parser,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_whole_body_piece(ec); });
+}
+
+void Relay::on_whole_body_piece(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        client_gone_ = true;
+        complete({});
+        return;
+    }
+    const auto size = client_.relay_buffer.size() - client_.parser.get().body().size;
+    record_.bytes_in += size;
+    if (whole_body_.size() + size > config_.limits.max_body_bytes) {
+        fail(413, fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes)",
+                              config_.limits.max_body_bytes));
+        return;
+    }
+    whole_body_.append(client_.relay_buffer.data(), size);
+    if (!client_.parser.is_done()) {
+        read_whole_body();
+        return;
+    }
+    // The whole body is here: this is where the request rewriter edits it.
+    upstream_request_.content_length(whole_body_.size());
+    connect();
+}
+
+// --- connection to Ollama ----------------------------------------------------------------------
+
+void Relay::connect() {
+    loop_.pool.acquire([self = shared_from_this()](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
+        self->on_connected(ec, std::move(connection));
+    });
+}
+
+void Relay::on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
+    if (ec) {
+        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)));
+        return;
+    }
+    upstream_ = std::move(connection);
+    write_request();
+}
+
+bool Relay::can_replay() const {
+    return !retried_ && upstream_ && upstream_->reused && !response_started_ &&
+           (!request_has_body_ || route_.body == BodyHandling::read);
+}
+
+// A kept-alive connection can be closed by Ollama just as a request is written into it; such a
+// request never reached Ollama, so it is sent once more on a new connection when it can be.
+void Relay::retry_on_fresh_connection() {
+    retried_ = true;
+    upstream_.reset();
+    loop_.pool.fresh_connection([self = shared_from_this()](error_code ec, std::unique_ptr<UpstreamConnection> c) {
+        self->on_connected(ec, std::move(c));
+    });
+}
+
+void Relay::write_request() {
+    auto& body = upstream_request_.body();
+    const bool whole = !request_has_body_ || route_.body == BodyHandling::read;
+    body.data = whole_body_.empty() ? nullptr : whole_body_.data();
+    body.size = whole_body_.size();
+    body.more = !whole;
+    request_serializer_.emplace(upstream_request_);
+    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_written(ec); };
+    if (whole) {
+        http::async_write(upstream_->stream, *request_serializer_, std::move(handler));
+    } else {
+        http::async_write_header(upstream_->stream, *request_serializer_, std::move(handler));
+    }
+}
+
+void Relay::on_request_written(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        if (can_replay()) {
+            retry_on_fresh_connection();
+            return;
+        }
+        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)));
+        return;
+    }
+    if (!request_has_body_ || route_.body == BodyHandling::read) {
+        request_body_sent_ = true;
+        read_response_header();
+    } else if (expect_continue_) {
+        read_response_header();  // Ollama's 100 Continue, or its final answer without the body
+    } else {
+        read_request_body_piece();
+    }
+}
+
+// --- request body streamed (blob uploads, everything sluice does not read) --------------------
+
+void Relay::read_request_body_piece() {
+    auto& body = client_.parser.get().body();
+    body.data = client_.relay_buffer.data();
+    body.size = client_.relay_buffer.size();
+    client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
+    client_.stream.expires_after(config_.timeouts.client_body);
+    http::async_read_some(client_.stream, client_.buffer, client_.parser,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_body_piece(ec); });
+}
+
+void Relay::on_request_body_piece(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        // The client stopped sending its body: the upload is incomplete, so Ollama's side is
+        // closed rather than left waiting for bytes that will never come.
+        client_gone_ = true;
+        cancel_upstream();
+        complete({});
+        return;
+    }
+    const auto size = client_.relay_buffer.size() - client_.parser.get().body().size;
+    record_.bytes_in += size;
+    auto& body = upstream_request_.body();
+    body.data = size ? client_.relay_buffer.data() : nullptr;
+    body.size = size;
+    body.more = !client_.parser.is_done();
+    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    http::async_write(upstream_->stream, *request_serializer_,
+                      [self = shared_from_this()](error_code write_ec, std::size_t) {
+                          self->on_request_body_written(write_ec);
+                      });
+}
+
+void Relay::on_request_body_written(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        // Ollama may have answered without reading the whole body (a blob it already has) and
+        // closed; its answer, if any, is still there to read.
+        read_response_header();
+        return;
+    }
+    if (client_.parser.is_done()) {
+        request_body_sent_ = true;
+        read_response_header();
+    } else {
+        read_request_body_piece();
+    }
+}
+
+// --- response header ---------------------------------------------------------------------------
+
+void Relay::read_response_header() {
+    response_parser_.emplace();
+    response_parser_->header_limit(max_upstream_header_bytes);
+    response_parser_->body_limit(boost::none);
+    if (client_.parser.get().method() == http::verb::head) response_parser_->skip(true);
+    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    if (request_body_sent_) watch_client();
+    http::async_read_header(upstream_->stream, upstream_->buffer, *response_parser_,
+                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
+}
+
+void Relay::on_response_header(error_code ec) {
+    if (client_gone_) {
+        complete({});
+        return;
+    }
+    if (ec) {
+        if (can_replay()) {
+            retry_on_fresh_connection();
+            return;
+        }
+        if (ec == beast::error::timeout) {
+            fail(504, fmt::format("sluice: ollama at {} sent no response within timeouts.upstream_headers ({})",
+                                  config_.upstream.url, config_.timeouts.upstream_headers));
+        } else {
+            fail(502, fmt::format("sluice: ollama at {} failed before responding: {}", config_.upstream.url,
+                                  describe(ec)));
+        }
+        return;
+    }
+    if (response_parser_->get().result_int() / 100 == 1) {
+        on_interim_response();
+        return;
+    }
+    start_response();
+}
+
+void Relay::on_interim_response() {
+    if (!(expect_continue_ && response_parser_->get().result() == http::status::continue_)) {
+        read_response_header();  // other 1xx (103 Early Hints): nothing for the client here
+        return;
+    }
+    expect_continue_ = false;
+    asio::async_write(client_.stream, asio::buffer(continue_response),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                          if (ec) {
+                              self->client_gone_ = true;
+                              self->cancel_upstream();
+                              self->complete({});
+                              return;
+                          }
+                          self->read_request_body_piece();
+                      });
+}
+
+void Relay::start_response() {
+    const auto& in = response_parser_->get();
+    const auto& request = client_.parser.get();
+    auto& out = client_response_;
+    out.result(in.result_int());
+    out.reason(in.reason());
+    out.version(11);
+    copy_end_to_end_headers(in.base(), out.base());
+
+    const bool bodiless = request.method() == http::verb::head || has_no_body(in.result_int());
+    bool keep_alive = request.keep_alive() && client_.parser.is_done();
+    if (bodiless) {
+        if (const auto length = in[http::field::content_length]; !length.empty()) {
+            out.set(http::field::content_length, length);  // what a GET would have carried
+        }
+    } else if (const auto length = response_parser_->content_length()) {
+        out.content_length(*length);
+    } else if (request.version() >= 11) {
+        out.chunked(true);
+    } else {
+        keep_alive = false;  // an HTTP/1.0 client reads the body until the connection closes
+    }
+    out.keep_alive(keep_alive);
+    record_.status = in.result_int();
+    response_serializer_.emplace(client_response_);
+    response_started_ = true;
+    arm_send_deadline();
+    // The status line goes out with the first body bytes when they came in the same read.
+    if (upstream_->buffer.size() > 0 || response_parser_->is_done()) {
+        read_response_body();
+    } else {
+        write_response_piece(0);
+    }
+}
+
+// --- response body -----------------------------------------------------------------------------
+
+void Relay::read_response_body() {
+    auto& body = response_parser_->get().body();
+    body.data = client_.relay_buffer.data();
+    body.size = client_.relay_buffer.size();
+    upstream_->buffer.reserve(client_.relay_buffer.size());  // Beast reads at most the free capacity
+    upstream_->stream.expires_never();  // generation and pulls legitimately take long
+    http::async_read_some(upstream_->stream, upstream_->buffer, *response_parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body(ec); });
+}
+
+void Relay::on_response_body(error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (client_gone_) {
+        complete({});
+        return;
+    }
+    if (ec) {
+        // Ollama broke off mid-response; the client sees the stream end without its last chunk.
+        record_.outcome = "ollama closed the stream early";
+        complete({});
+        return;
+    }
+    const auto size = client_.relay_buffer.size() - response_parser_->get().body().size;
+    if (size == 0 && !response_parser_->is_done() && response_serializer_->is_header_done()) {
+        read_response_body();  // a chunk header without data yet
+        return;
+    }
+    write_response_piece(size);
+}
+
+void Relay::write_response_piece(std::size_t size) {
+    if (size > 0) {
+        if (!record_.first_byte) record_.first_byte = Clock::now();
+        record_.bytes_out += size;
+        if (route_.generation) tail_.append({client_.relay_buffer.data(), size});
+    }
+    auto& body = client_response_.body();
+    body.data = size ? client_.relay_buffer.data() : nullptr;
+    body.size = size;
+    body.more = !response_parser_->is_done();
+    writing_ = true;
+    write_started_ = Clock::now();
+    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_written(ec); };
+    if (size == 0 && body.more) {
+        http::async_write_header(client_.stream, *response_serializer_, std::move(handler));
+    } else {
+        http::async_write(client_.stream, *response_serializer_, std::move(handler));
+    }
+}
+
+void Relay::on_response_written(error_code ec) {
+    writing_ = false;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+        client_gone_ = true;
+        cancel_upstream();
+        complete({});
+        return;
+    }
+    if (!response_parser_->is_done()) {
+        read_response_body();
+        return;
+    }
+    if (route_.generation) record_.stats = parse_generation_stats(tail_.contents());
+    if (response_parser_->keep_alive() && request_body_sent_) {
+        loop_.pool.release(std::move(upstream_));
+    }
+    RelayResult result;
+    result.client_reusable = client_response_.keep_alive();
+    complete(std::move(result));
+}
+
+// --- client liveness ---------------------------------------------------------------------------
+
+// While Ollama works, a read stays pending on the client socket: EOF or a reset means the client
+// went away, and the upstream connection is closed at once so Ollama stops generating. Bytes
+// that arrive are pipelined requests; they stay in the session's buffer, bounded.
+void Relay::watch_client() {
+    if (watching_ || completed_ || client_.buffer.size() >= config_.limits.max_header_bytes) return;
+    watching_ = true;
+    client_.stream.socket().async_read_some(
+        client_.buffer.prepare(watch_read_bytes),
+        [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_client_readable(ec, bytes); });
+}
+
+void Relay::on_client_readable(error_code ec, std::size_t bytes) {
+    watching_ = false;
+    if (!ec) {
+        client_.buffer.commit(bytes);
+        if (completed_) {
+            finish();
+        } else {
+            watch_client();
+        }
+        return;
+    }
+    if (ec != asio::error::operation_aborted) {
+        client_gone_ = true;
+        record_.outcome = "client went away";
+        if (!completed_) cancel_upstream();
+    }
+    if (completed_) finish();
+}
+
+// A client that takes no byte for timeouts.client_send is dropped (and Ollama's stream with it).
+// One timer per stream, checked lazily, rather than a timer update per written line.
+void Relay::arm_send_deadline() {
+    const auto limit = config_.timeouts.client_send;
+    send_deadline_.expires_after(limit);
+    send_deadline_.async_wait([self = shared_from_this(), limit](error_code ec) {
+        if (ec || self->completed_) return;
+        if (self->writing_ && Clock::now() - self->write_started_ >= limit) {
+            self->record_.outcome = "client stopped reading (timeouts.client_send)";
+            self->client_gone_ = true;
+            self->cancel_upstream();
+            error_code ignored;
+            self->client_.stream.socket().close(ignored);  // fails the pending write
+            return;
+        }
+        self->arm_send_deadline();
+    });
+}
+
+void Relay::cancel_upstream() {
+    if (upstream_) {
+        error_code ignored;
+        upstream_->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        upstream_->stream.socket().close(ignored);
+    }
+}
+
+// --- completion --------------------------------------------------------------------------------
+
+void Relay::fail(unsigned status, std::string message) {
+    // Unread request bytes would be taken for the next request: such a connection is closed.
+    RelayResult result;
+    result.client_reusable = client_.parser.is_done() && client_.parser.get().keep_alive();
+    result.error_status = status;
+    result.error_message = std::move(message);
+    complete(std::move(result));
+}
+
+void Relay::complete(RelayResult result) {
+    if (completed_) return;
+    completed_ = true;
+    if (client_gone_) {
+        result.client_reusable = false;
+        if (record_.outcome.empty()) record_.outcome = "client went away";
+    }
+    result_ = std::move(result);
+    send_deadline_.cancel();
+    if (watching_) {
+        error_code ignored;
+        client_.stream.socket().cancel(ignored);  // finish() runs when the read reports back
+        return;
+    }
+    finish();
+}
+
+void Relay::finish() {
+    upstream_.reset();  // a connection not handed back to the pool is closed here
+    auto done = std::move(done_);
+    if (client_gone_) result_.client_reusable = false;
+    done(std::move(result_));
+}
+
+}  // namespace sluice
