@@ -1,0 +1,50 @@
+// Unit tests: which requests sluice reads whole (for the rewriter) and which it streams.
+#include "sluice/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+struct RouteCase {
+    std::string_view method;
+    std::string_view target;
+    BodyHandling body;
+    bool generation;
+};
+
+class RouteTable : public ::testing::TestWithParam<RouteCase> {};
+
+TEST_P(RouteTable, DecidesBodyHandlingFromMethodAndPath) {
+    const auto& c = GetParam();
+    const auto route = route_request(c.method, c.target);
+    EXPECT_EQ(route.handler, Handler::proxy);
+    EXPECT_EQ(route.body, c.body) << c.method << ' ' << c.target;
+    EXPECT_EQ(route.generation, c.generation) << c.method << ' ' << c.target;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Routes, RouteTable,
+    ::testing::Values(RouteCase{"POST", "/api/chat", BodyHandling::read, true},
+                      RouteCase{"POST", "/api/generate?x=1", BodyHandling::read, true},
+                      RouteCase{"POST", "/v1/chat/completions", BodyHandling::read, true},
+                      RouteCase{"POST", "/v1/completions", BodyHandling::read, true},
+                      RouteCase{"POST", "/api/embed", BodyHandling::read, false},
+                      RouteCase{"POST", "/api/embeddings", BodyHandling::read, false},
+                      // Everything else streams: blobs are many GiB, and unknown routes are Ollama's.
+                      RouteCase{"POST", "/api/blobs/sha256:00", BodyHandling::stream, false},
+                      RouteCase{"POST", "/api/pull", BodyHandling::stream, false},
+                      RouteCase{"POST", "/api/create", BodyHandling::stream, false},
+                      RouteCase{"GET", "/api/chat", BodyHandling::stream, false},
+                      RouteCase{"POST", "/api/chat/", BodyHandling::stream, false},
+                      RouteCase{"POST", "/v1/messages", BodyHandling::stream, false},
+                      RouteCase{"HEAD", "/", BodyHandling::stream, false}));
+
+TEST(TargetPath, DropsTheQueryString) {
+    EXPECT_EQ(target_path("/api/tags?x=1"), "/api/tags");
+    EXPECT_EQ(target_path("/api/tags"), "/api/tags");
+    EXPECT_EQ(target_path("?"), "");
+}
+
+}  // namespace
+}  // namespace sluice
