@@ -72,8 +72,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (options.check_config) {
-        std::printf("config OK: listen %s:%u, upstream %s\n", config.listen.host.c_str(), config.listen.port,
-                    config.upstream.url.c_str());
+        const auto& host = config.listen.host;
+        fmt::print("config OK: listen {}:{}, upstream {}\n", host.find(':') == std::string::npos ? host : "[" + host + "]",
+                   config.listen.port, config.upstream.url);
         return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log.level));

@@ -1,0 +1,616 @@
+// config_test: sluice.yaml parsing, the shared value parsers, and the messages users see.
+#include "sluice/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#ifndef SLUICE_SOURCE_DIR
+#error "SLUICE_SOURCE_DIR must name the source tree, e.g. -DSLUICE_SOURCE_DIR=\"/path/to/sluice\""
+#endif
+
+namespace sluice {
+
+// Readable failure output (found by ADL from gtest).
+void PrintTo(const HostPort& value, std::ostream* out) { *out << "{" << value.host << ", " << value.port << "}"; }
+
+void PrintTo(const UpstreamUrl& value, std::ostream* out) {
+    *out << "{" << value.host << ", " << value.port << ", " << value.url << ", " << value.host_header << "}";
+}
+
+void PrintTo(const Config& config, std::ostream* out) {
+    const auto ms = [](std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; };
+    *out << "{listen ";
+    PrintTo(config.listen, out);
+    *out << ", upstream ";
+    PrintTo(config.upstream, out);
+    *out << ", threads " << config.threads << ", limits {" << config.limits.max_connections << ", "
+         << config.limits.max_header_bytes << ", " << config.limits.max_body_bytes << ", "
+         << config.limits.stream_buffer_bytes << "}, timeouts {" << ms(config.timeouts.client_header) << ", "
+         << ms(config.timeouts.client_body) << ", " << ms(config.timeouts.client_send) << ", "
+         << ms(config.timeouts.upstream_connect) << ", " << ms(config.timeouts.upstream_headers)
+         << "}, upstream_pool {" << config.upstream_pool.max_idle << ", " << ms(config.upstream_pool.idle_timeout)
+         << "}, log {" << config.log.level << ", " << config.log.access << "}}";
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+constexpr std::size_t KiB = 1024;
+constexpr std::size_t MiB = 1024 * KiB;
+constexpr std::size_t GiB = 1024 * MiB;
+
+// The message of the ConfigError `action` throws; a marker if it throws none.
+std::string error_of(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const ConfigError& error) {
+        return error.what();
+    }
+    return "(no ConfigError thrown)";
+}
+
+std::string parse_error(std::string_view yaml) {
+    return error_of([yaml] { (void)parse_config(yaml, "test.yaml"); });
+}
+
+// A gtest-safe test name from arbitrary input: "[::1]:80" -> "3_____1___80".
+std::string case_name(std::size_t index, std::string_view text) {
+    std::string name = std::to_string(index) + "_";
+    for (const char c : text) {
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        name += alnum ? c : '_';
+    }
+    return name;
+}
+
+template <class Case>
+std::string name_by_text(const testing::TestParamInfo<Case>& info) {
+    return case_name(info.index, info.param.text);
+}
+
+template <class Case>
+std::string name_by_name(const testing::TestParamInfo<Case>& info) {
+    return std::string(info.param.name);
+}
+
+// Table rows print as their name or input, not as a dump of bytes.
+template <class Case>
+    requires requires(const Case& row) { row.name; } || requires(const Case& row) { row.text; }
+void PrintTo(const Case& row, std::ostream* out) {
+    if constexpr (requires { row.name; }) {
+        *out << row.name;
+    } else {
+        *out << '"' << row.text << '"';
+    }
+}
+
+// Both `expected ..., got "<text>"` and its optional hint, as every value parser words them.
+std::string expected_message(std::string_view expected, std::string_view text, std::string_view hint = {}) {
+    std::string message = "expected " + std::string(expected) + ", got \"" + std::string(text) + "\"";
+    if (!hint.empty()) message += "; " + std::string(hint);
+    return message;
+}
+
+// -------------------------------------------------------------------------------------------
+// Defaults
+
+TEST(ConfigDefaults, AreTheDocumentedValues) {
+    const Config config;
+    EXPECT_EQ(config.listen, (HostPort{"127.0.0.1", 8080}));
+    EXPECT_EQ(config.upstream, (UpstreamUrl{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"}));
+    EXPECT_EQ(config.threads, 0u);
+    EXPECT_EQ(config.limits.max_connections, 4096u);
+    EXPECT_EQ(config.limits.max_header_bytes, 64 * KiB);
+    EXPECT_EQ(config.limits.max_body_bytes, 64 * MiB);
+    EXPECT_EQ(config.limits.stream_buffer_bytes, 64 * KiB);
+    EXPECT_EQ(config.timeouts.client_header, 60s);
+    EXPECT_EQ(config.timeouts.client_body, 60s);
+    EXPECT_EQ(config.timeouts.client_send, 60s);
+    EXPECT_EQ(config.timeouts.upstream_connect, 5s);
+    EXPECT_EQ(config.timeouts.upstream_headers, 10min);
+    EXPECT_EQ(config.upstream_pool.max_idle, 32u);
+    EXPECT_EQ(config.upstream_pool.idle_timeout, 60s);
+    EXPECT_EQ(config.log.level, "info");
+    EXPECT_TRUE(config.log.access);
+}
+
+// The default's own upstream fields must be what parsing its url yields, or a config that
+// spells the default out would differ from one that leaves it out.
+TEST(ConfigDefaults, DefaultUpstreamIsWhatParsingItsUrlGives) {
+    const Config config;
+    EXPECT_EQ(parse_upstream_url(config.upstream.url), config.upstream);
+}
+
+class EmptyConfigText : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(EmptyConfigText, IsTheDefaultConfig) { EXPECT_EQ(parse_config(GetParam(), "test.yaml"), Config{}); }
+
+INSTANTIATE_TEST_SUITE_P(Config, EmptyConfigText,
+                         testing::Values("", "\n\n  \n", "# only a comment\n", "# one\n   # two\n\n# three",
+                                         "---\n", "---\n# comment\n...\n", "~\n", "null\n",
+                                         "limits:\ntimeouts: ~\nupstream_pool:\n  # all commented out\nlog: {}\n"));
+
+// -------------------------------------------------------------------------------------------
+// Every key
+
+TEST(ParseConfig, ReadsEveryKey) {
+    const Config config = parse_config(R"(
+listen: "[::1]:9090"
+upstream: http://gpu-box:11500/
+threads: 8
+limits:
+  max_connections: 100
+  max_header_bytes: 8KiB
+  max_body_bytes: 1GiB
+  stream_buffer_bytes: 16384
+timeouts:
+  client_header: 10s
+  client_body: 15s
+  client_send: 1m30s
+  upstream_connect: 250ms
+  upstream_headers: 1h
+upstream_pool:
+  max_idle: 0
+  idle_timeout: 2m
+log:
+  level: debug
+  access: false
+)",
+                                       "test.yaml");
+    Config expected;
+    expected.listen = {"::1", 9090};
+    expected.upstream = {"gpu-box", 11500, "http://gpu-box:11500", "gpu-box:11500"};
+    expected.threads = 8;
+    expected.limits = {100, 8 * KiB, 1 * GiB, 16384};
+    expected.timeouts = {10s, 15s, 90s, 250ms, 1h};
+    expected.upstream_pool = {0, 2min};
+    expected.log = {"debug", false};
+    EXPECT_EQ(config, expected);
+}
+
+TEST(ParseConfig, FlowStyleAndQuotedValuesReadTheSame) {
+    const Config config = parse_config(
+        "{listen: '0.0.0.0:0', threads: \"4\", limits: {max_header_bytes: '1 MiB'}, log: {access: off}}", "test.yaml");
+    Config expected;
+    expected.listen = {"0.0.0.0", 0};
+    expected.threads = 4;
+    expected.limits.max_header_bytes = 1 * MiB;
+    expected.log.access = false;
+    EXPECT_EQ(config, expected);
+}
+
+TEST(ParseConfig, AnchorsAndAliasesAreResolved) {
+    const Config config = parse_config(
+        "timeouts:\n  client_header: &minute 1m\n  client_body: *minute\n  client_send: *minute\n", "test.yaml");
+    EXPECT_EQ(config.timeouts.client_header, 1min);
+    EXPECT_EQ(config.timeouts.client_body, 1min);
+    EXPECT_EQ(config.timeouts.client_send, 1min);
+}
+
+struct BoolCase {
+    std::string_view text;
+    bool value;
+};
+
+class AccessFlag : public testing::TestWithParam<BoolCase> {};
+
+TEST_P(AccessFlag, ReadsYamlBooleans) {
+    const Config config = parse_config("log:\n  access: " + std::string(GetParam().text) + "\n", "test.yaml");
+    EXPECT_EQ(config.log.access, GetParam().value);
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, AccessFlag,
+                         testing::Values(BoolCase{"true", true}, BoolCase{"True", true}, BoolCase{"yes", true},
+                                         BoolCase{"on", true}, BoolCase{"false", false}, BoolCase{"FALSE", false},
+                                         BoolCase{"no", false}, BoolCase{"off", false}),
+                         name_by_text<BoolCase>);
+
+// -------------------------------------------------------------------------------------------
+// Durations
+
+struct DurationCase {
+    std::string_view text;
+    milliseconds value;
+};
+
+class GoodDuration : public testing::TestWithParam<DurationCase> {};
+
+TEST_P(GoodDuration, Parses) { EXPECT_EQ(parse_duration(GetParam().text), GetParam().value); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Duration, GoodDuration,
+    testing::Values(DurationCase{"250ms", 250ms}, DurationCase{"1500ms", 1500ms}, DurationCase{"30s", 30s},
+                    DurationCase{"90s", 90s}, DurationCase{"10m", 10min}, DurationCase{"1h", 1h},
+                    DurationCase{"1m30s", 90s}, DurationCase{"2h30m", 150min},
+                    DurationCase{"1h2m3s4ms", 1h + 2min + 3s + 4ms}, DurationCase{"0s", 0ms},
+                    DurationCase{"007s", 7s}, DurationCase{"2562047h", 2562047h}),
+    name_by_text<DurationCase>);
+
+struct BadCase {
+    std::string_view text;
+    std::string_view hint;  // what follows "expected ..., got "<text>"; " (empty: nothing)
+};
+
+class BadDuration : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadDuration, IsRejectedWithTheAcceptedForms) {
+    EXPECT_EQ(error_of([] { (void)parse_duration(GetParam().text); }),
+              expected_message("a duration such as 30s or 10m", GetParam().text, GetParam().hint));
+}
+
+INSTANTIATE_TEST_SUITE_P(Duration, BadDuration,
+                         testing::Values(BadCase{"", ""}, BadCase{"30", "add a unit, e.g. 30s"},
+                                         BadCase{"0", "add a unit, e.g. 0s"}, BadCase{"abc", ""},
+                                         BadCase{"30 s", ""}, BadCase{"30sec", ""}, BadCase{"30S", ""},
+                                         BadCase{"1.5s", ""}, BadCase{"-5s", ""}, BadCase{"+5s", ""},
+                                         BadCase{"s", ""}, BadCase{"m30", ""}, BadCase{"1d", ""},
+                                         BadCase{"1m30", ""}, BadCase{"30s ", ""},
+                                         BadCase{"2562048h", "that is longer than any timer can hold"},
+                                         BadCase{"99999999999999999999ms", "that is longer than any timer can hold"}),
+                         name_by_text<BadCase>);
+
+// -------------------------------------------------------------------------------------------
+// Sizes
+
+struct SizeCase {
+    std::string_view text;
+    std::size_t value;
+};
+
+class GoodSize : public testing::TestWithParam<SizeCase> {};
+
+TEST_P(GoodSize, Parses) { EXPECT_EQ(parse_size(GetParam().text), GetParam().value); }
+
+INSTANTIATE_TEST_SUITE_P(Size, GoodSize,
+                         testing::Values(SizeCase{"0", 0}, SizeCase{"65536", 65536}, SizeCase{"1B", 1},
+                                         SizeCase{"512B", 512}, SizeCase{"64KiB", 64 * KiB},
+                                         SizeCase{"64 KiB", 64 * KiB}, SizeCase{"16MiB", 16 * MiB},
+                                         SizeCase{"1GiB", GiB}, SizeCase{"3GiB", 3 * GiB},
+                                         SizeCase{"0KiB", 0}),
+                         name_by_text<SizeCase>);
+
+class BadSize : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadSize, IsRejectedWithTheAcceptedForms) {
+    EXPECT_EQ(error_of([] { (void)parse_size(GetParam().text); }),
+              expected_message(
+                  "a size such as 65536, 64KiB or 16MiB (a number of bytes, optionally followed by B, KiB, MiB or GiB)",
+                  GetParam().text, GetParam().hint));
+}
+
+INSTANTIATE_TEST_SUITE_P(Size, BadSize,
+                         testing::Values(BadCase{"", ""}, BadCase{"64KB", ""}, BadCase{"64MB", ""},
+                                         BadCase{"64kib", ""}, BadCase{"64K", ""}, BadCase{"64k", ""},
+                                         BadCase{"1TiB", ""}, BadCase{"1.5MiB", ""}, BadCase{"-1", ""},
+                                         BadCase{"MiB", ""}, BadCase{"64  KiB", ""}, BadCase{"0x10", ""},
+                                         BadCase{"64KiB!", ""}, BadCase{"64 ", ""}, BadCase{"18446744073709551616", "that is too large"},
+                                         BadCase{"17179869184GiB", "that is too large"}),
+                         name_by_text<BadCase>);
+
+// -------------------------------------------------------------------------------------------
+// host:port (listen)
+
+struct HostPortCase {
+    std::string_view text;
+    HostPort value;
+};
+
+class GoodHostPort : public testing::TestWithParam<HostPortCase> {};
+
+TEST_P(GoodHostPort, Parses) { EXPECT_EQ(parse_host_port(GetParam().text), GetParam().value); }
+
+INSTANTIATE_TEST_SUITE_P(
+    HostPort, GoodHostPort,
+    testing::Values(HostPortCase{"127.0.0.1:8080", {"127.0.0.1", 8080}},
+                    HostPortCase{"0.0.0.0:0", {"0.0.0.0", 0}},
+                    HostPortCase{"255.255.255.255:65535", {"255.255.255.255", 65535}},
+                    HostPortCase{"localhost:80", {"localhost", 80}},
+                    HostPortCase{"LocalHost:80", {"LocalHost", 80}},
+                    HostPortCase{"my-host.lan:1", {"my-host.lan", 1}},
+                    HostPortCase{"ollama_box:8080", {"ollama_box", 8080}},
+                    HostPortCase{"[::1]:8080", {"::1", 8080}}, HostPortCase{"[::]:8080", {"::", 8080}},
+                    HostPortCase{"[fe80::1:2]:1", {"fe80::1:2", 1}},
+                    HostPortCase{"[2001:db8:0:0:0:0:0:1]:443", {"2001:db8:0:0:0:0:0:1", 443}},
+                    HostPortCase{"[1:2:3:4:5:6:7::]:443", {"1:2:3:4:5:6:7::", 443}},
+                    HostPortCase{"[::ffff:192.168.0.1]:65535", {"::ffff:192.168.0.1", 65535}},
+                    HostPortCase{"[ABCD:ef01::]:9", {"ABCD:ef01::", 9}}),
+    name_by_text<HostPortCase>);
+
+class BadHostPort : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadHostPort, IsRejectedWithTheReason) {
+    EXPECT_EQ(error_of([] { (void)parse_host_port(GetParam().text); }),
+              expected_message("host:port such as 127.0.0.1:8080 or [::1]:8080", GetParam().text, GetParam().hint));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    HostPort, BadHostPort,
+    testing::Values(
+        BadCase{"", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
+        BadCase{":8080", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
+        BadCase{"127.0.0.1", "the port is missing"}, BadCase{"localhost", "the port is missing"},
+        BadCase{"[::1]", "the port is missing"},
+        BadCase{"::1:8080", "put an IPv6 address in brackets, e.g. [::1]:8080"},
+        BadCase{"[::1:8080", "the closing ']' is missing"},
+        BadCase{"[::1]8080", "only ':' and a port may follow ']'"},
+        BadCase{"[127.0.0.1]:80", R"("127.0.0.1" is not an IPv6 address)"},
+        BadCase{"[1::2::3]:80", R"("1::2::3" is not an IPv6 address)"},
+        BadCase{"[12345::1]:80", R"("12345::1" is not an IPv6 address)"},
+        BadCase{"[1:2:3:4:5:6:7]:80", R"("1:2:3:4:5:6:7" is not an IPv6 address)"},
+        BadCase{"[1:2:3:4:5:6:7:8::]:80", R"("1:2:3:4:5:6:7:8::" is not an IPv6 address)"},
+        BadCase{"[]:80", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
+        BadCase{"256.0.0.1:80", R"("256.0.0.1" is not an IPv4 address)"},
+        BadCase{"1.2.3:80", R"("1.2.3" is not an IPv4 address)"},
+        BadCase{"01.2.3.4:80", R"("01.2.3.4" is not an IPv4 address)"},
+        BadCase{"-host:80", R"("-host" is not a host name or address)"},
+        BadCase{"bad host:80", R"("bad host" is not a host name or address)"},
+        BadCase{"a..b:80", R"("a..b" is not a host name or address)"},
+        BadCase{"host:", "the port must be a number from 0 to 65535"},
+        BadCase{"host:65536", "the port must be a number from 0 to 65535"},
+        BadCase{"host:-1", "the port must be a number from 0 to 65535"},
+        BadCase{"host:http", "the port must be a number from 0 to 65535"}),
+    name_by_text<BadCase>);
+
+// -------------------------------------------------------------------------------------------
+// Upstream URL
+
+struct UpstreamCase {
+    std::string_view text;
+    UpstreamUrl value;
+};
+
+class GoodUpstreamUrl : public testing::TestWithParam<UpstreamCase> {};
+
+TEST_P(GoodUpstreamUrl, Parses) { EXPECT_EQ(parse_upstream_url(GetParam().text), GetParam().value); }
+
+INSTANTIATE_TEST_SUITE_P(
+    UpstreamUrl, GoodUpstreamUrl,
+    testing::Values(
+        UpstreamCase{"http://127.0.0.1:11434", {"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"}},
+        UpstreamCase{"http://localhost", {"localhost", 11434, "http://localhost:11434", "localhost:11434"}},
+        UpstreamCase{"http://localhost/", {"localhost", 11434, "http://localhost:11434", "localhost:11434"}},
+        UpstreamCase{"HTTP://ollama:8000", {"ollama", 8000, "http://ollama:8000", "ollama:8000"}},
+        UpstreamCase{"http://10.0.0.5:80/", {"10.0.0.5", 80, "http://10.0.0.5:80", "10.0.0.5:80"}},
+        UpstreamCase{"http://[::1]", {"::1", 11434, "http://[::1]:11434", "[::1]:11434"}},
+        UpstreamCase{"http://[fd00::2]:1234/", {"fd00::2", 1234, "http://[fd00::2]:1234", "[fd00::2]:1234"}}),
+    name_by_text<UpstreamCase>);
+
+class BadUpstreamUrl : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadUpstreamUrl, IsRejectedWithTheReason) {
+    EXPECT_EQ(error_of([] { (void)parse_upstream_url(GetParam().text); }),
+              expected_message("http://host[:port] such as http://127.0.0.1:11434", GetParam().text, GetParam().hint));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    UpstreamUrl, BadUpstreamUrl,
+    testing::Values(
+        BadCase{"https://127.0.0.1:11434",
+                "TLS to Ollama is not supported; use http:// (Ollama itself serves plain HTTP)"},
+        BadCase{"HTTPS://gpu-box", "TLS to Ollama is not supported; use http:// (Ollama itself serves plain HTTP)"},
+        BadCase{"http://127.0.0.1:11434/api", R"(remove the path "/api"; sluice forwards each request's own path)"},
+        BadCase{"http://localhost/ollama/", R"(remove the path "/ollama"; sluice forwards each request's own path)"},
+        BadCase{"http://localhost//", R"(remove the path "/"; sluice forwards each request's own path)"},
+        BadCase{"http://localhost?x=1", "remove the query or fragment"},
+        BadCase{"http://localhost#top", "remove the query or fragment"},
+        BadCase{"127.0.0.1:11434", "add the scheme: http://127.0.0.1:11434"}, BadCase{"", ""},
+        BadCase{"ftp://localhost", "only http:// is supported"},
+        BadCase{"http://", "the host is missing"}, BadCase{"http://:11434", "the host is missing"},
+        BadCase{"http://localhost:0", "the port must be a number from 1 to 65535"},
+        BadCase{"http://localhost:99999", "the port must be a number from 1 to 65535"},
+        BadCase{"http://localhost:", "the port must be a number from 1 to 65535"},
+        BadCase{"http://user:secret@localhost", "user names and passwords in the URL are not supported"},
+        BadCase{"http://::1:11434", "put an IPv6 address in brackets, e.g. [::1]:8080"},
+        BadCase{"http://[::1", "the closing ']' is missing"},
+        BadCase{"http://999.1.1.1", R"("999.1.1.1" is not an IPv4 address)"}),
+    name_by_text<BadCase>);
+
+// -------------------------------------------------------------------------------------------
+// Log level
+
+class GoodLogLevel : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(GoodLogLevel, IsAccepted) {
+    EXPECT_NO_THROW(validate_log_level(GetParam()));
+    EXPECT_EQ(parse_config("log:\n  level: " + std::string(GetParam()), "test.yaml").log.level, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(LogLevel, GoodLogLevel,
+                         testing::Values("trace", "debug", "info", "warn", "error", "critical", "off"));
+
+class BadLogLevel : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(BadLogLevel, IsRejectedWithTheLevels) {
+    EXPECT_EQ(error_of([] { validate_log_level(GetParam()); }),
+              expected_message("one of trace, debug, info, warn, error, critical, off", GetParam()));
+}
+
+INSTANTIATE_TEST_SUITE_P(LogLevel, BadLogLevel, testing::Values("", "verbose", "warning", "INFO", "info "));
+
+// -------------------------------------------------------------------------------------------
+// What a user sees: source, line, dotted key, what was expected, what was there
+
+struct ErrorCase {
+    std::string_view name;
+    std::string_view yaml;
+    std::string_view message;
+};
+
+class ConfigErrorMessage : public testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigErrorMessage, NamesSourceLineAndKey) { EXPECT_EQ(parse_error(GetParam().yaml), GetParam().message); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, ConfigErrorMessage,
+    testing::Values(
+        ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
+                  "test.yaml:2: unknown key 'limts' (known: listen, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log)"},
+        ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
+                  "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
+                  "max_body_bytes, stream_buffer_bytes)"},
+        ErrorCase{"UnknownKeyAfterComments", "# sluice\n\n# settings\nlog:\n  # the level\n  levle: debug\n",
+                  "test.yaml:6: unknown key 'log.levle' (known: level, access)"},
+        ErrorCase{"DuplicateKey", "threads: 2\nlog:\n  level: info\nthreads: 4\n",
+                  "test.yaml:4: duplicate key 'threads' (first set on line 1)"},
+        ErrorCase{"DuplicateNestedKey", "timeouts:\n  client_body: 1s\n  client_body: 2s\n",
+                  "test.yaml:3: duplicate key 'timeouts.client_body' (first set on line 2)"},
+        ErrorCase{"KeyIsNotAName", "? [a, b]\n: 1\n", "test.yaml:1: expected a key name, got a list"},
+        ErrorCase{"BadDuration", "timeouts:\n  client_header: abc\n",
+                  R"(test.yaml:2: timeouts.client_header: expected a duration such as 30s or 10m, got "abc")"},
+        ErrorCase{"DurationWithoutUnit", "timeouts:\n\n  upstream_headers: 600\n",
+                  "test.yaml:3: timeouts.upstream_headers: expected a duration such as 30s or 10m, got \"600\"; "
+                  "add a unit, e.g. 600s"},
+        ErrorCase{"ZeroTimeout", "upstream_pool:\n  idle_timeout: 0ms\n",
+                  "test.yaml:2: upstream_pool.idle_timeout: expected a duration greater than zero, such as 30s, "
+                  "got \"0ms\""},
+        ErrorCase{"BadSize", "limits:\n  max_body_bytes: 64MB\n",
+                  "test.yaml:2: limits.max_body_bytes: expected a size such as 65536, 64KiB or 16MiB (a number of "
+                  "bytes, optionally followed by B, KiB, MiB or GiB), got \"64MB\""},
+        ErrorCase{"SizeBelowRange", "limits:\n  max_header_bytes: 512\n",
+                  R"(test.yaml:2: limits.max_header_bytes: expected a size from 1KiB to 1MiB, got "512")"},
+        ErrorCase{"SizeAboveRange", "limits:\n  stream_buffer_bytes: 32MiB\n",
+                  R"(test.yaml:2: limits.stream_buffer_bytes: expected a size from 4KiB to 16MiB, got "32MiB")"},
+        ErrorCase{"SizeBelowMinimum", "limits:\n  max_body_bytes: 1000\n",
+                  R"(test.yaml:2: limits.max_body_bytes: expected a size of at least 1KiB, got "1000")"},
+        ErrorCase{"ThreadsAboveRange", "threads: 257\n",
+                  R"(test.yaml:1: threads: expected a whole number from 0 to 256, got "257")"},
+        ErrorCase{"ThreadsNegative", "threads: -1\n",
+                  R"(test.yaml:1: threads: expected a whole number from 0 to 256, got "-1")"},
+        ErrorCase{"ZeroConnections", "limits:\n  max_connections: 0\n",
+                  R"(test.yaml:2: limits.max_connections: expected a whole number of at least 1, got "0")"},
+        ErrorCase{"NotANumber", "upstream_pool:\n  max_idle: many\n",
+                  R"(test.yaml:2: upstream_pool.max_idle: expected a whole number, got "many")"},
+        ErrorCase{"EmptyValue", "listen: 127.0.0.1:8080\nthreads:\nlog:\n  level: info\n",
+                  R"(test.yaml:2: threads: expected a whole number from 0 to 256, got "")"},
+        ErrorCase{"MappingWhereValueExpected", "threads:\n  count: 4\n",
+                  "test.yaml:2: threads: expected a single value, got a mapping"},
+        ErrorCase{"ListWhereValueExpected", "log:\n  level: [info, debug]\n",
+                  "test.yaml:2: log.level: expected a single value, got a list"},
+        ErrorCase{"ValueWhereMappingExpected", "limits: 5\n",
+                  "test.yaml:1: limits: expected a mapping with the keys max_connections, max_header_bytes, "
+                  "max_body_bytes, stream_buffer_bytes, got \"5\""},
+        ErrorCase{"ListWhereMappingExpected", "log:\n  - level: info\n",
+                  "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
+        ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
+                  "test.yaml:1: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log, got a list"},
+        ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
+                  "test.yaml:2: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log, got \"hello\""},
+        // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
+        ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
+                  "test.yaml:3: invalid YAML: end of sequence flow not found"},
+        ErrorCase{"BadIndentation", "log:\n  level: info\n   access: true\n",
+                  "test.yaml:3: invalid YAML: illegal map value"},
+        ErrorCase{"DedentedKey", "limits:\n  max_connections: 1\n max_header_bytes: 2KiB\n",
+                  "test.yaml:3: invalid YAML: end of map not found"},
+        ErrorCase{"TabIndentation", "log:\n\tlevel: info\n", "test.yaml:2: invalid YAML: illegal map value"},
+        ErrorCase{"UndefinedAlias", "threads: 1\nlog:\n  level: *level\n",
+                  "test.yaml:3: invalid YAML: the referenced anchor is not defined"},
+        ErrorCase{"TwoDocuments", "threads: 1\n---\nthreads: 2\n",
+                  "test.yaml:3: expected one YAML document, found 2; remove the extra '---'"},
+        ErrorCase{"ListenWithoutPort", "listen: localhost\n",
+                  "test.yaml:1: listen: expected host:port such as 127.0.0.1:8080 or [::1]:8080, got \"localhost\"; "
+                  "the port is missing"},
+        ErrorCase{"UpstreamTls", "\nupstream: https://gpu-box:11434\n",
+                  "test.yaml:2: upstream: expected http://host[:port] such as http://127.0.0.1:11434, got "
+                  "\"https://gpu-box:11434\"; TLS to Ollama is not supported; use http:// (Ollama itself serves "
+                  "plain HTTP)"},
+        ErrorCase{"UpstreamPath", "upstream: http://gpu-box:11434/api\n",
+                  "test.yaml:1: upstream: expected http://host[:port] such as http://127.0.0.1:11434, got "
+                  "\"http://gpu-box:11434/api\"; remove the path \"/api\"; sluice forwards each request's own path"},
+        ErrorCase{"BadLogLevel", "log:\n  level: verbose\n",
+                  "test.yaml:2: log.level: expected one of trace, debug, info, warn, error, critical, off, got "
+                  "\"verbose\""},
+        ErrorCase{"BadBoolean", "log:\n  access: maybe\n",
+                  R"(test.yaml:2: log.access: expected true or false, got "maybe")"},
+        ErrorCase{"ControlCharacterIsEscaped", "log:\n  level: \"in\\tfo\"\n",
+                  R"(test.yaml:2: log.level: expected one of trace, debug, info, warn, error, critical, off, got "in\x09fo")"},
+        ErrorCase{"MultiLineValueReportsItsFirstLine", "timeouts:\n  client_send: >\n    30\n    seconds\n",
+                  R"(test.yaml:2: timeouts.client_send: expected a duration such as 30s or 10m, got "30 seconds\x0a")"}),
+    name_by_name<ErrorCase>);
+
+TEST(ConfigErrorText, LongValuesAreShortened) {
+    const std::string error = parse_error("log:\n  level: " + std::string(200, 'x') + "\n");
+    EXPECT_EQ(error, "test.yaml:2: log.level: expected one of trace, debug, info, warn, error, critical, off, got \"" +
+                         std::string(80, 'x') + "\"...");
+}
+
+// -------------------------------------------------------------------------------------------
+// Files
+
+// A file under the test's temporary directory, removed afterwards.
+class TemporaryFile {
+public:
+    TemporaryFile(std::string_view name, std::string_view content)
+        : path_(std::filesystem::path(testing::TempDir()) / name) {
+        std::ofstream(path_, std::ios::binary) << content;
+    }
+    ~TemporaryFile() { std::filesystem::remove(path_); }
+    TemporaryFile(const TemporaryFile&) = delete;
+    TemporaryFile& operator=(const TemporaryFile&) = delete;
+    std::string path() const { return path_.string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+const std::string shipped_config = std::string(SLUICE_SOURCE_DIR) + "/config/sluice.yaml";
+
+TEST(LoadConfigFile, MissingFileSaysWhichAndWhy) {
+    EXPECT_EQ(error_of([] { (void)load_config_file("/nonexistent/sluice.yaml"); }),
+              "cannot read config file /nonexistent/sluice.yaml: No such file or directory");
+}
+
+TEST(LoadConfigFile, DirectoryIsNotAFile) {
+    const std::string directory = testing::TempDir();
+    EXPECT_EQ(error_of([&] { (void)load_config_file(directory); }),
+              "cannot read config file " + directory + ": Is a directory");
+}
+
+TEST(LoadConfigFile, ErrorsNameThePath) {
+    const TemporaryFile file("sluice-config-test-bad.yaml", "threads: 4\ntimeouts:\n  client_send: soon\n");
+    EXPECT_EQ(error_of([&] { (void)load_config_file(file.path()); }),
+              file.path() + R"(:3: timeouts.client_send: expected a duration such as 30s or 10m, got "soon")");
+}
+
+TEST(LoadConfigFile, ReadsAFile) {
+    const TemporaryFile file("sluice-config-test-good.yaml", "listen: 0.0.0.0:0\nlog:\n  level: warn\n");
+    const Config config = load_config_file(file.path());
+    EXPECT_EQ(config.listen, (HostPort{"0.0.0.0", 0}));
+    EXPECT_EQ(config.log.level, "warn");
+}
+
+TEST(LoadConfigFile, ShippedConfigIsExactlyTheDefaults) { EXPECT_EQ(load_config_file(shipped_config), Config{}); }
+
+// The shipped file documents every key, so each must appear in it, set (to its default).
+TEST(LoadConfigFile, ShippedConfigListsEveryKey) {
+    std::ifstream in(shipped_config);
+    ASSERT_TRUE(in) << shipped_config;
+    std::stringstream text;
+    text << in.rdbuf();
+    for (const std::string_view line :
+         {"\nlisten: ", "\nupstream: ", "\nthreads: ", "\nlimits:\n", "\n  max_connections: ",
+          "\n  max_header_bytes: ", "\n  max_body_bytes: ", "\n  stream_buffer_bytes: ", "\ntimeouts:\n",
+          "\n  client_header: ", "\n  client_body: ", "\n  client_send: ", "\n  upstream_connect: ",
+          "\n  upstream_headers: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
+          "\n  level: ", "\n  access: "}) {
+        EXPECT_NE(text.str().find(line), std::string::npos) << "missing: " << line.substr(1);
+    }
+}
+
+}  // namespace
+}  // namespace sluice
