@@ -384,7 +384,7 @@ void Relay::start_response() {
     response_started_ = true;
     arm_send_deadline();
     // The status line goes out with the first body bytes when they came in the same read.
-    if (upstream_->buffer.size() > 0 || response_parser_->is_done()) {
+    if (upstream_->buffer.size() > 0 && !response_parser_->is_done()) {
         read_response_body();
     } else {
         write_response_piece(0);

@@ -5,6 +5,7 @@
 #include "sluice/json_error.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -109,9 +110,13 @@ void Server::accept(Loop& loop) {
     loop.acceptor.async_accept([this, &loop](boost::system::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) return;
         if (ec) {
-            // Out of file descriptors or similar: log, and keep accepting once it passes.
+            // Out of file descriptors or similar: log, and try again shortly rather than spin.
             spdlog::warn("accept failed: {}", ec.message());
-        } else if (open_connections_.fetch_add(1) >= config_.limits.max_connections) {
+            auto pause = std::make_shared<asio::steady_timer>(loop.loop.io, std::chrono::milliseconds(100));
+            pause->async_wait([this, &loop, pause](boost::system::error_code) { accept(loop); });
+            return;
+        }
+        if (open_connections_.fetch_add(1) >= config_.limits.max_connections) {
             --open_connections_;
             boost::system::error_code ignored;
             socket.non_blocking(true, ignored);

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <boost/asio.hpp>
+#include <fmt/format.h>
 
 #include <fstream>
 #include <thread>
@@ -168,7 +169,7 @@ TEST_F(ProxyTest, RequestBodyReachesOllamaByteForByte) {
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwarded) {
     TestClient client(port());
     client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "10\r\n{\"model\":\"qwen3\r\n"
+                    "f\r\n{\"model\":\"qwen3\r\n"
                     "f\r\n:14b\",\"stream\":\r\n"
                     "6\r\nfalse}\r\n0\r\n\r\n");
     const auto response = client.read_response();
@@ -181,8 +182,8 @@ TEST_F(ProxyTest, ChunkedRequestBodyIsForwarded) {
 TEST_F(ProxyTest, ChatLinesArriveAsTheyAreGeneratedNotInOneBurst) {
     ollama.set_knobs({.token_interval = 40ms, .tokens = 8});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n"
-                    R"({"model":"qwen3:14b","messages":[{"role":"user","content":"h"}]})");
+    const std::string body = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"h"}]})";
+    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
     const auto response = client.read_response();
     ASSERT_EQ(response.status, 200u);
     EXPECT_EQ(response.header("Content-Type"), "application/x-ndjson");
@@ -313,16 +314,15 @@ TEST_F(ProxyTest, CancelledUpstreamConnectionIsNotReused) {
 // A client that stops reading makes sluice stop reading from Ollama: what is in flight is
 // bounded by socket buffers and the relay's fixed buffer, not by the length of the reply.
 TEST_F(ProxyTest, SlowClientPushesBackOnOllamaAndLosesNothing) {
-    constexpr int tokens = 200000;  // about 25 MB of NDJSON
+    constexpr int tokens = 400000;  // about 53 MB of NDJSON; the kernel's socket buffers hold ~8 MB of it
     ollama.set_knobs({.token_interval = 0us, .tokens = tokens});
     TestClient client(port());
-    client.set_receive_buffer(4096);
     client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     std::this_thread::sleep_for(500ms);
     const auto stalled_at = ollama.lines_sent();
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(ollama.lines_sent(), stalled_at) << "Ollama kept producing for a client that reads nothing";
-    EXPECT_LT(stalled_at, static_cast<std::size_t>(tokens) / 4);
+    EXPECT_LT(stalled_at, static_cast<std::size_t>(tokens) / 2);
 
     const auto response = client.read_response(false, 60s);
     EXPECT_EQ(response.status, 200u);
@@ -335,6 +335,7 @@ constexpr std::string_view new_digest = "sha256:11111111111111111111111111111111
 
 TEST_F(ProxyTest, LargeBlobUploadStreamsThroughWithBoundedMemory) {
     constexpr std::size_t size = 256u << 20;
+    std::ofstream("/proc/self/clear_refs") << "5";  // restarts VmHWM from the current RSS
     const auto before_kib = resident_kib("VmRSS");
     TestClient client(port());
     client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", new_digest, size));
@@ -415,6 +416,9 @@ TEST_F(ProxyTest, OllamaSilentPastTheHeaderTimeoutIs504) {
 }
 
 TEST_F(ProxyTest, UpstreamConnectionsAreKeptAliveAndReused) {
+    Config config;
+    config.threads = 1;  // each event loop keeps its own pool
+    restart(config);
     for (int i = 0; i < 3; ++i) {
         TestClient client(port());
         EXPECT_EQ(client.request("POST", "/api/chat", R"({"model":"qwen3:14b","stream":false})").status, 200u);

@@ -57,7 +57,6 @@ public:
 
     // True when the server closes the connection within `timeout` (reads and drops any bytes).
     bool wait_closed(std::chrono::milliseconds timeout);
-    void set_receive_buffer(int bytes);  // SO_RCVBUF, before a slow-reader test
     void close();                        // abortive close (RST is fine)
     void shutdown_send();                // half-close
 

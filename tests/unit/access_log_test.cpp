@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -13,7 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SLUICE_FIXTURES_DIR) + "/" + name);
+    std::ifstream in(std::filesystem::path(SLUICE_FIXTURES_DIR) / name);
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
@@ -92,7 +93,10 @@ TEST(AccessLine, SaysWhatAUserNeedsToSee) {
     record.start = Clock::time_point{} + 1s;
     record.first_byte = record.start + 250ms;
     record.generation = true;
-    record.stats = GenerationStats{.prompt_eval_count = 12, .eval_count = 80, .eval_duration_ns = 1'000'000'000};
+    record.stats = GenerationStats{};
+    record.stats->prompt_eval_count = 12;
+    record.stats->eval_count = 80;
+    record.stats->eval_duration_ns = 1'000'000'000;
     EXPECT_EQ(format_access_line(record, record.start + 1500ms),
               "127.0.0.1 POST /api/chat 200 in=60 out=1234 1500.0ms ttft=250.0ms prompt=12tok eval=80tok 80.0tok/s");
     record.stats.reset();
