@@ -13,6 +13,8 @@ struct RouteCase {
     bool generation;
 };
 
+void PrintTo(const RouteCase& c, std::ostream* out) { *out << c.method << ' ' << c.target; }
+
 class RouteTable : public ::testing::TestWithParam<RouteCase> {};
 
 TEST_P(RouteTable, DecidesBodyHandlingFromMethodAndPath) {
