@@ -1,6 +1,8 @@
 // config: reads sluice.yaml into a typed Config; every mistake names the file, line and key.
 #include "sluice/config.hpp"
 
+#include "sluice/json_error.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -351,6 +353,12 @@ public:
         return {value, source_, path_of(key.Scalar()), value_line};
     }
 
+    // The `index`th item of this list, named "path[index]". An empty item's mark points past
+    // it, so it is reported on the list's line.
+    ConfigValue item(std::size_t index, const YAML::Node& value) const {
+        return {value, source_, path_ + "[" + std::to_string(index) + "]", value.IsNull() ? line_ : line_of(value.Mark(), line_)};
+    }
+
     [[noreturn]] void fail(std::string_view message) const { throw_config_error(source_, line_, path_, message); }
 
     // The scalar run through `parser`, whose complaint gets this value's place in front.
@@ -389,36 +397,64 @@ Field section(std::string_view key, Section& target, void (*read)(const ConfigVa
     return {key, [&target, read](const ConfigValue& value) { read(value, target); }};
 }
 
-// Reads a mapping whose keys must all be among `fields`; absent keys keep their defaults.
-void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> fields) {
-    std::vector<std::string_view> keys;
-    for (const Field& field : fields) keys.push_back(field.key);
-    const std::string known = join(keys);
-
+// Calls `read(key, value)` for each entry of a mapping, refusing non-scalar and duplicate
+// keys (yaml-cpp keeps both; we report the second). `expected` says what the mapping should
+// be when it is something else; a null mapping (every line below it commented out) is empty.
+void for_each_entry(const ConfigValue& mapping, std::string_view expected,
+                    const std::function<void(const YAML::Node& key, const ConfigValue& value)>& read) {
     const YAML::Node& node = mapping.node();
-    if (node.IsNull()) return;  // `limits:` with every line below it commented out
-    if (!node.IsMap()) mapping.fail("expected a mapping with the keys " + known + ", got " + describe(node));
+    if (node.IsNull()) return;
+    if (!node.IsMap()) mapping.fail("expected " + std::string(expected) + ", got " + describe(node));
 
-    std::vector<int> first_line(fields.size(), 0);  // yaml-cpp keeps duplicate keys; we refuse them
+    std::vector<std::pair<std::string, int>> seen;  // key, first line
     for (const auto& entry : node) {
         const YAML::Node& key = entry.first;
         const int key_line = line_of(key.Mark(), mapping.line());
         if (!key.IsScalar()) {
             throw_config_error(mapping.source(), key_line, mapping.path(), "expected a key name, got " + describe(key));
         }
+        const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
+        if (first != seen.end()) {
+            throw_config_error(mapping.source(), key_line, {},
+                               "duplicate key '" + mapping.path_of(key.Scalar()) + "' (first set on line " +
+                                   std::to_string(first->second) + ")");
+        }
+        seen.emplace_back(key.Scalar(), key_line);
+        read(key, mapping.member(key, entry.second));
+    }
+}
+
+// Reads a mapping whose keys must all be among `fields`; absent keys keep their defaults.
+void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> fields) {
+    std::vector<std::string_view> keys;
+    for (const Field& field : fields) keys.push_back(field.key);
+    const std::string known = join(keys);
+
+    for_each_entry(mapping, "a mapping with the keys " + known, [&](const YAML::Node& key, const ConfigValue& value) {
         const auto field = std::find_if(fields.begin(), fields.end(),
                                         [&](const Field& candidate) { return candidate.key == key.Scalar(); });
-        const std::string dotted = mapping.path_of(key.Scalar());
         if (field == fields.end()) {
-            throw_config_error(mapping.source(), key_line, {}, "unknown key '" + dotted + "' (known: " + known + ")");
+            throw_config_error(mapping.source(), line_of(key.Mark(), mapping.line()), {},
+                               "unknown key '" + mapping.path_of(key.Scalar()) + "' (known: " + known + ")");
         }
-        int& first = first_line[static_cast<std::size_t>(field - fields.begin())];
-        if (first != 0) {
-            throw_config_error(mapping.source(), key_line, {},
-                               "duplicate key '" + dotted + "' (first set on line " + std::to_string(first) + ")");
-        }
-        first = key_line;
-        field->read(mapping.member(key, entry.second));
+        field->read(value);
+    });
+}
+
+// Calls `read` for each item of a list, as `path[0]`, `path[1]`...; a single value counts as a
+// list of one when `single_allowed` (`force: num_ctx` reads like `force: [num_ctx]`).
+void for_each_item(const ConfigValue& list, std::string_view expected, bool single_allowed,
+                   const std::function<void(const ConfigValue& item)>& read) {
+    const YAML::Node& node = list.node();
+    if (node.IsNull()) return;
+    if (node.IsScalar() && single_allowed) {
+        read(list);
+        return;
+    }
+    if (!node.IsSequence()) list.fail("expected " + std::string(expected) + ", got " + describe(node));
+    std::size_t index = 0;
+    for (const YAML::Node& item : node) {
+        read(list.item(index++, item));
     }
 }
 
@@ -458,6 +494,341 @@ void read_log(const ConfigValue& value, LogConfig& log) {
     });
 }
 
+// ---------------------------------------------------------------------------------------------
+// rewrite: model rules
+
+// A name as Ollama takes it: no spaces or control characters (the rest is Ollama's to judge).
+std::string model_name_text(std::string_view what, std::string_view text) {
+    const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte > 0x20 && byte != 0x7F;
+    });
+    if (text.empty() || !printable) fail_expected(what, text);
+    return std::string(text);
+}
+
+std::string model_pattern(std::string_view text) {
+    return model_name_text("a model pattern such as \"qwen3:14b*\" or \"*\" (no spaces)", text);
+}
+
+std::string model_name(std::string_view text) {
+    return model_name_text("a model name such as qwen3:14b-q8_0 (no spaces)", text);
+}
+
+std::string variant_suffix(std::string_view text) {
+    if (text.find_first_of(":/") != std::string_view::npos) {
+        fail_expected("a tag suffix such as -q8_0", text, "a suffix is appended to the requested tag; use alias for renames");
+    }
+    return model_name_text("a tag suffix such as -q8_0", text);
+}
+
+KvCacheType kv_cache_type(std::string_view text) {
+    if (text == "f16") return KvCacheType::f16;
+    if (text == "q8_0") return KvCacheType::q8_0;
+    if (text == "q4_0") return KvCacheType::q4_0;
+    fail_expected("one of f16, q8_0, q4_0", text);
+}
+
+ThinkMode think_mode(std::string_view text) {
+    if (text == "on") return ThinkMode::on;
+    if (text == "off") return ThinkMode::off;
+    if (text == "auto") return ThinkMode::automatic;
+    if (text == "passthrough") return ThinkMode::passthrough;
+    fail_expected("one of on, off, auto, passthrough", text);
+}
+
+ThinkVia think_via(std::string_view text) {
+    if (text == "field") return ThinkVia::field;
+    if (text == "switch") return ThinkVia::soft_switch;
+    if (text == "template") return ThinkVia::raw_template;
+    fail_expected("one of field, switch, template", text);
+}
+
+std::string think_level(std::string_view text) {
+    constexpr std::array<std::string_view, 4> levels{"low", "medium", "high", "max"};
+    if (std::find(levels.begin(), levels.end(), text) == levels.end()) fail_expected("one of low, medium, high, max", text);
+    return std::string(text);
+}
+
+// JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view text) {
+    std::size_t at = 0;
+    const auto digits = [&] {
+        const std::size_t begin = at;
+        while (at < text.size() && is_digit(text[at])) ++at;
+        return at - begin;
+    };
+    if (at < text.size() && text[at] == '-') ++at;
+    if (at < text.size() && text[at] == '0') {
+        ++at;
+    } else if (digits() == 0) {
+        return false;
+    }
+    if (at < text.size() && text[at] == '.') {
+        ++at;
+        if (digits() == 0) return false;
+    }
+    if (at < text.size() && (text[at] == 'e' || text[at] == 'E')) {
+        ++at;
+        if (at < text.size() && (text[at] == '+' || text[at] == '-')) ++at;
+        if (digits() == 0) return false;
+    }
+    return at == text.size();
+}
+
+std::string json_string(std::string_view text) {
+    std::string json = "\"";
+    append_json_escaped(json, text);
+    json += '"';
+    return json;
+}
+
+// `keep_alive` as Ollama reads it: a Go duration string ("30m", "1h30m", "-1m"), or a number of
+// seconds (negative: keep loaded forever; 0: unload after the request), sent as a JSON number
+// because Ollama refuses a string of digits ("300") with 400.
+std::string keep_alive_json(std::string_view text) {
+    if (is_json_number(text)) return std::string(text);
+    // Go's units; micro may be written us, \u00B5s (micro sign) or \u03BCs (Greek mu).
+    constexpr std::array<std::string_view, 8> units{"ns", "us", "\xC2\xB5s", "\xCE\xBCs", "ms", "s", "m", "h"};
+    std::size_t at = text.starts_with('-') || text.starts_with('+') ? 1 : 0;
+    bool any = false;
+    while (at < text.size()) {
+        const std::size_t number_begin = at;
+        while (at < text.size() && (is_digit(text[at]) || text[at] == '.')) ++at;
+        const auto number = text.substr(number_begin, at - number_begin);
+        const bool number_ok = !number.empty() && number != "." && std::count(number.begin(), number.end(), '.') <= 1;
+        // The longest unit that fits: "ms" rather than "m".
+        std::size_t unit_size = 0;
+        for (const auto unit : units) {
+            if (text.substr(at).starts_with(unit) && unit.size() > unit_size) unit_size = unit.size();
+        }
+        if (!number_ok || unit_size == 0) {
+            fail_expected("a duration such as 30m or 24h, or a number of seconds", text,
+                          "negative keeps the model loaded, 0 unloads it after each request");
+        }
+        at += unit_size;
+        any = true;
+    }
+    if (!any) fail_expected("a duration such as 30m or 24h, or a number of seconds", text);
+    return json_string(text);
+}
+
+// Ollama's own options and the JSON type each must have (a wrong type fails the request with
+// 500); any other key is passed through as written, for Ollama to judge.
+enum class OptionType { integer, number, boolean, strings, unknown };
+
+OptionType option_type(std::string_view name) {
+    constexpr std::array<std::string_view, 13> integers{
+        "num_ctx", "num_predict", "num_keep", "seed", "top_k", "repeat_last_n", "num_batch",
+        "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "mirostat", "num_gqa"};
+    constexpr std::array<std::string_view, 10> numbers{
+        "temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
+        "frequency_penalty", "tfs_z", "mirostat_tau", "mirostat_eta"};
+    constexpr std::array<std::string_view, 8> booleans{
+        "use_mmap", "use_mlock", "numa", "low_vram", "f16_kv", "vocab_only", "penalize_newline", "logits_all"};
+    const auto in = [name](const auto& names) { return std::find(names.begin(), names.end(), name) != names.end(); };
+    if (in(integers)) return OptionType::integer;
+    if (in(numbers)) return OptionType::number;
+    if (in(booleans)) return OptionType::boolean;
+    if (name == "stop") return OptionType::strings;
+    return OptionType::unknown;
+}
+
+std::string integer_json(std::string_view text) {
+    const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
+    if (!parse_digits(digits) || (digits.size() > 1 && digits.front() == '0') ||
+        *parse_digits(digits) > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        fail_expected("a whole number", text);
+    }
+    return std::string(text);
+}
+
+std::string number_json(std::string_view text) {
+    if (!is_json_number(text)) fail_expected("a number such as 0.7", text);
+    return std::string(text);
+}
+
+std::string boolean_json(std::string_view text) { return parse_bool(text) ? "true" : "false"; }
+
+// An unknown option's scalar as YAML means it: quoted is a string; plain is a number, a
+// boolean or null when it reads as one, else a string.
+std::string plain_scalar_json(const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    if (node.Tag() == "!") return json_string(text);  // quoted
+    if (is_json_number(text)) return text;
+    const std::string lower = to_lower(text);
+    if (lower == "true" || lower == "false") return lower;
+    if (lower == "null" || text == "~" || text.empty()) return "null";
+    return json_string(text);
+}
+
+OptionDefault read_option(const ConfigValue& value, std::string_view name, std::vector<ConfigValue>& automatic_num_ctx) {
+    OptionDefault option{std::string(name), {}, false};
+    const YAML::Node& node = value.node();
+    switch (option_type(name)) {
+        case OptionType::integer:
+            if (name == "num_ctx") {
+                if (value.parse([](std::string_view text) { return text == "auto"; })) {
+                    option.automatic = true;
+                    automatic_num_ctx.push_back(value);
+                    return option;
+                }
+                option.json = value.parse([](std::string_view text) {
+                    const auto number = parse_digits(text);
+                    if (!number || *number == 0 || *number > std::numeric_limits<std::uint32_t>::max()) {
+                        fail_expected("auto or a whole number of tokens such as 8192", text);
+                    }
+                    return std::to_string(*number);
+                });
+                return option;
+            }
+            option.json = value.parse(integer_json);
+            return option;
+        case OptionType::number: option.json = value.parse(number_json); return option;
+        case OptionType::boolean: option.json = value.parse(boolean_json); return option;
+        case OptionType::strings: {
+            option.json = "[";
+            for_each_item(value, "a string or a list of strings", true, [&](const ConfigValue& item) {
+                if (option.json.size() > 1) option.json += ',';
+                option.json += json_string(item.parse([](std::string_view text) { return std::string(text); }));
+            });
+            option.json += ']';
+            return option;
+        }
+        case OptionType::unknown: break;
+    }
+    if (node.IsMap()) value.fail("expected a single value or a list, got a mapping");
+    if (node.IsSequence()) {
+        option.json = "[";
+        for_each_item(value, "a list", false, [&](const ConfigValue& item) {
+            if (!item.node().IsScalar()) item.fail("expected a single value, got " + describe(item.node()));
+            if (option.json.size() > 1) option.json += ',';
+            option.json += plain_scalar_json(item.node());
+        });
+        option.json += ']';
+        return option;
+    }
+    option.json = node.IsNull() ? "null" : plain_scalar_json(node);
+    return option;
+}
+
+void read_think_template(const ConfigValue& value, ThinkTemplate& think_template) {
+    const auto containing = [](std::string_view placeholder) {
+        return [placeholder](std::string_view text) {
+            const auto at = text.find(placeholder);
+            if (at == std::string_view::npos || text.find(placeholder, at + 1) != std::string_view::npos) {
+                fail_expected("text with " + std::string(placeholder) + " once", text);
+            }
+            return std::string(text);
+        };
+    };
+    const auto text = [](std::string_view t) { return std::string(t); };
+    read_mapping(value, {
+        setting("system", think_template.system, containing("{{system}}")),
+        setting("prompt", think_template.prompt, containing("{{prompt}}")),
+        setting("think_on", think_template.think_on, text),
+        setting("think_off", think_template.think_off, text),
+    });
+}
+
+void read_rule(const ConfigValue& value, RewriteRule& rule, std::vector<ConfigValue>& automatic_num_ctx) {
+    rule.line = value.line();
+    std::optional<ConfigValue> match_value, alias_value, force_value, level_value, template_value;
+    read_mapping(value, {
+        {"match", [&](const ConfigValue& v) { rule.match = v.parse(model_pattern); match_value = v; }},
+        {"prefer", [&](const ConfigValue& v) {
+             for_each_item(v, "a list of tag suffixes such as [\"-fp8\", \"-q8_0\"]", true,
+                           [&](const ConfigValue& item) { rule.prefer.push_back(item.parse(variant_suffix)); });
+         }},
+        {"alias", [&](const ConfigValue& v) {
+             alias_value = v;
+             for_each_entry(v, "a mapping from requested names to model names", [&](const YAML::Node& key, const ConfigValue& target) {
+                 rule.alias.emplace_back(ConfigValue(key, v.source(), target.path(), target.line()).parse(model_name),
+                                         target.parse(model_name));
+             });
+         }},
+        {"options", [&](const ConfigValue& v) {
+             for_each_entry(v, "a mapping of Ollama options such as {num_ctx: auto, num_thread: 8}",
+                            [&](const YAML::Node& key, const ConfigValue& option) {
+                                rule.options.push_back(read_option(option, key.Scalar(), automatic_num_ctx));
+                            });
+         }},
+        {"force", [&](const ConfigValue& v) {
+             force_value = v;
+             for_each_item(v, "a list of keys such as [num_ctx]", true, [&](const ConfigValue& item) {
+                 rule.force.push_back(item.parse([](std::string_view text) { return std::string(text); }));
+             });
+         }},
+        setting("keep_alive", rule.keep_alive, keep_alive_json),
+        setting("think", rule.think, think_mode),
+        {"think_level", [&](const ConfigValue& v) { rule.think_level = v.parse(think_level); level_value = v; }},
+        setting("think_via", rule.think_via, think_via),
+        {"template", [&](const ConfigValue& v) { read_think_template(v, rule.think_template); template_value = v; }},
+    });
+
+    if (!match_value) value.fail("a rule needs match: a model pattern such as \"qwen3:14b*\", or \"*\" for every model");
+    if (alias_value) {
+        std::size_t index = 0;
+        for_each_entry(*alias_value, "", [&](const YAML::Node&, const ConfigValue& target) {
+            const std::string& from = rule.alias[index++].first;
+            if (!model_pattern_matches(rule.match, from)) {
+                target.fail("alias \"" + from + "\" is never used: this rule's match \"" + rule.match +
+                            "\" does not cover it");
+            }
+        });
+    }
+    if (force_value) {
+        std::size_t index = 0;
+        for_each_item(*force_value, "", true, [&](const ConfigValue& item) {
+            const std::string& key = rule.force[index++];
+            const bool set = key == "keep_alive" ? !rule.keep_alive.empty()
+                           : key == "think"      ? rule.think != ThinkMode::passthrough
+                                                 : std::any_of(rule.options.begin(), rule.options.end(),
+                                                               [&](const OptionDefault& o) { return o.name == key; });
+            if (!set) {
+                item.fail("'" + key + "' is not set by this rule; force names keys of its options (or keep_alive, "
+                          "think) whose value must win over the client's");
+            }
+        });
+    }
+    if (level_value && (rule.think == ThinkMode::passthrough || rule.think == ThinkMode::off)) {
+        level_value->fail("think_level needs think: on or auto");
+    }
+    if (level_value && rule.think_via == ThinkVia::soft_switch) {
+        level_value->fail("think_level needs think_via: field (a /think soft switch has no levels)");
+    }
+    if (template_value && rule.think_via != ThinkVia::raw_template) {
+        template_value->fail("template is only used with think_via: template");
+    }
+}
+
+void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite) {
+    std::vector<ConfigValue> automatic_num_ctx;  // checked once gpu_memory is known, wherever it is written
+    read_mapping(value, {
+        setting("gpu_memory", rewrite.gpu_memory, parse_size),
+        setting("kv_cache_type", rewrite.kv_cache_type, kv_cache_type),
+        {"models", [&](const ConfigValue& models) {
+             for_each_item(models, "a list of rules, each starting with '- match: <pattern>'", false,
+                           [&](const ConfigValue& item) {
+                               RewriteRule rule;
+                               read_rule(item, rule, automatic_num_ctx);
+                               for (const RewriteRule& earlier : rewrite.models) {
+                                   if (normalize_model_name(earlier.match) == normalize_model_name(rule.match)) {
+                                       item.fail("this rule never applies: the rule on line " +
+                                                 std::to_string(earlier.line) + " has the same match \"" +
+                                                 earlier.match + "\" and the first match wins");
+                                   }
+                               }
+                               rewrite.models.push_back(std::move(rule));
+                           });
+         }},
+    });
+    if (rewrite.gpu_memory == 0 && !automatic_num_ctx.empty()) {
+        automatic_num_ctx.front().fail(
+            "auto needs rewrite.gpu_memory, the GPU memory Ollama may use (e.g. 24GiB), to size the KV cache");
+    }
+}
+
 void read_config(const ConfigValue& value, Config& config) {
     read_mapping(value, {
         setting("listen", config.listen, parse_host_port),
@@ -467,6 +838,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("timeouts", config.timeouts, read_timeouts),
         section("upstream_pool", config.upstream_pool, read_upstream_pool),
         section("log", config.log, read_log),
+        section("rewrite", config.rewrite, read_rewrite),
     });
 }
 
@@ -608,6 +980,48 @@ void validate_log_level(std::string_view level) {
     if (std::find(log_levels.begin(), log_levels.end(), level) == log_levels.end()) {
         fail_expected("one of " + join(log_levels), level);
     }
+}
+
+bool RewriteRule::forces(std::string_view key) const {
+    return std::find(force.begin(), force.end(), key) != force.end();
+}
+
+std::string normalize_model_name(std::string_view name) {
+    for (const std::string_view prefix : {"registry.ollama.ai/library/", "library/"}) {
+        if (name.size() > prefix.size() && to_lower(name.substr(0, prefix.size())) == prefix) {
+            name.remove_prefix(prefix.size());
+            break;
+        }
+    }
+    std::string normalized(name);
+    const auto slash = name.rfind('/');
+    if (name.find(':', slash == std::string_view::npos ? 0 : slash) == std::string_view::npos) normalized += ":latest";
+    return normalized;
+}
+
+bool model_pattern_matches(std::string_view pattern, std::string_view model) {
+    const std::string full_model = normalize_model_name(model);
+    const std::string full_pattern =
+        pattern.find_first_of("*?") == std::string_view::npos ? normalize_model_name(pattern) : std::string(pattern);
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    // Iterative glob with one backtrack point: linear in practice, never exponential.
+    std::size_t p = 0, m = 0, star = std::string::npos, star_m = 0;
+    while (m < full_model.size()) {
+        if (p < full_pattern.size() && (full_pattern[p] == '?' || lower(full_pattern[p]) == lower(full_model[m]))) {
+            ++p;
+            ++m;
+        } else if (p < full_pattern.size() && full_pattern[p] == '*') {
+            star = p++;
+            star_m = m;
+        } else if (star != std::string::npos) {
+            p = star + 1;
+            m = ++star_m;
+        } else {
+            return false;
+        }
+    }
+    while (p < full_pattern.size() && full_pattern[p] == '*') ++p;
+    return p == full_pattern.size();
 }
 
 }  // namespace sluice

@@ -1,6 +1,8 @@
 // relay: one proxied exchange, request up and response chunks down through one fixed buffer.
 #include "sluice/relay.hpp"
 
+#include "sluice/rewrite.hpp"
+
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -175,7 +177,23 @@ void Relay::on_whole_body_piece(error_code ec) {
         read_whole_body();
         return;
     }
-    // The whole body is here: this is where the request rewriter edits it.
+    if (loop_.config.rewrite.models.empty() || !client_.parser.get()[http::field::content_encoding].empty()) {
+        upstream_request_.content_length(whole_body_.size());
+        connect();
+        return;
+    }
+    // Rules may need to know what is installed: the first requests after start-up wait for the
+    // catalog's first answer, so a model's num_ctx never changes between its requests.
+    loop_.catalog->when_ready(loop_.io.get_executor(), [self = shared_from_this()] { self->rewrite_body(); });
+}
+
+void Relay::rewrite_body() {
+    const auto facts = loop_.catalog->facts();
+    auto result = rewrite_request(target_path(client_.parser.get().target()), whole_body_, config_.rewrite, *facts,
+                                  loop_.json_workspace);
+    if (result.body) whole_body_ = std::move(*result.body);
+    rewritten_ = result.header_value();
+    for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", record_.target, reason);
     upstream_request_.content_length(whole_body_.size());
     connect();
 }
@@ -364,6 +382,9 @@ void Relay::start_response() {
     out.reason(in.reason());
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
+    if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", rewritten_);
+    // The rewritten model may have been removed since the catalog last looked.
+    if (in.result() == http::status::not_found && route_.body == BodyHandling::read) loop_.catalog->refresh_soon();
 
     const bool bodiless = request.method() == http::verb::head || has_no_body(in.result_int());
     bool keep_alive = request.keep_alive() && client_.parser.is_done();

@@ -74,11 +74,14 @@ Server::Server(Config config) : config_(std::move(config)) {
         loops_.push_back(std::move(loop));
     }
     port_ = endpoint.port();
+    catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
+    for (auto& loop : loops_) loop->loop.catalog = catalog_.get();
 }
 
 Server::~Server() { stop(); }
 
 void Server::start() {
+    catalog_->start();
     for (auto& loop : loops_) {
         accept(*loop);
         threads_.emplace_back([&io = loop->loop.io] { io.run(); });
@@ -95,6 +98,7 @@ void Server::wait() {
 
 void Server::stop() {
     if (stopped_.exchange(true)) return;
+    catalog_->stop();
     for (auto& loop : loops_) {
         asio::post(loop->loop.io, [&l = *loop] {
             boost::system::error_code ignored;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice {
 
@@ -61,6 +63,77 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+// ---------------------------------------------------------------------------------------------
+// rewrite: per-model rules the request rewriter applies (see rewrite.hpp for what each does).
+
+// The element type of Ollama's KV cache (the server's OLLAMA_KV_CACHE_TYPE; quantized types
+// need OLLAMA_FLASH_ATTENTION=1, else Ollama falls back to f16). Decides bytes per token.
+enum class KvCacheType { f16, q8_0, q4_0 };
+
+// `think:` what a rule does about thinking. passthrough leaves the client's request alone.
+enum class ThinkMode { passthrough, on, off, automatic };
+
+// `think_via:` how thinking is switched: Ollama's "think" field, Qwen3's /think and /no_think
+// soft switch appended to the prompt, or /api/generate in raw mode with a ChatML template.
+enum class ThinkVia { field, soft_switch, raw_template };
+
+// One default for Ollama's "options", already in the JSON form it is sent in.
+struct OptionDefault {
+    std::string name;        // "num_ctx", "temperature", or any other key (Ollama decides)
+    std::string json;        // "8192", "0.7", "true", "[\"\\n\"]"; empty when automatic
+    bool automatic = false;  // num_ctx: auto, computed per model from its shape and gpu_memory
+
+    bool operator==(const OptionDefault&) const = default;
+};
+
+// The raw prompt `think_via: template` builds for /api/generate: system (only when the request
+// has one) + prompt + think_on or think_off. Defaults are Qwen3's ChatML.
+struct ThinkTemplate {
+    std::string system = "<|im_start|>system\n{{system}}<|im_end|>\n";
+    std::string prompt = "<|im_start|>user\n{{prompt}}<|im_end|>\n<|im_start|>assistant\n";
+    std::string think_on = "<think>\n";
+    std::string think_off = "<think>\n\n</think>\n\n";
+
+    bool operator==(const ThinkTemplate&) const = default;
+};
+
+// One entry of rewrite.models; the first whose `match` fits the requested model applies.
+struct RewriteRule {
+    std::string match;  // glob on name:tag, * and ?; "qwen3" means "qwen3:latest"
+    int line = 0;       // where the rule starts in the config file, for reasons and `sluice explain`
+    std::vector<std::string> prefer;                          // tag suffixes, first installed wins
+    std::vector<std::pair<std::string, std::string>> alias;   // exact renames, before prefer
+    std::vector<OptionDefault> options;                       // in file order
+    std::vector<std::string> force;  // option names, "keep_alive" or "think": the rule's value wins
+    std::string keep_alive;          // JSON text ("\"30m\"", "-1"); empty: none
+    ThinkMode think = ThinkMode::passthrough;
+    std::string think_level;         // "low", "medium", "high", "max"; empty: true/false
+    ThinkVia think_via = ThinkVia::field;
+    ThinkTemplate think_template;
+
+    bool forces(std::string_view key) const;
+    bool operator==(const RewriteRule&) const = default;
+};
+
+struct RewriteConfig {
+    std::size_t gpu_memory = 0;  // bytes of GPU memory Ollama may use; 0 = not set (num_ctx: auto needs it)
+    KvCacheType kv_cache_type = KvCacheType::f16;
+    std::vector<RewriteRule> models;  // empty: every request goes upstream unchanged
+
+    bool operator==(const RewriteConfig&) const = default;
+};
+
+// The meaning of a rule's `match`, shared by config validation and the rewriter.
+// A model name without a tag is ":latest", as Ollama reads it ("qwen3" -> "qwen3:latest");
+// Ollama's default registry prefix is dropped ("registry.ollama.ai/library/qwen3:8b" -> "qwen3:8b").
+std::string normalize_model_name(std::string_view name);
+// `pattern` as a glob (* any run, ? one character; ASCII case-insensitive, as Ollama compares
+// names) against the normalized `model`. A pattern without a tag and without wildcards means
+// its ":latest", like a name.
+bool model_pattern_matches(std::string_view pattern, std::string_view model);
+
+// ---------------------------------------------------------------------------------------------
+
 struct Config {
     HostPort listen{"127.0.0.1", 8080};
     UpstreamUrl upstream{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"};
@@ -69,6 +142,7 @@ struct Config {
     Timeouts timeouts;
     UpstreamPoolConfig upstream_pool;
     LogConfig log;
+    RewriteConfig rewrite;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;

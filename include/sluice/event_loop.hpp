@@ -3,6 +3,8 @@
 #pragma once
 
 #include "sluice/config.hpp"
+#include "sluice/json_edit.hpp"
+#include "sluice/model_catalog.hpp"
 #include "sluice/upstream_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,8 @@ struct EventLoop {
     boost::asio::io_context io;  // concurrency hint 1: run by exactly one thread
     const Config& config;
     UpstreamPool pool;
+    JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
+    ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
     std::atomic<std::size_t>& open_connections;  // across all loops, for limits.max_connections
 };
 

@@ -54,6 +54,7 @@ private:
     void build_upstream_request();
     void read_whole_body();
     void on_whole_body_piece(error_code ec);
+    void rewrite_body();
     void connect();
     void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection);
     void write_request();
@@ -101,6 +102,7 @@ private:
     StreamTail tail_;
 
     std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
+    std::string rewritten_;             // what the rewriter changed, for X-Sluice-Rewrite
     bool request_has_body_ = false;
     bool request_body_sent_ = false;    // every request body byte reached Ollama
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body

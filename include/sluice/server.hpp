@@ -7,6 +7,7 @@
 
 #include "sluice/config.hpp"
 #include "sluice/event_loop.hpp"
+#include "sluice/model_catalog.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -40,6 +41,7 @@ private:
     Config config_;
     std::atomic<std::size_t> open_connections_{0};
     std::vector<std::unique_ptr<Loop>> loops_;
+    std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopped_{false};

@@ -1,6 +1,8 @@
 // fake_ollama: an Ollama-shaped HTTP server on loopback, one coroutine per connection.
 #include "fake_ollama.hpp"
 
+#include "fixtures.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
@@ -129,13 +131,9 @@ std::string status_line(unsigned status) {
     return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
 }
 
+// A fixture without its trailing newline.
 std::string read_fixture(std::string_view name) {
-    const std::string path = std::string(SLUICE_FIXTURES_DIR) + "/" + std::string(name);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("fake_ollama: cannot read fixture " + path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string content = text.str();
+    std::string content = fixture(name);
     while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
     return content;
 }

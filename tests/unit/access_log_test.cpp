@@ -2,6 +2,8 @@
 #include "sluice/access_log.hpp"
 #include "sluice/json_error.hpp"
 
+#include "fixtures.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,12 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::filesystem::path(SLUICE_FIXTURES_DIR) / name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using test::fixture;
 
 TEST(GenerationStats, ReadFromTheFinalLineOfARealChatStream) {
     const auto stats = parse_generation_stats(fixture("chat-stream.ndjson"));

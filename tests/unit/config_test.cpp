@@ -27,6 +27,20 @@ void PrintTo(const UpstreamUrl& value, std::ostream* out) {
     *out << "{" << value.host << ", " << value.port << ", " << value.url << ", " << value.host_header << "}";
 }
 
+void PrintTo(const RewriteRule& rule, std::ostream* out) {
+    *out << "{" << rule.match << " line " << rule.line << ", prefer " << rule.prefer.size() << ", alias " << rule.alias.size()
+         << ", options";
+    for (const OptionDefault& option : rule.options) *out << " " << option.name << "=" << (option.automatic ? "auto" : option.json);
+    *out << ", force " << rule.force.size() << ", keep_alive " << rule.keep_alive << ", think " << static_cast<int>(rule.think)
+         << " " << rule.think_level << " via " << static_cast<int>(rule.think_via) << "}";
+}
+
+void PrintTo(const RewriteConfig& rewrite, std::ostream* out) {
+    *out << "{" << rewrite.gpu_memory << ", " << static_cast<int>(rewrite.kv_cache_type) << ", [";
+    for (const RewriteRule& rule : rewrite.models) PrintTo(rule, out);
+    *out << "]}";
+}
+
 void PrintTo(const Config& config, std::ostream* out) {
     const auto ms = [](std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; };
     *out << "{listen ";
@@ -39,7 +53,8 @@ void PrintTo(const Config& config, std::ostream* out) {
          << ms(config.timeouts.client_body) << ", " << ms(config.timeouts.client_send) << ", "
          << ms(config.timeouts.upstream_connect) << ", " << ms(config.timeouts.upstream_headers)
          << "}, upstream_pool {" << config.upstream_pool.max_idle << ", " << ms(config.upstream_pool.idle_timeout)
-         << "}, log {" << config.log.level << ", " << config.log.access << "}}";
+         << "}, log {" << config.log.level << ", " << config.log.access << "}, rewrite {" << config.rewrite.gpu_memory
+         << ", " << static_cast<int>(config.rewrite.kv_cache_type) << ", " << config.rewrite.models.size() << " rules}}";
 }
 
 namespace {
@@ -457,7 +472,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts' (known: listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log)"},
+                  "upstream_pool, log, rewrite)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -506,10 +521,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, got a list"},
+                  "upstream_pool, log, rewrite, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, got \"hello\""},
+                  "upstream_pool, log, rewrite, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found"},
@@ -607,9 +622,256 @@ TEST(LoadConfigFile, ShippedConfigListsEveryKey) {
           "\n  max_header_bytes: ", "\n  max_body_bytes: ", "\n  stream_buffer_bytes: ", "\ntimeouts:\n",
           "\n  client_header: ", "\n  client_body: ", "\n  client_send: ", "\n  upstream_connect: ",
           "\n  upstream_headers: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
-          "\n  level: ", "\n  access: "}) {
+          "\n  level: ", "\n  access: ", "\nrewrite:\n", "\n  gpu_memory: ", "\n  kv_cache_type: ", "\n  models: ",
+          "\n  #   - match: ", "\n  #     prefer: ", "\n  #     alias: ", "\n  #     options:", "\n  #     force: ",
+          "\n  #     keep_alive: ", "\n  #     think: ", "\n  #     think_level: ", "\n  #     think_via: ",
+          "\n  #     # template:"}) {
         EXPECT_NE(text.str().find(line), std::string::npos) << "missing: " << line.substr(1);
     }
+}
+
+// -------------------------------------------------------------------------------------------
+// rewrite
+
+TEST(RewriteConfig, DefaultIsNoRules) {
+    const Config config;
+    EXPECT_EQ(config.rewrite.gpu_memory, 0u);
+    EXPECT_EQ(config.rewrite.kv_cache_type, KvCacheType::f16);
+    EXPECT_TRUE(config.rewrite.models.empty());
+}
+
+TEST(RewriteConfig, ReadsEveryKey) {
+    const Config config = parse_config(R"(
+rewrite:
+  gpu_memory: 24GiB
+  kv_cache_type: q8_0
+  models:
+    - match: "qwen3:14b*"
+      prefer: ["-fp8", "-q8_0"]
+      options:
+        num_ctx: auto
+        num_thread: 8
+        temperature: 0.6
+        stop: ["<|im_end|>", "\n"]
+      force: [num_ctx, keep_alive]
+      keep_alive: 30m
+      think: auto
+      think_level: high
+      think_via: field
+    - match: qwen3
+      alias: {qwen3: "qwen3:14b-q8_0", "qwen3:latest": qwen3:8b}
+      think: off
+      think_via: template
+      template:
+        prompt: "U: {{prompt}}\nA: "
+        think_off: ""
+    - match: "*"
+)",
+                                       "test.yaml");
+    RewriteConfig expected;
+    expected.gpu_memory = 24 * GiB;
+    expected.kv_cache_type = KvCacheType::q8_0;
+    RewriteRule qwen;
+    qwen.match = "qwen3:14b*";
+    qwen.line = 6;
+    qwen.prefer = {"-fp8", "-q8_0"};
+    qwen.options = {{"num_ctx", "", true}, {"num_thread", "8", false}, {"temperature", "0.6", false},
+                    {"stop", R"(["<|im_end|>","\n"])", false}};
+    qwen.force = {"num_ctx", "keep_alive"};
+    qwen.keep_alive = "\"30m\"";
+    qwen.think = ThinkMode::automatic;
+    qwen.think_level = "high";
+    qwen.think_via = ThinkVia::field;
+    RewriteRule alias;
+    alias.match = "qwen3";
+    alias.line = 18;
+    alias.alias = {{"qwen3", "qwen3:14b-q8_0"}, {"qwen3:latest", "qwen3:8b"}};
+    alias.think = ThinkMode::off;
+    alias.think_via = ThinkVia::raw_template;
+    alias.think_template.prompt = "U: {{prompt}}\nA: ";
+    alias.think_template.think_off = "";
+    RewriteRule any;
+    any.match = "*";
+    any.line = 25;
+    expected.models = {qwen, alias, any};
+    EXPECT_EQ(config.rewrite, expected);
+    EXPECT_TRUE(config.rewrite.models[0].forces("num_ctx"));
+    EXPECT_FALSE(config.rewrite.models[0].forces("num_thread"));
+}
+
+struct OptionCase {
+    std::string_view name;
+    std::string_view yaml;  // the option's value as written after "<key>: "
+    std::string_view key;
+    std::string_view json;
+};
+
+class OptionValue : public testing::TestWithParam<OptionCase> {};
+
+TEST_P(OptionValue, BecomesTheJsonOllamaExpects) {
+    const Config config = parse_config("rewrite:\n  models:\n    - match: '*'\n      options:\n        " +
+                                           std::string(GetParam().key) + ": " + std::string(GetParam().yaml) + "\n",
+                                       "test.yaml");
+    ASSERT_EQ(config.rewrite.models.size(), 1u);
+    ASSERT_EQ(config.rewrite.models[0].options.size(), 1u);
+    EXPECT_EQ(config.rewrite.models[0].options[0].json, GetParam().json);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rewrite, OptionValue,
+    testing::Values(OptionCase{"NumCtx", "8192", "num_ctx", "8192"}, OptionCase{"NumCtxQuoted", "'8192'", "num_ctx", "8192"},
+                    OptionCase{"Temperature", "0.7", "temperature", "0.7"},
+                    OptionCase{"TemperatureWhole", "1", "temperature", "1"},
+                    OptionCase{"TemperatureExponent", "1e-3", "temperature", "1e-3"},
+                    OptionCase{"NegativeInteger", "-1", "num_predict", "-1"}, OptionCase{"Seed", "42", "seed", "42"},
+                    OptionCase{"BoolYes", "yes", "use_mmap", "true"}, OptionCase{"BoolFalse", "False", "use_mmap", "false"},
+                    OptionCase{"StopList", "[\"\\n\", '###', \"say \\\"hi\\\"\"]", "stop", R"(["\n","###","say \"hi\""])"},
+                    OptionCase{"StopSingle", "END", "stop", R"(["END"])"},
+                    OptionCase{"StopBlockList", "\n          - a\n          - b", "stop", R"(["a","b"])"},
+                    OptionCase{"UnknownNumber", "3.5", "my_option", "3.5"},
+                    OptionCase{"UnknownBool", "true", "my_option", "true"},
+                    OptionCase{"UnknownPlainWord", "fast", "my_option", "\"fast\""},
+                    OptionCase{"UnknownQuotedNumber", "'3.5'", "my_option", "\"3.5\""},
+                    OptionCase{"UnknownLeadingZero", "007", "my_option", "\"007\""},
+                    OptionCase{"UnknownList", "[1, two, 'three']", "my_option", R"([1,"two","three"])"},
+                    OptionCase{"UnknownNull", "~", "my_option", "null"}),
+    name_by_name<OptionCase>);
+
+struct KeepAliveCase {
+    std::string_view text;
+    std::string_view json;
+};
+
+class KeepAlive : public testing::TestWithParam<KeepAliveCase> {};
+
+TEST_P(KeepAlive, IsADurationStringOrSeconds) {
+    const Config config = parse_config(
+        "rewrite:\n  models:\n    - match: '*'\n      keep_alive: " + std::string(GetParam().text) + "\n", "test.yaml");
+    EXPECT_EQ(config.rewrite.models[0].keep_alive, GetParam().json);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rewrite, KeepAlive,
+                         testing::Values(KeepAliveCase{"30m", "\"30m\""}, KeepAliveCase{"24h", "\"24h\""},
+                                         KeepAliveCase{"1h30m", "\"1h30m\""}, KeepAliveCase{"1.5h", "\"1.5h\""},
+                                         KeepAliveCase{"500ms", "\"500ms\""}, KeepAliveCase{"-1m", "\"-1m\""},
+                                         KeepAliveCase{"-1", "-1"}, KeepAliveCase{"0", "0"}, KeepAliveCase{"300", "300"},
+                                         KeepAliveCase{"'300'", "300"}, KeepAliveCase{"2.5", "2.5"}),
+                         name_by_text<KeepAliveCase>);
+
+INSTANTIATE_TEST_SUITE_P(
+    Rewrite, ConfigErrorMessage,
+    testing::Values(
+        ErrorCase{"UnknownRewriteKey", "rewrite:\n  gpu_mem: 24GiB\n",
+                  "test.yaml:2: unknown key 'rewrite.gpu_mem' (known: gpu_memory, kv_cache_type, models)"},
+        ErrorCase{"BadGpuMemory", "rewrite:\n  gpu_memory: 24GB\n",
+                  "test.yaml:2: rewrite.gpu_memory: expected a size such as 65536, 64KiB or 16MiB (a number of bytes, "
+                  "optionally followed by B, KiB, MiB or GiB), got \"24GB\""},
+        ErrorCase{"BadKvCacheType", "rewrite:\n  kv_cache_type: q4_K_M\n",
+                  R"(test.yaml:2: rewrite.kv_cache_type: expected one of f16, q8_0, q4_0, got "q4_K_M")"},
+        ErrorCase{"ModelsNotAList", "rewrite:\n  models:\n    match: '*'\n",
+                  "test.yaml:3: rewrite.models: expected a list of rules, each starting with '- match: <pattern>', got a "
+                  "mapping"},
+        ErrorCase{"UnknownRuleKey", "rewrite:\n  models:\n    - match: '*'\n      prefered: [-q8_0]\n",
+                  "test.yaml:4: unknown key 'rewrite.models[0].prefered' (known: match, prefer, alias, options, force, "
+                  "keep_alive, think, think_level, think_via, template)"},
+        ErrorCase{"RuleWithoutMatch", "rewrite:\n  models:\n    - match: a\n    - prefer: [-q8_0]\n",
+                  "test.yaml:4: rewrite.models[1]: a rule needs match: a model pattern such as \"qwen3:14b*\", or \"*\" "
+                  "for every model"},
+        ErrorCase{"EmptyRule", "rewrite:\n  models:\n    -\n",
+                  "test.yaml:3: rewrite.models[0]: a rule needs match: a model pattern such as \"qwen3:14b*\", or \"*\" "
+                  "for every model"},
+        ErrorCase{"PatternWithSpace", "rewrite:\n  models:\n    - match: 'qwen3 14b'\n",
+                  "test.yaml:3: rewrite.models[0].match: expected a model pattern such as \"qwen3:14b*\" or \"*\" (no "
+                  "spaces), got \"qwen3 14b\""},
+        ErrorCase{"SameMatchTwice", "rewrite:\n  models:\n    - match: qwen3\n    - match: 'qwen3:latest'\n",
+                  "test.yaml:4: rewrite.models[1]: this rule never applies: the rule on line 3 has the same match "
+                  "\"qwen3\" and the first match wins"},
+        ErrorCase{"PreferWithATag", "rewrite:\n  models:\n    - match: '*'\n      prefer: [':q8_0']\n",
+                  "test.yaml:4: rewrite.models[0].prefer[0]: expected a tag suffix such as -q8_0, got \":q8_0\"; a suffix "
+                  "is appended to the requested tag; use alias for renames"},
+        ErrorCase{"AliasNeverUsed", "rewrite:\n  models:\n    - match: 'qwen3:*'\n      alias:\n        llama3: qwen3:8b\n",
+                  "test.yaml:5: rewrite.models[0].alias.llama3: alias \"llama3\" is never used: this rule's match "
+                  "\"qwen3:*\" does not cover it"},
+        ErrorCase{"DuplicateOption", "rewrite:\n  models:\n    - match: '*'\n      options:\n        num_ctx: 1\n        num_ctx: 2\n",
+                  "test.yaml:6: duplicate key 'rewrite.models[0].options.num_ctx' (first set on line 5)"},
+        ErrorCase{"NumCtxWord", "rewrite:\n  models:\n    - match: '*'\n      options: {num_ctx: lots}\n",
+                  R"(test.yaml:4: rewrite.models[0].options.num_ctx: expected auto or a whole number of tokens such as 8192, got "lots")"},
+        ErrorCase{"NumCtxZero", "rewrite:\n  models:\n    - match: '*'\n      options:\n        num_ctx: 0\n",
+                  R"(test.yaml:5: rewrite.models[0].options.num_ctx: expected auto or a whole number of tokens such as 8192, got "0")"},
+        ErrorCase{"NumCtxAutoWithoutGpuMemory",
+                  "rewrite:\n  models:\n    - match: a\n    - match: b\n      options:\n        num_ctx: auto\n",
+                  "test.yaml:6: rewrite.models[1].options.num_ctx: auto needs rewrite.gpu_memory, the GPU memory Ollama "
+                  "may use (e.g. 24GiB), to size the KV cache"},
+        ErrorCase{"TemperatureWord", "rewrite:\n  models:\n    - match: '*'\n      options:\n        temperature: hot\n",
+                  R"(test.yaml:5: rewrite.models[0].options.temperature: expected a number such as 0.7, got "hot")"},
+        ErrorCase{"TemperatureNotJson", "rewrite:\n  models:\n    - match: '*'\n      options:\n        temperature: .7\n",
+                  R"(test.yaml:5: rewrite.models[0].options.temperature: expected a number such as 0.7, got ".7")"},
+        ErrorCase{"ThreadsFraction", "rewrite:\n  models:\n    - match: '*'\n      options:\n        num_thread: 8.5\n",
+                  R"(test.yaml:5: rewrite.models[0].options.num_thread: expected a whole number, got "8.5")"},
+        ErrorCase{"MmapMaybe", "rewrite:\n  models:\n    - match: '*'\n      options:\n        use_mmap: maybe\n",
+                  R"(test.yaml:5: rewrite.models[0].options.use_mmap: expected true or false, got "maybe")"},
+        ErrorCase{"StopMapping", "rewrite:\n  models:\n    - match: '*'\n      options:\n        stop: {a: 1}\n",
+                  "test.yaml:5: rewrite.models[0].options.stop: expected a string or a list of strings, got a mapping"},
+        ErrorCase{"UnknownOptionMapping", "rewrite:\n  models:\n    - match: '*'\n      options:\n        knob: {a: 1}\n",
+                  "test.yaml:5: rewrite.models[0].options.knob: expected a single value or a list, got a mapping"},
+        ErrorCase{"ForceWhatIsNotSet", "rewrite:\n  models:\n    - match: '*'\n      options: {num_ctx: 8192}\n"
+                  "      force:\n        - num_ctx\n        - num_thread\n",
+                  "test.yaml:7: rewrite.models[0].force[1]: 'num_thread' is not set by this rule; force names keys of its "
+                  "options (or keep_alive, think) whose value must win over the client's"},
+        ErrorCase{"ForceKeepAliveWithoutOne", "rewrite:\n  models:\n    - match: '*'\n      force: keep_alive\n",
+                  "test.yaml:4: rewrite.models[0].force: 'keep_alive' is not set by this rule; force names keys of its "
+                  "options (or keep_alive, think) whose value must win over the client's"},
+        ErrorCase{"KeepAliveWords", "rewrite:\n  models:\n    - match: '*'\n      keep_alive: 30 minutes\n",
+                  "test.yaml:4: rewrite.models[0].keep_alive: expected a duration such as 30m or 24h, or a number of "
+                  "seconds, got \"30 minutes\"; negative keeps the model loaded, 0 unloads it after each request"},
+        ErrorCase{"KeepAliveDays", "rewrite:\n  models:\n    - match: '*'\n      keep_alive: 1d\n",
+                  "test.yaml:4: rewrite.models[0].keep_alive: expected a duration such as 30m or 24h, or a number of "
+                  "seconds, got \"1d\"; negative keeps the model loaded, 0 unloads it after each request"},
+        ErrorCase{"ThinkBoolean", "rewrite:\n  models:\n    - match: '*'\n      think: true\n",
+                  R"(test.yaml:4: rewrite.models[0].think: expected one of on, off, auto, passthrough, got "true")"},
+        ErrorCase{"ThinkVia", "rewrite:\n  models:\n    - match: '*'\n      think_via: prompt\n",
+                  R"(test.yaml:4: rewrite.models[0].think_via: expected one of field, switch, template, got "prompt")"},
+        ErrorCase{"ThinkLevelBad", "rewrite:\n  models:\n    - match: '*'\n      think: on\n      think_level: extreme\n",
+                  R"(test.yaml:5: rewrite.models[0].think_level: expected one of low, medium, high, max, got "extreme")"},
+        ErrorCase{"ThinkLevelWithoutThink", "rewrite:\n  models:\n    - match: '*'\n      think_level: high\n",
+                  "test.yaml:4: rewrite.models[0].think_level: think_level needs think: on or auto"},
+        ErrorCase{"ThinkLevelWithSwitch",
+                  "rewrite:\n  models:\n    - match: '*'\n      think: on\n      think_via: switch\n      think_level: low\n",
+                  "test.yaml:6: rewrite.models[0].think_level: think_level needs think_via: field (a /think soft switch "
+                  "has no levels)"},
+        ErrorCase{"TemplateWithoutTemplateMode",
+                  "rewrite:\n  models:\n    - match: '*'\n      think: on\n      template:\n        think_on: x\n",
+                  "test.yaml:6: rewrite.models[0].template: template is only used with think_via: template"},
+        ErrorCase{"TemplateWithoutPrompt",
+                  "rewrite:\n  models:\n    - match: '*'\n      think_via: template\n      template:\n        prompt: 'hi'\n",
+                  R"(test.yaml:6: rewrite.models[0].template.prompt: expected text with {{prompt}} once, got "hi")"},
+        ErrorCase{"TemplateUnknownKey",
+                  "rewrite:\n  models:\n    - match: '*'\n      think_via: template\n      template:\n        user: x\n",
+                  "test.yaml:6: unknown key 'rewrite.models[0].template.user' (known: system, prompt, think_on, "
+                  "think_off)"}),
+    name_by_name<ErrorCase>);
+
+// The example rules in the shipped file, uncommented, are a valid configuration.
+TEST(LoadConfigFile, ShippedRewriteExampleIsValid) {
+    std::ifstream in(shipped_config);
+    ASSERT_TRUE(in) << shipped_config;
+    std::string line;
+    std::string yaml = "rewrite:\n  gpu_memory: 24GiB\n  models:\n";
+    bool in_example = false;
+    while (std::getline(in, line)) {
+        if (line == "  # models:") {
+            in_example = true;
+        } else if (in_example && line.starts_with("  #   ")) {
+            yaml += line.substr(0, 2) + line.substr(4) + "\n";  // drop "# "
+        } else if (in_example) {
+            break;
+        }
+    }
+    const Config config = parse_config(yaml, "example.yaml");
+    ASSERT_EQ(config.rewrite.models.size(), 2u) << yaml;
+    EXPECT_EQ(config.rewrite.models[0].match, "qwen3:14b*");
+    EXPECT_EQ(config.rewrite.models[0].think, ThinkMode::automatic);
+    EXPECT_EQ(config.rewrite.models[1].options.size(), 1u);
 }
 
 }  // namespace

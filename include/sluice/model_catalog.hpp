@@ -1,0 +1,61 @@
+// model_catalog: what Ollama has installed (/api/tags) and the shape of the models the rewrite
+// rules name (/api/show), fetched in the background and cached, so the rewriter reads a
+// snapshot and never waits on Ollama once the first answer is in.
+#pragma once
+
+#include "sluice/config.hpp"
+#include "sluice/rewrite.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+class ModelCatalog {
+public:
+    static constexpr std::chrono::seconds refresh_interval{60};
+    static constexpr std::chrono::seconds min_refresh_gap{5};  // bounds refreshes asked for by 404s
+
+    // Runs on `io` (one event loop's). Does nothing until start(), and nothing at all when the
+    // config has no rewrite rules.
+    ModelCatalog(boost::asio::io_context& io, const Config& config);
+
+    void start();         // first refresh now, then every refresh_interval
+    void stop();          // from any thread
+    void refresh_soon();  // from any thread: e.g. Ollama just said a model is not found
+
+    std::shared_ptr<const ModelFacts> facts() const;  // from any thread
+    // Runs `ready` on `executor` once the first refresh has finished (at once if it has),
+    // whether Ollama answered or not, so a request waits at most one refresh.
+    void when_ready(const boost::asio::any_io_executor& executor, std::function<void()> ready);
+
+private:
+    boost::asio::awaitable<void> run();
+    boost::asio::awaitable<void> refresh();
+    boost::asio::awaitable<std::string> fetch(std::string_view method, std::string_view target, std::string body);
+    void publish(std::shared_ptr<const ModelFacts> facts);
+
+    boost::asio::io_context& io_;
+    const Config& config_;
+    boost::asio::steady_timer wake_;
+    std::chrono::steady_clock::time_point last_refresh_{};
+    std::map<std::string, InstalledModel> by_digest_;  // /api/show answers, kept while the digest is installed
+    bool stopped_ = false;
+
+    mutable std::mutex mutex_;  // guards what other loops read: the snapshot and the waiters
+    std::shared_ptr<const ModelFacts> facts_;
+    bool ready_ = false;
+    std::vector<std::pair<boost::asio::any_io_executor, std::function<void()>>> waiters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,189 @@
+// model_catalog: installed models and their shapes, fetched from Ollama in the background.
+#include "sluice/model_catalog.hpp"
+
+#include "sluice/json_error.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr auto response_timeout = std::chrono::seconds(30);
+constexpr std::size_t max_response_bytes = 16 * 1024 * 1024;
+
+struct TagEntry {
+    std::string name;
+    std::string digest;
+    std::uint64_t size = 0;
+};
+
+std::vector<TagEntry> parse_tags(const std::string& json) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element document;
+    simdjson::dom::array models;
+    if (parser.parse(json).get(document) != simdjson::SUCCESS ||
+        document["models"].get_array().get(models) != simdjson::SUCCESS) {
+        throw std::runtime_error("/api/tags answered something other than {\"models\": [...]}");
+    }
+    std::vector<TagEntry> entries;
+    for (const auto model : models) {
+        TagEntry entry;
+        std::string_view text;
+        if (model["name"].get_string().get(text) != simdjson::SUCCESS) continue;
+        entry.name = text;
+        if (model["digest"].get_string().get(text) == simdjson::SUCCESS) entry.digest = text;
+        std::uint64_t size = 0;
+        if (model["size"].get_uint64().get(size) == simdjson::SUCCESS) entry.size = size;
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+}  // namespace
+
+ModelCatalog::ModelCatalog(asio::io_context& io, const Config& config)
+    : io_(io), config_(config), wake_(io), facts_(std::make_shared<const ModelFacts>()) {}
+
+void ModelCatalog::start() {
+    if (config_.rewrite.models.empty()) {
+        publish(facts_);  // nothing to learn: requests never wait
+        return;
+    }
+    asio::co_spawn(io_, run(), asio::detached);
+}
+
+void ModelCatalog::stop() {
+    asio::post(io_, [this] {
+        stopped_ = true;
+        wake_.cancel();
+    });
+}
+
+void ModelCatalog::refresh_soon() {
+    asio::post(io_, [this] {
+        if (std::chrono::steady_clock::now() - last_refresh_ >= min_refresh_gap) wake_.cancel();
+    });
+}
+
+std::shared_ptr<const ModelFacts> ModelCatalog::facts() const {
+    const std::lock_guard lock(mutex_);
+    return facts_;
+}
+
+void ModelCatalog::when_ready(const asio::any_io_executor& executor, std::function<void()> ready) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (!ready_) {
+            waiters_.emplace_back(executor, std::move(ready));
+            return;
+        }
+    }
+    ready();
+}
+
+void ModelCatalog::publish(std::shared_ptr<const ModelFacts> facts) {
+    decltype(waiters_) waiters;
+    {
+        const std::lock_guard lock(mutex_);
+        facts_ = std::move(facts);
+        ready_ = true;
+        waiters.swap(waiters_);
+    }
+    for (auto& [executor, ready] : waiters) asio::post(executor, std::move(ready));
+}
+
+asio::awaitable<void> ModelCatalog::run() {
+    while (!stopped_) {
+        last_refresh_ = std::chrono::steady_clock::now();
+        co_await refresh();
+        wake_.expires_after(refresh_interval);
+        boost::system::error_code ignored;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+}
+
+asio::awaitable<void> ModelCatalog::refresh() {
+    try {
+        const auto tags = parse_tags(co_await fetch("GET", "/api/tags", {}));
+        auto facts = std::make_shared<ModelFacts>();
+        facts->known = true;
+        std::map<std::string, InstalledModel> by_digest;
+        for (const auto& tag : tags) {
+            const bool named_by_a_rule = std::any_of(config_.rewrite.models.begin(), config_.rewrite.models.end(),
+                                                     [&](const RewriteRule& rule) {
+                                                         return model_pattern_matches(rule.match, tag.name);
+                                                     });
+            InstalledModel model{tag.name, std::nullopt, std::nullopt};
+            if (named_by_a_rule) {
+                if (const auto cached = by_digest_.find(tag.digest); cached != by_digest_.end() && !tag.digest.empty()) {
+                    model = cached->second;
+                    model.name = tag.name;
+                } else {
+                    std::string request = R"({"model":")";
+                    append_json_escaped(request, tag.name);
+                    request += "\"}";
+                    model = installed_model_from_show(tag.name, tag.size, co_await fetch("POST", "/api/show", request));
+                }
+                if (!tag.digest.empty()) by_digest[tag.digest] = model;
+            }
+            facts->models.push_back(std::move(model));
+        }
+        by_digest_ = std::move(by_digest);
+        spdlog::debug("model catalog: {} installed models", facts->models.size());
+        publish(std::move(facts));
+    } catch (const std::exception& e) {
+        spdlog::warn("rewrite: cannot read the installed models from ollama at {}: {}; "
+                     "model rules that need them change nothing until it answers",
+                     config_.upstream.url, e.what());
+        publish(facts());  // keep what was known; waiting requests go on
+    }
+}
+
+asio::awaitable<std::string> ModelCatalog::fetch(std::string_view method, std::string_view target, std::string body) {
+    beast::tcp_stream stream(io_);
+    asio::ip::tcp::resolver resolver(io_);
+    const auto endpoints = co_await resolver.async_resolve(config_.upstream.host, std::to_string(config_.upstream.port),
+                                                           asio::use_awaitable);
+    stream.expires_after(config_.timeouts.upstream_connect);
+    co_await stream.async_connect(endpoints, asio::use_awaitable);
+
+    http::request<http::string_body> request;
+    request.method_string(method);
+    request.target(target);
+    request.version(11);
+    request.set(http::field::host, config_.upstream.host_header);
+    request.set(http::field::user_agent, "sluice");
+    if (!body.empty()) {
+        request.set(http::field::content_type, "application/json");
+        request.body() = std::move(body);
+    }
+    request.prepare_payload();
+    stream.expires_after(response_timeout);
+    co_await http::async_write(stream, request, asio::use_awaitable);
+
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(max_response_bytes);
+    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+    if (parser.get().result() != http::status::ok) {
+        throw std::runtime_error(fmt::format("{} {} answered {}", method, target, parser.get().result_int()));
+    }
+    co_return std::move(parser.get().body());
+}
+
+}  // namespace sluice
