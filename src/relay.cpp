@@ -70,6 +70,11 @@ bool is_same_origin(std::string_view origin, std::string_view host) {
     return false;
 }
 
+bool is_idempotent(http::verb method) {
+    return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
+           method == http::verb::delete_ || method == http::verb::put;
+}
+
 bool has_no_body(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
 std::string describe(const boost::system::error_code& ec) {
@@ -221,7 +226,8 @@ bool Relay::can_replay() const {
 }
 
 // A kept-alive connection can be closed by Ollama just as a request is written into it; such a
-// request never reached Ollama, so it is sent once more on a new connection when it can be.
+// request never reached Ollama, so it is sent once more on a new connection when its body is
+// still at hand.
 void Relay::retry_on_fresh_connection() {
     retried_ = true;
     upstream_.reset();
@@ -336,7 +342,9 @@ void Relay::on_response_header(error_code ec) {
         return;
     }
     if (ec) {
-        if (can_replay()) {
+        // Ollama may have been handling the request when the connection failed: only a request
+        // that is safe to repeat is sent again (a chat would be generated twice).
+        if (can_replay() && is_idempotent(client_.parser.get().method())) {
             retry_on_fresh_connection();
             return;
         }
