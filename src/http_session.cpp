@@ -68,9 +68,11 @@ void HttpSession::on_request_header(error_code ec) {
     record_.target = request.target();
     const auto route = route_request(request.method_string(), request.target());
     record_.generation = route.generation;
-    if (relay_buffer_.empty()) relay_buffer_.resize(loop_.config.limits.stream_buffer_bytes);
+    const auto buffer_size = loop_.config.limits.stream_buffer_bytes;
+    // Not zero-filled: pages a stream of small lines never reaches never become resident.
+    if (!relay_buffer_) relay_buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
     stream_.expires_never();
-    const ClientSide client{stream_, buffer_, *parser_, relay_buffer_, address_};
+    const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
     std::make_shared<Relay>(client, loop_, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();

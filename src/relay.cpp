@@ -411,7 +411,12 @@ void Relay::start_response() {
     record_.status = in.result_int();
     response_serializer_.emplace(client_response_);
     response_started_ = true;
+    // No per-operation timers while the body flows: generation and pulls legitimately take
+    // long, and the client's write deadline is the one lazy timer below.
+    upstream_->stream.expires_never();
+    client_.stream.expires_never();
     arm_send_deadline();
+    upstream_->buffer.reserve(client_.relay_buffer.size());  // Beast reads at most the free capacity
     // The status line goes out with the first body bytes when they came in the same read.
     if (upstream_->buffer.size() > 0 && !response_parser_->is_done()) {
         read_response_body();
@@ -426,8 +431,6 @@ void Relay::read_response_body() {
     auto& body = response_parser_->get().body();
     body.data = client_.relay_buffer.data();
     body.size = client_.relay_buffer.size();
-    upstream_->buffer.reserve(client_.relay_buffer.size());  // Beast reads at most the free capacity
-    upstream_->stream.expires_never();  // generation and pulls legitimately take long
     http::async_read_some(upstream_->stream, upstream_->buffer, *response_parser_,
                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body(ec); });
 }

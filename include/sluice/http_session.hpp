@@ -39,7 +39,7 @@ private:
     EventLoop& loop_;
     std::string address_;
     std::optional<RequestParser> parser_;
-    std::vector<char> relay_buffer_;  // allocated once, on the first proxied request
+    std::unique_ptr<char[]> relay_buffer_;  // allocated once, on the first proxied request
     ExchangeRecord record_;
     std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> error_response_;
 };

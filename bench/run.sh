@@ -1,0 +1,910 @@
+#!/usr/bin/env bash
+# run.sh: sluice's benchmark driver; compares direct, sluice, nginx and HAProxy in one run.
+#
+# One fast_upstream serves every path. Each path in turn is put between it and the load
+# generator, the proxy alone on CPU 0 and upstream + load generator on CPU 1, and driven at 1,
+# 100 and 1000 concurrent streams, then as hard as the driver can; then cancellations and a blob
+# upload. The result is one Markdown table with ratios against nginx from the same run. See
+# bench/README.md for what each figure means, and the shared bench protocol for the method.
+#
+# Builds nothing: expects sluice_fast_upstream and sluice_loadgen (and build/sluice) to exist.
+set -uo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --callgrind]
+                    [--paths LIST] [--repeat N] [--out DIR] [--no-install] [--wait-quiet S]
+  --build-dir DIR  where the binaries are (default: <repo>/build; the tools in DIR/bench or DIR)
+  --sluice BIN     the sluice binary (default: DIR/sluice)
+  --quick          shorter runs and a 512 MiB upload (about 1 minute)
+  --smoke          each path for about 2 s with a few streams; exits non-zero only if a path
+                   returned errors or no lines, never on timings (for CI)
+  --callgrind      instead of timings: user-space instructions per relayed line of each proxy
+                   under valgrind --tool=callgrind (repeatable on a noisy machine; ~1 minute)
+  --paths LIST     comma-separated subset of direct,sluice,nginx,haproxy (default: all)
+  --repeat N       run the whole comparison N times (a table each, then the spread)
+  --out DIR        keep raw results there: results.jsonl, table.md, logs
+  --no-install     do not apt-get nginx-light/haproxy when missing; skip those paths
+  --wait-quiet S   before each run, wait up to S seconds for both CPUs to be 90 % idle (for
+                   shared machines; default 0: do not wait)
+EOF
+}
+
+BUILD_DIR=$REPO_DIR/build
+SLUICE_BIN=
+MODE=full
+PATH_LIST=direct,sluice,nginx,haproxy
+REPEAT=1
+OUT_DIR=
+INSTALL=1
+QUIET_WAIT=0
+COMMAND_LINE="bench/run.sh $*"
+while [ $# -gt 0 ]; do
+    case $1 in
+    --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
+    --sluice) SLUICE_BIN=${2:?--sluice needs a value}; shift 2 ;;
+    --quick) MODE=quick; shift ;;
+    --smoke) MODE=smoke; shift ;;
+    --callgrind) MODE=callgrind; shift ;;
+    --paths) PATH_LIST=${2:?--paths needs a value}; shift 2 ;;
+    --repeat) REPEAT=${2:?--repeat needs a value}; shift 2 ;;
+    --out) OUT_DIR=${2:?--out needs a value}; shift 2 ;;
+    --no-install) INSTALL=0; shift ;;
+    --wait-quiet) QUIET_WAIT=${2:?--wait-quiet needs a value}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+case $REPEAT in '' | *[!0-9]* | 0) echo "run.sh: --repeat wants a positive number" >&2; exit 2 ;; esac
+IFS=, read -r -a PATHS <<<"$PATH_LIST"
+for p in "${PATHS[@]}"; do
+    case $p in direct | sluice | nginx | haproxy) ;; *) echo "run.sh: unknown path $p" >&2; exit 2 ;; esac
+done
+
+# ---------------------------------------------------------------------------------------------
+# The load shapes. Rates are per stream; tokens are lines per response before the done line.
+# At 1000 streams the per-stream rate is lowered: 1000 x 80 tok/s = 80k lines/s nearly fills the
+# driver's core on this kind of machine (upstream + load generator, one write per line) and, at
+# ~17 us/line, a stock proxy's too, so its latency would measure queueing. 25 tok/s keeps both
+# well below saturation, which has its own run: 200k lines/s offered, whatever gets through.
+RATE=80 TOKENS=100
+S1_DURATION=5 S100_DURATION=5
+S1000_STREAMS=1000 S1000_RATE=25 S1000_DURATION=6
+SAT_STREAMS=200 SAT_RATE=1000 SAT_TOKENS=1000 SAT_DURATION=5
+CANCELS=200 CANCEL_TOKENS=200 UPLOAD_BYTES=$((4 << 30))
+if [ "$MODE" = quick ]; then
+    S1_DURATION=3 S100_DURATION=3 S1000_DURATION=4 SAT_DURATION=3
+    CANCELS=50 UPLOAD_BYTES=$((512 << 20))
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Processes, clean-up, small helpers.
+
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+STARTED_PIDS=()  # every background process this script started, stopped on exit
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "run.sh: $*"; exit 2; }
+
+stop_pid() {  # stop_pid PID [NAME]: TERM, a bounded wait, then KILL; says if NAME crashed
+    local pid=$1 name=${2:-} i rc
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -KILL "$pid" 2>/dev/null; then
+        [ -n "$name" ] && log "warning: $name did not stop within 5 s of SIGTERM; killed"
+    fi
+    wait "$pid" 2>/dev/null
+    rc=$?
+    if [ -n "$name" ] && [ "$rc" -gt 128 ] && [ "$rc" != 143 ] && [ "$rc" != 137 ]; then
+        log "warning: $name died of signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null)) when asked to stop"
+    fi
+    return 0
+}
+
+forget_pid() {  # drop a pid from STARTED_PIDS once it has ended
+    local kept=() pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        [ "$pid" != "$1" ] && kept+=("$pid")
+    done
+    STARTED_PIDS=("${kept[@]}")
+}
+
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    if [ -n "$OUT_DIR" ]; then
+        mkdir -p "$OUT_DIR" && cp -r "$WORK"/. "$OUT_DIR"/ && log "raw results and logs kept in $OUT_DIR"
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+find_binary() {
+    local name=$1 dir
+    for dir in "$BUILD_DIR/bench" "$BUILD_DIR"; do
+        if [ -x "$dir/$name" ]; then
+            echo "$dir/$name"
+            return 0
+        fi
+    done
+    return 1
+}
+LOADGEN=$(find_binary sluice_loadgen) ||
+    die "no sluice_loadgen in $BUILD_DIR/bench or $BUILD_DIR: build it first (cmake --build $BUILD_DIR --target sluice_loadgen sluice_fast_upstream)"
+UPSTREAM_BIN=$(find_binary sluice_fast_upstream) || die "no sluice_fast_upstream in $BUILD_DIR/bench or $BUILD_DIR: build it first"
+
+# Placement: the proxy alone on CPU 0; upstream and load generator on CPU 1.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    ON_PROXY_CPU=(taskset -c 0)
+    ON_DRIVER_CPU=(taskset -c 1)
+    PLACEMENT="proxy pinned to CPU 0; fast_upstream and loadgen pinned to CPU 1"
+else
+    ON_PROXY_CPU=()
+    ON_DRIVER_CPU=()
+    PLACEMENT="not pinned (fewer than 2 CPUs or no taskset): figures are rough"
+    log "warning: $PLACEMENT"
+fi
+
+# 1000 streams take 1000 descriptors in the load generator and 2000 in a proxy.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    S1000_STREAMS=$(($(ulimit -n) / 3))
+    log "warning: only $(ulimit -n) file descriptors allowed: the 1000-stream run uses $S1000_STREAMS"
+fi
+
+wait_port() {  # wait_port PORT PID [SECONDS]: until something accepts on 127.0.0.1:PORT (default 5 s)
+    local port=$1 pid=$2 i
+    for ((i = 0; i < ${3:-5} * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# CPU time of processes in ns: the scheduler's sum_exec_runtime of every thread. It is the
+# quantity /proc/<pid>/stat reports as utime+stime, without the 10 ms tick rounding.
+cpu_ns() {
+    local total=0 pid f v rest
+    for pid in "$@"; do
+        for f in /proc/"$pid"/task/*/schedstat; do
+            read -r v rest 2>/dev/null <"$f" && total=$((total + v))
+        done
+    done
+    echo "$total"
+}
+
+# utime+stime from /proc/<pid>/stat (ticks), kept beside cpu_ns as a cross-check.
+stat_ticks() {
+    local total=0 pid line fields
+    for pid in "$@"; do
+        read -r line 2>/dev/null </proc/"$pid"/stat || continue
+        read -r -a fields <<<"${line##*) }"  # fields after "(comm) ": state is [0], utime [11], stime [12]
+        total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
+}
+
+status_kb() {  # status_kb FIELD PID...: sum of a /proc/<pid>/status field (VmRSS, VmHWM) in KiB
+    local field=$1 total=0 pid key value
+    shift
+    for pid in "$@"; do
+        while read -r key value _; do
+            [ "$key" = "$field:" ] && total=$((total + value))
+        done <"/proc/$pid/status"
+    done
+    echo "$total"
+}
+
+cpu_busy_ticks() {  # "busy total" ticks of one CPU from /proc/stat
+    local cpu=$1 name user nice system idle iowait irq softirq steal rest
+    while read -r name user nice system idle iowait irq softirq steal rest; do
+        if [ "$name" = "cpu$cpu" ]; then
+            echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+            return
+        fi
+    done </proc/stat
+    echo "0 0"
+}
+
+idle_pct() {  # idle_pct SECONDS: "cpu0 cpu1" idle percentages over that long
+    local b0 t0 c0 u0 b1 t1 c1 u1
+    read -r b0 t0 < <(cpu_busy_ticks 0)
+    read -r c0 u0 < <(cpu_busy_ticks 1)
+    sleep "$1"
+    read -r b1 t1 < <(cpu_busy_ticks 0)
+    read -r c1 u1 < <(cpu_busy_ticks 1)
+    echo "$(calc "%.0f" "100 - 100 * b / t" b=$((b1 - b0)) t=$((t1 - t0))) $(calc "%.0f" "100 - 100 * b / t" b=$((c1 - c0)) t=$((u1 - u0)))"
+}
+
+wait_quiet() {  # between runs our own processes idle: wait (bounded) until the CPUs are too
+    [ "$QUIET_WAIT" = 0 ] && return
+    local waited=0 i0 i1
+    while :; do
+        read -r i0 i1 < <(idle_pct 0.5)
+        if [ "${i0:-0}" -ge 90 ] && [ "${i1:-0}" -ge 90 ]; then
+            return
+        fi
+        if awk -v w="$waited" -v q="$QUIET_WAIT" 'BEGIN { exit !(w >= q) }'; then
+            log "  (still busy after ${QUIET_WAIT}s: CPU 0 ${i0}% idle, CPU 1 ${i1}% idle; going on)"
+            return
+        fi
+        [ "$waited" = 0 ] && log "  (waiting for a quiet machine: CPU 0 ${i0}% idle, CPU 1 ${i1}% idle)"
+        waited=$(calc "%.1f" "w + 0.5" w="$waited")
+    done
+}
+
+jnum() {  # jnum JSON KEY: a number from a flat JSON object ("" if absent)
+    sed -n 's/.*"'"$2"'":\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p' <<<"$1"
+}
+
+calc() {  # calc FORMAT AWK-EXPRESSION [name=value...]: prints "" if any value is empty
+    local format=$1 expr=$2 arg vars=()
+    shift 2
+    for arg in "$@"; do
+        [ -n "${arg#*=}" ] || { echo ""; return; }
+        vars+=(-v "$arg")
+    done
+    awk "${vars[@]}" "BEGIN { printf \"$format\", $expr }" 2>/dev/null
+}
+
+children_of() {  # direct children of a pid
+    local stat pid ppid rest
+    for stat in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$stat" || continue
+        pid=${line%% *}
+        rest=${line##*) }
+        ppid=${rest#* }
+        ppid=${ppid%% *}
+        [ "$ppid" = "$1" ] && echo "$pid"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# nginx and HAProxy: installed from Debian when missing.
+
+ensure_installed() {  # ensure_installed COMMAND PACKAGE
+    local cmd=$1 package=$2
+    if command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ]; then
+        return 0
+    fi
+    if [ "$INSTALL" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing $package with apt-get"
+        if [ -z "${APT_UPDATED:-}" ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$WORK/apt.log" 2>&1
+            APT_UPDATED=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >>"$WORK/apt.log" 2>&1
+        command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ]
+        return
+    fi
+    return 1
+}
+tool_path() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Starting and stopping a path. Sets TARGET_PORT and PROXY_PIDS (empty for direct).
+
+declare -A SKIPPED  # path -> why it was not measured
+PROXY_MAIN_PID=
+PROXY_PIDS=()
+
+start_path() {
+    local path=$1 dir=$WORK/$1 port
+    local -a run_proxy=("${ON_PROXY_CPU[@]}")
+    if [ "$MODE" = callgrind ]; then
+        run_proxy+=(valgrind --tool=callgrind "--callgrind-out-file=$dir/callgrind.%p.out" --log-file="$dir/valgrind.log")
+    fi
+    mkdir -p "$dir"
+    PROXY_PIDS=()
+    PROXY_MAIN_PID=
+    case $path in
+    direct)
+        TARGET_PORT=$UPSTREAM_PORT
+        return 0
+        ;;
+    sluice)
+        port=$SLUICE_PORT
+        "${run_proxy[@]}" "$SLUICE_BIN" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
+            --threads 1 --log-level warn >>"$dir/sluice.log" 2>&1 &
+        ;;
+    nginx)
+        port=$NGINX_PORT
+        sed -e "s|@PREFIX@|$dir|g" -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+            "$SCRIPT_DIR/nginx.conf.in" >"$dir/nginx.conf"
+        if [ "$MODE" = callgrind ]; then  # one process, so callgrind_control can reach the worker's work
+            sed -i 's/^master_process on;/master_process off;/' "$dir/nginx.conf"
+        fi
+        if ! "$NGINX_BIN" -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/check.log" 2>&1; then
+            log "nginx: config check failed:"; cat "$dir/check.log" "$dir/error.log" >&2 2>/dev/null
+            return 1
+        fi
+        "${run_proxy[@]}" "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >>"$dir/nginx.log" 2>&1 &
+        ;;
+    haproxy)
+        port=$HAPROXY_PORT
+        sed -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+            "$SCRIPT_DIR/haproxy.cfg.in" >"$dir/haproxy.cfg"
+        if ! "$HAPROXY_BIN" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1; then
+            log "haproxy: config check failed:"; cat "$dir/check.log" >&2
+            return 1
+        fi
+        "${run_proxy[@]}" "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg" >>"$dir/haproxy.log" 2>&1 &
+        ;;
+    esac
+    PROXY_MAIN_PID=$!
+    PROXY_NAME=$path
+    STARTED_PIDS+=("$PROXY_MAIN_PID")
+    TARGET_PORT=$port
+    if ! wait_port "$port" "$PROXY_MAIN_PID" "$([ "$MODE" = callgrind ] && echo 60 || echo 5)"; then
+        log "$path did not start listening on 127.0.0.1:$port; its log:"
+        tail -n 20 "$dir"/*.log >&2 2>/dev/null
+        stop_path
+        return 1
+    fi
+    # One short request, so the idle figures include a warmed-up connection to the upstream (and
+    # nginx's worker, which the listening socket does not wait for, has surely started).
+    "${ON_DRIVER_CPU[@]}" "$LOADGEN" --target "127.0.0.1:$port" --streams 1 --requests 1 --tokens 1 --rate 0 \
+        --duration 10 >"$dir/warmup.out" 2>&1
+    # nginx's worker is a child of its master; CPU and memory count both.
+    mapfile -t PROXY_PIDS < <(echo "$PROXY_MAIN_PID"; children_of "$PROXY_MAIN_PID")
+    return 0
+}
+
+stop_path() {
+    if [ -n "$PROXY_MAIN_PID" ]; then
+        stop_pid "$PROXY_MAIN_PID" "$PROXY_NAME"
+        forget_pid "$PROXY_MAIN_PID"
+    fi
+    PROXY_MAIN_PID=
+    PROXY_PIDS=()
+}
+
+# ---------------------------------------------------------------------------------------------
+# One load-generator run against the current path; figures land in R[<round>.<path>.<run>.<key>].
+
+declare -A R
+ROUND=1
+
+record() { R[$ROUND.$1]=$2; }
+get() { echo "${R[$ROUND.$1]:-}"; }
+
+run_load() {  # run_load PATH RUN SAMPLE_RSS(0/1) LOADGEN-ARGS...
+    local path=$1 run=$2 sample_rss=$3
+    shift 3
+    local out=$WORK/$path/$ROUND-$run.out
+    local cpu0 ticks0 t0 busy0 total0 cpu1 ticks1 t1 busy1 total1 lg rc rss=0 now i
+    wait_quiet
+    cpu0=$(cpu_ns "${PROXY_PIDS[@]}")
+    ticks0=$(stat_ticks "${PROXY_PIDS[@]}")
+    read -r busy0 total0 < <(cpu_busy_ticks 0)
+    t0=$(date +%s%N)
+    "${ON_DRIVER_CPU[@]}" "$LOADGEN" --target "127.0.0.1:$TARGET_PORT" --stats "127.0.0.1:$UPSTREAM_PORT" \
+        --label "$path/$run" "$@" >"$out" 2>"$out.err" &
+    lg=$!
+    STARTED_PIDS+=("$lg")
+    if [ "$sample_rss" = 1 ] && [ ${#PROXY_PIDS[@]} -gt 0 ]; then
+        # RSS with every stream active: the largest of a few samples across the steady window.
+        sleep "$SAMPLE_FIRST"
+        for ((i = 0; i < 4; i++)); do
+            now=$(status_kb VmRSS "${PROXY_PIDS[@]}")
+            [ "$now" -gt "$rss" ] && rss=$now
+            sleep "$SAMPLE_GAP"
+        done
+    fi
+    wait "$lg"
+    rc=$?
+    t1=$(date +%s%N)
+    cpu1=$(cpu_ns "${PROXY_PIDS[@]}")
+    ticks1=$(stat_ticks "${PROXY_PIDS[@]}")
+    read -r busy1 total1 < <(cpu_busy_ticks 0)
+    forget_pid "$lg"
+
+    local json
+    json=$(grep '^{' "$out" | tail -n 1)
+    if [ $rc -ne 0 ] || [ -z "$json" ]; then
+        log "  $path/$run: loadgen failed (exit $rc):"
+        tail -n 5 "$out.err" "$out" >&2
+        json='{"errors":1,"lines":0}'
+    fi
+    sed -n '/^{/!p' "$out" | sed 's/^/  /' >&2
+    [ -s "$out.err" ] && head -n 5 "$out.err" | sed 's/^/  ! /' >&2
+
+    local key
+    for key in lines lines_per_s errors added_p50_us added_p99_us added_p999_us ttft_p50_ms ttft_p99_ms \
+        upstream_cpu_us_per_line loadgen_cpu_us_per_line responses cancels detected undetected \
+        cancel_p50_us cancel_p99_us gb_per_s seconds; do
+        record "$path.$run.$key" "$(jnum "$json" "$key")"
+    done
+    local lines proxy_us="" busy="" stat_us="" core_busy other=""
+    lines=$(get "$path.$run.lines")
+    core_busy=$(calc "%.1f" "100 * b / t" b=$((busy1 - busy0)) t=$((total1 - total0)))
+    if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
+        proxy_us=$(calc "%.2f" "c / 1000 / l" c=$((cpu1 - cpu0)) l="$lines")
+        [ "$lines" = 0 ] && proxy_us=""
+        stat_us=$(calc "%.2f" "k * 1e6 / hz / l" k=$((ticks1 - ticks0)) hz="$CLK_TCK" l="$lines")
+        busy=$(calc "%.1f" "100 * c / w" c=$((cpu1 - cpu0)) w=$((t1 - t0)))
+        # Time CPU 0 spent on anything but the proxy: other work on a shared machine.
+        other=$(calc "%.1f" "cb - pb" cb="$core_busy" pb="$busy")
+    fi
+    record "$path.$run.proxy_cpu_us_per_line" "$proxy_us"
+    record "$path.$run.proxy_busy_pct" "$busy"
+    record "$path.$run.other_on_proxy_cpu_pct" "$other"
+    [ "$sample_rss" = 1 ] && record "$path.$run.rss_active_kb" "$rss"
+    printf '%s\n' "${json%\}},\"round\":$ROUND,\"proxy\":\"$path\",\"run\":\"$run\",\"proxy_cpu_us_per_line\":\"$proxy_us\",\"proxy_cpu_us_per_line_from_stat_ticks\":\"$stat_us\",\"proxy_busy_pct\":\"$busy\",\"cpu0_busy_pct\":\"$core_busy\",\"rss_active_kb\":\"$rss\"}" >>"$RESULTS"
+    if [ -n "$proxy_us" ] && [ "$MODE" != callgrind ]; then
+        log "  -> proxy CPU ${proxy_us} us/line (proxy busy ${busy}% of CPU 0; other work there ${other}%)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# One path, start to finish.
+
+bench_path() {
+    local path=$1
+    log ""
+    log "== $path"
+    if ! start_path "$path"; then
+        SKIPPED[$path]="did not start"
+        record "$path.failed" 1
+        return
+    fi
+    local idle_kb=0
+    [ ${#PROXY_PIDS[@]} -gt 0 ] && idle_kb=$(status_kb VmRSS "${PROXY_PIDS[@]}")
+    record "$path.idle_rss_kb" "$idle_kb"
+
+    if [ "$MODE" = smoke ]; then
+        run_load "$path" chat 0 --path /api/chat --streams 4 --rate 200 --tokens 20 --duration 1.5
+        run_load "$path" sse 0 --path /v1/chat/completions --streams 4 --rate 200 --tokens 20 --duration 1
+        run_load "$path" cancel 0 --cancel 5 --streams 5 --tokens 400 --rate 80 --cancel-wait 1
+        run_load "$path" upload 0 --upload $((16 << 20))
+        stop_path
+        return
+    fi
+
+    run_load "$path" s1 0 --streams 1 --rate "$RATE" --tokens "$TOKENS" --duration "$S1_DURATION"
+    run_load "$path" s100 0 --streams 100 --rate "$RATE" --tokens "$TOKENS" --duration "$S100_DURATION"
+    SAMPLE_FIRST=$(calc "%.2f" "0.5 + 0.0005 * n + (d - 0.5 - 0.0005 * n) * 0.2" n="$S1000_STREAMS" d="$S1000_DURATION")
+    SAMPLE_GAP=$(calc "%.2f" "(d - 0.5 - 0.0005 * n) * 0.15" n="$S1000_STREAMS" d="$S1000_DURATION")
+    run_load "$path" s1000 1 --streams "$S1000_STREAMS" --rate "$S1000_RATE" --tokens "$TOKENS" --duration "$S1000_DURATION"
+    run_load "$path" sat 0 --streams "$SAT_STREAMS" --rate "$SAT_RATE" --tokens "$SAT_TOKENS" --duration "$SAT_DURATION"
+    if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
+        record "$path.peak_rss_kb" "$(status_kb VmHWM "${PROXY_PIDS[@]}")"
+        local active
+        active=$(get "$path.s1000.rss_active_kb")
+        record "$path.rss_per_stream_kb" "$(calc "%.1f" "(a - i) / n" a="$active" i="$idle_kb" n="$S1000_STREAMS")"
+    fi
+    run_load "$path" cancel 0 --cancel "$CANCELS" --streams 10 --tokens "$CANCEL_TOKENS" --rate "$RATE" --cancel-wait 2
+    # The upload gets a fresh proxy, so its peak RSS is the upload's own.
+    stop_path
+    if start_path "$path"; then
+        run_load "$path" upload 0 --upload "$UPLOAD_BYTES" --timeout 30
+        [ ${#PROXY_PIDS[@]} -gt 0 ] && record "$path.upload_peak_rss_kb" "$(status_kb VmHWM "${PROXY_PIDS[@]}")"
+        stop_path
+    fi
+}
+
+# Callgrind mode: instructions per line are repeatable to the instruction, whatever else the
+# machine does. Counters are zeroed after a warm-up request and dumped after the load, so start-up
+# and shutdown are not counted. Kernel work (the syscalls themselves) is not counted either.
+CALLGRIND_STREAMS=10 CALLGRIND_RATE=40 CALLGRIND_DURATION=5
+
+callgrind_path() {
+    local path=$1 dir=$WORK/$1 before out lines total
+    log ""
+    log "== $path under callgrind"
+    [ "$path" = direct ] && return
+    if ! start_path "$path"; then
+        SKIPPED[$path]="did not start"
+        return
+    fi
+    callgrind_control -z "$PROXY_MAIN_PID" >"$dir/callgrind_control.log" 2>&1
+    before=$(find "$dir" -name 'callgrind.*.out*' | wc -l)
+    run_load "$path" callgrind 0 --streams "$CALLGRIND_STREAMS" --rate "$CALLGRIND_RATE" --tokens "$TOKENS" \
+        --duration "$CALLGRIND_DURATION" --timeout 30
+    callgrind_control -d "$PROXY_MAIN_PID" >>"$dir/callgrind_control.log" 2>&1
+    # The dump just written is the newest file; its "totals:" line sums every event since the zeroing.
+    out=$(ls -t "$dir"/callgrind.*.out* 2>/dev/null | head -n 1)
+    total=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$out" 2>/dev/null | head -n 1)
+    lines=$(get "$path.callgrind.lines")
+    if [ -z "$total" ] || [ "$(find "$dir" -name 'callgrind.*.out*' | wc -l)" -le "$before" ]; then
+        log "  no callgrind dump (see $dir/callgrind_control.log)"
+        total=""
+    fi
+    record "$path.callgrind.instructions" "$total"
+    record "$path.callgrind.per_line" "$(calc "%.0f" "t / l" t="$total" l="$lines")"
+    log "  -> $total instructions for $lines lines: $(get "$path.callgrind.per_line") per line"
+    stop_path
+}
+
+print_callgrind_table() {
+    local p v
+    echo "## sluice benchmark (callgrind): user-space instructions per relayed line"
+    echo
+    echo "- $CALLGRIND_STREAMS streams x $CALLGRIND_RATE tok/s for ${CALLGRIND_DURATION} s through each proxy under valgrind --tool=callgrind;"
+    echo "  counted from after one warm-up request to the end of the load; nginx with master_process off$(sluice_note)."
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
+    echo
+    echo "| path | lines | instructions | instructions/line | vs nginx |"
+    echo "|---|---|---|---|---|"
+    for p in "${PATHS[@]}"; do
+        [ "$p" = direct ] && continue
+        if [ -n "${SKIPPED[$p]:-}" ]; then
+            echo "| $p | – | – | – | skipped: ${SKIPPED[$p]} |"
+            continue
+        fi
+        v=$(get "$p.callgrind.per_line")
+        echo "| $p | $(get "$p.callgrind.lines") | $(get "$p.callgrind.instructions") | $(fmt_or_dash "$v") | $(fmt_or_dash "$(calc "%.2fx" "v / n" v="$v" n="$(get nginx.callgrind.per_line)")") |"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+cell_ratio() {  # " (0.93x)" of value against nginx's, or ""
+    local v=$1 n=$2
+    [ "$CURRENT_PATH" = nginx ] && { echo ""; return; }
+    calc " (%.2fx)" "v / n" v="$v" n="$n" | awk '{ if ($0 !~ /inf|nan/) print }'
+}
+
+fmt_or_dash() { [ -n "$1" ] && echo "$1" || echo "–"; }
+
+# Builds one table row: label, then one cell per path from the function CELL_FN.
+row() {
+    local label=$1 fn=$2 cell
+    local line="| $label |"
+    for CURRENT_PATH in "${PATHS[@]}"; do
+        if [ -n "${SKIPPED[$CURRENT_PATH]:-}" ]; then
+            cell="skipped"
+        else
+            cell=$("$fn" "$CURRENT_PATH")
+        fi
+        line+=" $(fmt_or_dash "$cell") |"
+    done
+    echo "$line"
+}
+
+nginx_get() { get "nginx.$1"; }
+
+cpu_cell() {  # CPU us/line of run $RUN_KEY
+    local v
+    v=$(get "$1.$RUN_KEY.proxy_cpu_us_per_line")
+    [ -z "$v" ] && return
+    echo "$v$(cell_ratio "$v" "$(nginx_get "$RUN_KEY.proxy_cpu_us_per_line")")"
+}
+
+lines_cell() {
+    local a b c
+    a=$(calc "%.0f" "x" x="$(get "$1.s1.lines_per_s")")
+    b=$(calc "%.0f" "x" x="$(get "$1.s100.lines_per_s")")
+    c=$(calc "%.0f" "x" x="$(get "$1.s1000.lines_per_s")")
+    echo "$a / $b / $c"
+}
+
+latency_cell() {  # p50 / p99 / p99.9 us; for proxies minus direct's
+    local p key v d out=""
+    for key in added_p50_us added_p99_us added_p999_us; do
+        v=$(get "$1.$RUN_KEY.$key")
+        d=$(get "direct.$RUN_KEY.$key")
+        if [ "$1" = direct ] || [ -z "$d" ]; then
+            p=$(calc "%.0f" "v" v="$v")
+        else
+            p=$(calc "%+.0f" "v - d" v="$v" d="$d")
+        fi
+        out+="${out:+ / }$p"
+    done
+    echo "$out"
+}
+
+ttft_cell() {
+    local key v d out=""
+    for key in ttft_p50_ms ttft_p99_ms; do
+        v=$(get "$1.$RUN_KEY.$key")
+        d=$(get "direct.$RUN_KEY.$key")
+        if [ "$1" = direct ] || [ -z "$d" ]; then
+            out+="${out:+ / }$(calc "%.3f" "v" v="$v")"
+        else
+            out+="${out:+ / }$(calc "%+.3f" "v - d" v="$v" d="$d")"
+        fi
+    done
+    echo "$out"
+}
+
+saturation_cell() {  # lines/s achieved, how busy the proxy was, and what one core would relay
+    local lps busy us
+    lps=$(calc "%.0f" "x" x="$(get "$1.sat.lines_per_s")")
+    busy=$(get "$1.sat.proxy_busy_pct")
+    us=$(get "$1.sat.proxy_cpu_us_per_line")
+    [ -z "$lps" ] && return
+    [ -z "$busy" ] && { echo "$lps"; return; }
+    echo "$lps at $(calc "%.0f" "b" b="$busy") % busy; ~$(calc "%.0f" "1000 / u" u="$us")k"
+}
+
+mib_cell() {  # value of key $KB_KEY in MiB
+    local kb
+    kb=$(get "$1.$KB_KEY")
+    [ -z "$kb" ] || [ "$1" = direct ] && return
+    local v
+    v=$(calc "%.1f" "k / 1024" k="$kb")
+    echo "$v$(cell_ratio "$kb" "$(nginx_get "$KB_KEY")")"
+}
+
+per_stream_cell() {
+    local v
+    v=$(get "$1.rss_per_stream_kb")
+    [ -z "$v" ] && return
+    echo "$v$(cell_ratio "$v" "$(nginx_get rss_per_stream_kb)")"
+}
+
+cancel_cell() {
+    local p50 p99 und
+    p50=$(get "$1.cancel.cancel_p50_us")
+    p99=$(get "$1.cancel.cancel_p99_us")
+    und=$(get "$1.cancel.undetected")
+    [ -z "$p50" ] && return
+    local text
+    text="$(calc "%.0f" "x" x="$p50") / $(calc "%.0f" "x" x="$p99")"
+    [ -n "$und" ] && [ "$und" != 0 ] && text+=", $und of $(get "$1.cancel.cancels") not noticed"
+    echo "$text$(cell_ratio "$p50" "$(nginx_get cancel.cancel_p50_us)")"
+}
+
+upload_cell() {
+    local v
+    v=$(get "$1.upload.gb_per_s")
+    [ -z "$v" ] && return
+    echo "$v$(cell_ratio "$v" "$(nginx_get upload.gb_per_s)")"
+}
+
+errors_cell() {
+    local total=0 run e
+    for run in s1 s100 s1000 sat cancel upload chat sse; do
+        e=$(get "$1.$run.errors")
+        [ -n "$e" ] && total=$((total + e))
+    done
+    echo "$total"
+}
+
+driver_cell() {
+    local u l
+    u=$(get "$1.s100.upstream_cpu_us_per_line")
+    l=$(get "$1.s100.loadgen_cpu_us_per_line")
+    [ -z "$u" ] && return
+    echo "$(calc "%.1f" "x" x="$u") / $(calc "%.1f" "x" x="$l")"
+}
+
+disturbed_runs() {  # runs during which other processes used more than 10 % of the proxy's CPU
+    local path run v list=""
+    for path in "${PATHS[@]}"; do
+        for run in s1 s100 s1000 sat cancel upload; do
+            v=$(get "$path.$run.other_on_proxy_cpu_pct")
+            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 10) }'; then
+                list+="${list:+, }$path/$run ($(calc "%.0f" "v" v="$v") %)"
+            fi
+        done
+    done
+    echo "$list"
+}
+
+print_table() {
+    local header="| figure |" sep="|---|" p
+    for p in "${PATHS[@]}"; do
+        header+=" $p |"
+        sep+="---|"
+    done
+    echo "$header"
+    echo "$sep"
+    RUN_KEY=s1 row "proxy CPU us/line, 1 stream x $RATE tok/s" cpu_cell
+    RUN_KEY=s100 row "proxy CPU us/line, 100 streams x $RATE tok/s" cpu_cell
+    RUN_KEY=s1000 row "proxy CPU us/line, $S1000_STREAMS streams x $S1000_RATE tok/s" cpu_cell
+    RUN_KEY=sat row "proxy CPU us/line, saturation ($SAT_STREAMS x $SAT_RATE tok/s offered)" cpu_cell
+    row "saturation: lines/s relayed at proxy CPU busy; one core at that cost" saturation_cell
+    row "lines/s received, 1 / 100 / $S1000_STREAMS streams" lines_cell
+    RUN_KEY=s1 row "added latency us p50 / p99 / p99.9, 1 stream" latency_cell
+    RUN_KEY=s100 row "added latency us p50 / p99 / p99.9, 100 streams" latency_cell
+    RUN_KEY=s1000 row "added latency us p50 / p99 / p99.9, $S1000_STREAMS streams" latency_cell
+    RUN_KEY=s100 row "TTFT ms p50 / p99, 100 streams" ttft_cell
+    RUN_KEY=s1000 row "TTFT ms p50 / p99, $S1000_STREAMS streams" ttft_cell
+    KB_KEY=peak_rss_kb row "peak RSS MiB (VmHWM, streaming runs)" mib_cell
+    row "RSS KiB per active stream ($S1000_STREAMS streams)" per_stream_cell
+    row "cancel: client close -> upstream notices, us p50 / p99" cancel_cell
+    row "blob upload $(calc "%.1f" "b / 1073741824" b="$UPLOAD_BYTES") GiB: GB/s" upload_cell
+    KB_KEY=upload_peak_rss_kb row "blob upload: proxy peak RSS MiB" mib_cell
+    row "errors (all runs)" errors_cell
+    row "driver check: fast_upstream / loadgen CPU us/line (100 streams)" driver_cell
+}
+
+print_legend() {
+    cat <<EOF
+
+- Latency and TTFT: the direct column is absolute (the floor: upstream -> loadgen with no proxy);
+  proxy columns are what the proxy adds, i.e. minus direct's figure from the same run.
+- (0.93x): the figure divided by nginx's from the same run (lower is better, except lines/s and GB/s).
+- CPU us/line: the proxy's utime+stime (sum_exec_runtime of all its threads; master + worker for
+  nginx) over the run, divided by lines the loadgen received. Busy: proxy CPU time / wall time.
+- Saturation: $SAT_STREAMS x $SAT_RATE tok/s offered. Near 100 % busy the proxy is the limit (lines then
+  coalesce, several per read, so CPU/line drops); well below, the driver (CPU 1) was, and one core
+  would relay about 1e6 / (CPU us/line) lines/s at that cost ("~Nk").
+- Peak RSS: VmHWM after the streaming runs; per stream: (RSS during the $S1000_STREAMS-stream run - idle RSS) / streams.
+- Cancel: loadgen reads the first line, closes; fast_upstream records when it sees the close.
+EOF
+    local disturbed
+    disturbed=$(disturbed_runs)
+    if [ -n "$disturbed" ]; then
+        echo "- WARNING: other processes shared the proxy's CPU during: $disturbed. Those figures are"
+        echo "  not clean; rerun when the machine is quiet (or with --wait-quiet 60)."
+    fi
+}
+
+commit_note() {  # the commit measured (read-only git)
+    local commit
+    commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit yet")
+    if ! git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null; then
+        commit+=" (with uncommitted changes)"
+    fi
+    echo "$commit"
+}
+
+sluice_note() {  # which sluice binary was measured: it may be rebuilt between runs
+    if [ -z "${SKIPPED[sluice]:-}" ] && [[ " ${PATHS[*]} " == *" sluice "* ]]; then
+        echo "; sluice: $SLUICE_BIN (sha256 $(sha256sum "$SLUICE_BIN" | cut -c1-12), built $(date -u -r "$SLUICE_BIN" '+%H:%M UTC'))"
+    fi
+}
+
+print_header() {
+    echo "## sluice benchmark ($MODE), round $ROUND of $REPEAT"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
+    echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+    echo "- placement: $PLACEMENT$(sluice_note)"
+    echo "- load: fast_upstream, $TOKENS token lines per response, chunked NDJSON (/api/chat); before start: $QUIET_NOTE"
+    echo
+}
+
+print_spread() {  # CPU us/line across rounds: min / max and the spread relative to the min
+    echo
+    echo "### Spread over $REPEAT rounds: proxy CPU us/line, min / max (spread)"
+    echo
+    local header="| run |" sep="|---|" p run r v min max
+    for p in "${PATHS[@]}"; do
+        [ "$p" = direct ] && continue
+        header+=" $p |"
+        sep+="---|"
+    done
+    echo "$header"
+    echo "$sep"
+    for run in s1 s100 s1000 sat; do
+        local line="| $run |"
+        for p in "${PATHS[@]}"; do
+            [ "$p" = direct ] && continue
+            min="" max=""
+            for ((r = 1; r <= REPEAT; r++)); do
+                v=${R[$r.$p.$run.proxy_cpu_us_per_line]:-}
+                [ -z "$v" ] && continue
+                [ -z "$min" ] && min=$v max=$v
+                min=$(calc "%.2f" "(v < m) ? v : m" v="$v" m="$min")
+                max=$(calc "%.2f" "(v > m) ? v : m" v="$v" m="$max")
+            done
+            if [ -n "$min" ]; then
+                line+=" $min / $max ($(calc "%.0f" "100 * (b - a) / a" a="$min" b="$max") %) |"
+            else
+                line+=" – |"
+            fi
+        done
+        echo "$line"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main.
+
+CLK_TCK=$(getconf CLK_TCK)
+SLUICE_BIN=${SLUICE_BIN:-$BUILD_DIR/sluice}
+NGINX_BIN=
+HAPROXY_BIN=
+if [ "$MODE" = callgrind ]; then
+    command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
+        ensure_installed valgrind valgrind || die "--callgrind needs valgrind"
+fi
+for p in "${PATHS[@]}"; do
+    case $p in
+    sluice)
+        [ -x "$SLUICE_BIN" ] || { SKIPPED[sluice]="no $SLUICE_BIN"; log "sluice: skipped, no $SLUICE_BIN (build it first)"; }
+        ;;
+    nginx)
+        if ensure_installed nginx nginx-light; then NGINX_BIN=$(tool_path nginx); else
+            SKIPPED[nginx]="not installed"; log "nginx: skipped, not installed and could not install nginx-light"
+        fi
+        ;;
+    haproxy)
+        if ensure_installed haproxy haproxy; then HAPROXY_BIN=$(tool_path haproxy); else
+            SKIPPED[haproxy]="not installed"; log "haproxy: skipped, not installed and could not install haproxy"
+        fi
+        ;;
+    esac
+done
+
+# Is the machine quiet? Other work on CPU 0 shows up in the proxy's figures.
+read -r IDLE0 IDLE1 < <(idle_pct 1)
+QUIET_NOTE="CPU 0 ${IDLE0} % idle, CPU 1 ${IDLE1} % idle"
+if [ "${IDLE0:-0}" -lt 85 ] || [ "${IDLE1:-0}" -lt 85 ]; then
+    log "warning: the machine is busy before the benchmark starts ($QUIET_NOTE): figures will be noisy"
+fi
+
+read -r -d '' UPSTREAM_PORT SLUICE_PORT NGINX_PORT HAPROXY_PORT < <("$LOADGEN" --free-ports 4)
+[ -n "$HAPROXY_PORT" ] || die "could not pick free ports"
+
+"${ON_DRIVER_CPU[@]}" "$UPSTREAM_BIN" --listen "127.0.0.1:$UPSTREAM_PORT" --rate "$RATE" --tokens "$TOKENS" \
+    >"$WORK/fast_upstream.log" 2>&1 &
+UPSTREAM_PID=$!
+STARTED_PIDS+=("$UPSTREAM_PID")
+wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" || { cat "$WORK/fast_upstream.log" >&2; die "fast_upstream did not start"; }
+log "fast_upstream on 127.0.0.1:$UPSTREAM_PORT ($PLACEMENT)"
+
+TABLES=""
+for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
+    ORDER=("${PATHS[@]}")
+    if ((ROUND % 2 == 0)); then  # alternate the order, so drift over time does not favour one path
+        ORDER=()
+        for ((i = ${#PATHS[@]} - 1; i >= 0; i--)); do ORDER+=("${PATHS[i]}"); done
+    fi
+    for p in "${ORDER[@]}"; do
+        [ -n "${SKIPPED[$p]:-}" ] && continue
+        if [ "$MODE" = callgrind ]; then
+            callgrind_path "$p"
+        else
+            bench_path "$p"
+        fi
+    done
+    if [ "$MODE" = callgrind ]; then
+        TABLES+=$(print_callgrind_table)$'\n\n'
+    elif [ "$MODE" != smoke ]; then
+        TABLES+=$(print_header; print_table; print_legend)$'\n\n'
+    fi
+done
+
+stop_pid "$UPSTREAM_PID" fast_upstream
+forget_pid "$UPSTREAM_PID"
+log ""
+log "$(tail -n 1 "$WORK/fast_upstream.log")"
+
+if [ "$MODE" = smoke ]; then
+    ROUND=1
+    status=0
+    echo "| path | chat lines | SSE lines | cancels noticed | upload | errors | verdict |"
+    echo "|---|---|---|---|---|---|---|"
+    for p in "${PATHS[@]}"; do
+        if [ -n "${SKIPPED[$p]:-}" ] && [ -z "$(get "$p.failed")" ]; then
+            echo "| $p | – | – | – | – | – | skipped: ${SKIPPED[$p]} |"
+            continue
+        fi
+        errors=$(errors_cell "$p")
+        chat=$(get "$p.chat.lines")
+        sse=$(get "$p.sse.lines")
+        verdict=ok
+        if [ -n "$(get "$p.failed")" ] || [ "${errors:-0}" != 0 ] || [ "${chat:-0}" = 0 ] || [ "${sse:-0}" = 0 ]; then
+            verdict=FAIL
+            status=1
+        fi
+        echo "| $p | ${chat:-0} | ${sse:-0} | $(get "$p.cancel.detected")/$(get "$p.cancel.cancels") | $(get "$p.upload.gb_per_s") GB/s | $errors | $verdict |"
+    done
+    exit $status
+fi
+
+printf '%s' "$TABLES" | tee "$WORK/table.md"
+if [ "$REPEAT" -gt 1 ]; then
+    print_spread | tee -a "$WORK/table.md"
+fi
+exit 0
