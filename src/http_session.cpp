@@ -17,7 +17,7 @@ constexpr auto linger_time = std::chrono::seconds(2);
 constexpr std::size_t drain_read_bytes = 4096;
 }  // namespace
 
-HttpSession::HttpSession(asio::ip::tcp::socket socket, EventLoop& loop)
+HttpSession::HttpSession(Socket socket, EventLoop& loop)
     : stream_(std::move(socket)), loop_(loop) {
     error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);

@@ -385,7 +385,7 @@ void Relay::on_interim_response() {
 void Relay::start_response() {
     const auto& in = response_parser_->get();
     const auto& request = client_.parser.get();
-    auto& out = client_response_;
+    auto& out = client_head_;
     out.result(in.result_int());
     out.reason(in.reason());
     out.version(11);
@@ -394,6 +394,9 @@ void Relay::start_response() {
     // The rewritten model may have been removed since the catalog last looked.
     if (in.result() == http::status::not_found && route_.body == BodyHandling::read) loop_.catalog->refresh_soon();
 
+    // The body goes out framed as Ollama framed it, byte for byte, except to an HTTP/1.0 client,
+    // which cannot take chunks: it gets the de-chunked pieces, and the end of the body is the
+    // end of the connection.
     const bool bodiless = request.method() == http::verb::head || has_no_body(in.result_int());
     bool keep_alive = request.keep_alive() && client_.parser.is_done();
     if (bodiless) {
@@ -402,43 +405,64 @@ void Relay::start_response() {
         }
     } else if (const auto length = response_parser_->content_length()) {
         out.content_length(*length);
-    } else if (request.version() >= 11) {
+    } else if (response_parser_->chunked() && request.version() >= 11) {
         out.chunked(true);
     } else {
-        keep_alive = false;  // an HTTP/1.0 client reads the body until the connection closes
+        keep_alive = false;  // read until the connection closes
+        if (response_parser_->chunked()) response_parser_->get().body().pieces = &dechunked_;
     }
     out.keep_alive(keep_alive);
+    if (route_.generation) response_parser_->get().body().tail = &tail_;
     record_.status = in.result_int();
-    response_serializer_.emplace(client_response_);
     response_started_ = true;
     // No per-operation timers while the body flows: generation and pulls legitimately take
     // long, and the client's write deadline is the one lazy timer below.
     upstream_->stream.expires_never();
     client_.stream.expires_never();
     arm_send_deadline();
-    upstream_->buffer.reserve(client_.relay_buffer.size());  // Beast reads at most the free capacity
-    // The status line goes out with the first body bytes when they came in the same read.
-    if (upstream_->buffer.size() > 0 && !response_parser_->is_done()) {
-        read_response_body();
+    upstream_->buffer.reserve(config_.limits.stream_buffer_bytes);
+
+    head_serializer_.emplace(client_head_);
+    writing_ = true;
+    write_started_ = Clock::now();
+    http::async_write_header(client_.stream, *head_serializer_,
+                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_head_written(ec); });
+}
+
+void Relay::on_head_written(error_code ec) {
+    writing_ = false;
+    if (ec) {
+        client_gone_ = true;
+        cancel_upstream();
+        complete({});
+    } else if (response_parser_->is_done()) {
+        finish_response();
     } else {
-        write_response_piece(0);
+        write_response_body(upstream_->buffer.size());  // body bytes that came with the header, if any
     }
 }
 
 // --- response body -----------------------------------------------------------------------------
 
+// Each read from Ollama lands in the upstream connection's buffer (limits.stream_buffer_bytes):
+// those bytes are written to the client as they are, and only then is Ollama read again. The
+// parser looks at the same bytes to find where the body ends; the few bytes of a chunk header
+// split across two reads stay in the buffer (already forwarded) until the next read completes them.
 void Relay::read_response_body() {
-    auto& body = response_parser_->get().body();
-    body.data = client_.relay_buffer.data();
-    body.size = client_.relay_buffer.size();
-    http::async_read_some(upstream_->stream, upstream_->buffer, *response_parser_,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body(ec); });
+    auto& buffer = upstream_->buffer;
+    upstream_->stream.socket().async_read_some(
+        buffer.prepare(buffer.capacity() - buffer.size()),
+        [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_response_read(ec, bytes); });
 }
 
-void Relay::on_response_body(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
+void Relay::on_response_read(error_code ec, std::size_t bytes) {
     if (client_gone_) {
         complete({});
+        return;
+    }
+    if (ec == asio::error::eof && response_parser_->need_eof()) {
+        response_parser_->put_eof(ec);  // a body that ends with the connection
+        write_response_body(0);
         return;
     }
     if (ec) {
@@ -447,53 +471,67 @@ void Relay::on_response_body(error_code ec) {
         complete({});
         return;
     }
-    const auto size = client_.relay_buffer.size() - response_parser_->get().body().size;
-    if (size == 0 && !response_parser_->is_done() && response_serializer_->is_header_done()) {
-        read_response_body();  // a chunk header without data yet
+    upstream_->buffer.commit(bytes);
+    write_response_body(bytes);
+}
+
+void Relay::write_response_body(std::size_t fresh) {
+    auto& buffer = upstream_->buffer;
+    const auto* fresh_bytes = static_cast<const char*>(buffer.data().data()) + buffer.size() - fresh;
+    dechunked_.clear();
+    error_code ec;
+    while (buffer.size() > 0 && !response_parser_->is_done()) {
+        buffer.consume(response_parser_->put(buffer.data(), ec));
+        if (ec) break;
+    }
+    if (ec && ec != http::error::need_more) {
+        record_.outcome = "ollama sent a malformed response";
+        complete({});
         return;
     }
-    write_response_piece(size);
-}
-
-void Relay::write_response_piece(std::size_t size) {
-    if (size > 0) {
-        if (!record_.first_byte) record_.first_byte = Clock::now();
-        record_.bytes_out += size;
-        if (route_.generation) tail_.append({client_.relay_buffer.data(), size});
+    if (response_parser_->is_done() && buffer.size() > 0) {
+        fresh -= buffer.size();  // bytes past the end of the response are not the client's
+        buffer.consume(buffer.size());
+        upstream_reusable_ = false;
     }
-    auto& body = client_response_.body();
-    body.data = size ? client_.relay_buffer.data() : nullptr;
-    body.size = size;
-    body.more = !response_parser_->is_done();
+    if (fresh > 0) {
+        if (!record_.first_byte) record_.first_byte = Clock::now();
+        record_.bytes_out += fresh;
+    }
+    if (fresh == 0 && !response_parser_->is_done()) {
+        read_response_body();
+        return;
+    }
     writing_ = true;
     write_started_ = Clock::now();
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_written(ec); };
-    if (size == 0 && body.more) {
-        http::async_write_header(client_.stream, *response_serializer_, std::move(handler));
+    auto handler = [self = shared_from_this()](error_code write_ec, std::size_t) { self->on_body_written(write_ec); };
+    if (response_parser_->get().body().pieces) {
+        asio::async_write(client_.stream.socket(), dechunked_, std::move(handler));
     } else {
-        http::async_write(client_.stream, *response_serializer_, std::move(handler));
+        asio::async_write(client_.stream.socket(), asio::buffer(fresh_bytes, fresh), std::move(handler));
     }
 }
 
-void Relay::on_response_written(error_code ec) {
+void Relay::on_body_written(error_code ec) {
     writing_ = false;
-    if (ec == http::error::need_buffer) ec = {};
     if (ec) {
         client_gone_ = true;
         cancel_upstream();
         complete({});
-        return;
-    }
-    if (!response_parser_->is_done()) {
+    } else if (response_parser_->is_done()) {
+        finish_response();
+    } else {
         read_response_body();
-        return;
     }
+}
+
+void Relay::finish_response() {
     if (route_.generation) record_.stats = parse_generation_stats(tail_.contents());
-    if (response_parser_->keep_alive() && request_body_sent_) {
+    if (upstream_reusable_ && response_parser_->keep_alive() && request_body_sent_) {
         loop_.pool.release(std::move(upstream_));
     }
     RelayResult result;
-    result.client_reusable = client_response_.keep_alive();
+    result.client_reusable = client_head_.keep_alive();
     complete(std::move(result));
 }
 

@@ -17,9 +17,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Server::Loop {
-    Loop(const Config& config, std::atomic<std::size_t>& open) : loop(config, open), acceptor(loop.io) {}
+    Loop(const Config& config, std::atomic<std::size_t>& open) : loop(config, open), acceptor(loop.io.get_executor()) {}
     EventLoop loop;
-    tcp::acceptor acceptor;
+    Acceptor acceptor;
 };
 
 namespace {
@@ -35,7 +35,7 @@ tcp::endpoint resolve_listen(const HostPort& listen) {
     return results.begin()->endpoint();
 }
 
-void open_listener(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+void open_listener(Acceptor& acceptor, const tcp::endpoint& endpoint) {
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     const int on = 1;
@@ -111,7 +111,7 @@ void Server::stop() {
 }
 
 void Server::accept(Loop& loop) {
-    loop.acceptor.async_accept([this, &loop](boost::system::error_code ec, tcp::socket socket) {
+    loop.acceptor.async_accept([this, &loop](boost::system::error_code ec, Socket socket) {
         if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) return;
         if (ec) {
             // Out of file descriptors or similar: log, and try again shortly rather than spin.

@@ -16,9 +16,11 @@ namespace sluice {
 
 struct EventLoop {
     EventLoop(const Config& cfg, std::atomic<std::size_t>& open)
-        : io(1), config(cfg), pool(io, cfg), open_connections(open) {}
+        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(cfg), pool(io, cfg), open_connections(open) {}
 
-    boost::asio::io_context io;  // concurrency hint 1: run by exactly one thread
+    // Run by exactly one thread, and its sockets used only from it: no locks around socket I/O.
+    // (Other threads still post to it: the model catalog and the server's stop.)
+    boost::asio::io_context io;
     const Config& config;
     UpstreamPool pool;
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request

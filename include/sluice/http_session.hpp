@@ -19,7 +19,7 @@ namespace sluice {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
-    HttpSession(boost::asio::ip::tcp::socket socket, EventLoop& loop);
+    HttpSession(Socket socket, EventLoop& loop);
     ~HttpSession();
     void start();
 
@@ -34,7 +34,7 @@ private:
     void close();
     void drain();
 
-    boost::beast::tcp_stream stream_;
+    Stream stream_;
     boost::beast::flat_buffer buffer_;
     EventLoop& loop_;
     std::string address_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sluice/access_log.hpp"
+#include "sluice/body_tap.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/router.hpp"
 #include "sluice/upstream_pool.hpp"
@@ -25,10 +26,10 @@ using RequestParser = boost::beast::http::request_parser<boost::beast::http::buf
 
 // What the relay borrows from the client's session for one exchange.
 struct ClientSide {
-    boost::beast::tcp_stream& stream;
+    Stream& stream;
     boost::beast::flat_buffer& buffer;  // bytes read from the client and not yet parsed
     RequestParser& parser;              // the request, header already read
-    std::span<char> relay_buffer;       // the fixed buffer every body byte passes through
+    std::span<char> relay_buffer;       // the fixed buffer request body bytes pass through
     std::string_view address;           // client IP, for X-Forwarded-For
 };
 
@@ -68,10 +69,12 @@ private:
     void on_response_header(error_code ec);
     void on_interim_response();
     void start_response();
+    void on_head_written(error_code ec);
     void read_response_body();
-    void on_response_body(error_code ec);
-    void write_response_piece(std::size_t size);
-    void on_response_written(error_code ec);
+    void on_response_read(error_code ec, std::size_t bytes);
+    void write_response_body(std::size_t fresh);
+    void on_body_written(error_code ec);
+    void finish_response();
 
     // Client liveness and write deadline while the response is pending.
     void watch_client();
@@ -95,9 +98,10 @@ private:
     std::unique_ptr<UpstreamConnection> upstream_;
     boost::beast::http::request<boost::beast::http::buffer_body> upstream_request_;
     std::optional<boost::beast::http::request_serializer<boost::beast::http::buffer_body>> request_serializer_;
-    std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> response_parser_;
-    boost::beast::http::response<boost::beast::http::buffer_body> client_response_;
-    std::optional<boost::beast::http::response_serializer<boost::beast::http::buffer_body>> response_serializer_;
+    std::optional<boost::beast::http::response_parser<BodyTap>> response_parser_;
+    boost::beast::http::response<boost::beast::http::empty_body> client_head_;
+    std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> head_serializer_;
+    std::vector<boost::asio::const_buffer> dechunked_;  // HTTP/1.0 client: the pieces of one read
     boost::asio::steady_timer send_deadline_;
     StreamTail tail_;
 
@@ -108,6 +112,7 @@ private:
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body
     bool retried_ = false;
     bool response_started_ = false;     // the status line went to the client
+    bool upstream_reusable_ = true;     // Ollama sent nothing past the end of the response
     bool writing_ = false;              // a write to the client is pending
     Clock::time_point write_started_{};
     bool watching_ = false;             // a read on the client socket is pending

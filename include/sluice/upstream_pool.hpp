@@ -2,11 +2,11 @@
 #pragma once
 
 #include "sluice/config.hpp"
+#include "sluice/net.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <functional>
 #include <memory>
@@ -16,8 +16,8 @@ namespace sluice {
 
 // One TCP connection to Ollama with its read buffer.
 struct UpstreamConnection {
-    explicit UpstreamConnection(boost::asio::io_context& io) : stream(io) {}
-    boost::beast::tcp_stream stream;
+    explicit UpstreamConnection(boost::asio::io_context& io) : stream(io.get_executor()) {}
+    Stream stream;
     boost::beast::flat_buffer buffer;
     bool reused = false;  // came from the idle list: it may have been closed by Ollama meanwhile
     std::chrono::steady_clock::time_point idle_since{};
