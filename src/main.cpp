@@ -1,5 +1,6 @@
 // main: command line (CLI11), config loading, logging set-up, and the server's lifetime.
 #include "sluice/config.hpp"
+#include "sluice/explain.hpp"
 #include "sluice/server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -8,8 +9,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 #include <optional>
 
 namespace {
@@ -21,6 +26,7 @@ struct Options {
     std::optional<std::string> log_level;
     std::optional<unsigned> threads;
     bool check_config = false;
+    std::string explain_path = "/api/chat";
 };
 
 // The file (or the defaults), then each flag given on the command line over it.
@@ -43,12 +49,25 @@ sluice::Config load(const Options& options) {
     return config;
 }
 
+// `sluice explain`: the body from stdin as it would go to Ollama on stdout, the story on stderr.
+int explain(const Options& options, const sluice::Config& config) {
+    if (::isatty(STDIN_FILENO)) std::fputs("sluice explain: reading the request body from stdin (end it with Ctrl-D)\n", stderr);
+    const std::string body{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    const auto explanation = sluice::explain_request(
+        config, options.config_path.empty() ? "the defaults (no --config)" : options.config_path, options.explain_path, body);
+    for (const auto& line : explanation.lines) fmt::print(stderr, "{}\n", line);
+    std::fwrite(explanation.body.data(), 1, explanation.body.size(), stdout);
+    if (::isatty(STDOUT_FILENO) && !explanation.body.ends_with('\n')) std::fputc('\n', stdout);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"sluice: a streaming reverse proxy for the Ollama API.\n"
-                 "Point Ollama clients at sluice instead of port 11434; every request goes through unchanged,\n"
-                 "each streamed chunk the moment it arrives."};
+                 "Point Ollama clients at sluice instead of port 11434: every request goes through, each streamed\n"
+                 "chunk the moment it arrives. Rewrite rules in the config (rewrite.models) can pick a model variant,\n"
+                 "set default options, size num_ctx and switch thinking; `sluice explain` shows what they do."};
     app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
     Options options;
     app.add_option("-c,--config", options.config_path, "YAML config file (every key optional; without it, defaults)")
@@ -58,6 +77,23 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off (default info)");
     app.add_option("--threads", options.threads, "event loops; 0 = one per core (default 0)")->check(CLI::Range(0u, 256u));
     app.add_flag("--check-config", options.check_config, "validate the config and flags, print the result, and exit");
+
+    auto* explain_command =
+        app.add_subcommand("explain", "show what the rewrite rules do to a request body read from stdin");
+    explain_command->footer("Prints the body as it would go to Ollama on stdout; on stderr, what Ollama has installed, the\n"
+                            "rule that matched (file:line), each change and its reason. Exit status 0, or 2 for a config\n"
+                            "error. Example: sluice explain --config sluice.yaml --path /api/generate < body.json");
+    explain_command->add_option("-c,--config", options.config_path, "YAML config file with the rewrite rules")
+        ->check(CLI::ExistingFile);
+    explain_command->add_option("--upstream", options.upstream,
+                                "Ollama's URL, asked for the installed models (default: the config's upstream)");
+    explain_command
+        ->add_option("--path", options.explain_path,
+                     "the route the body is for: /api/chat (default), /api/generate, /v1/chat/completions,\n"
+                     "/v1/completions, /api/embed or /api/embeddings")
+        ->check(CLI::IsMember({"/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/api/embed",
+                               "/api/embeddings"}))
+        ->option_text("ROUTE");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("sluice");
@@ -70,6 +106,10 @@ int main(int argc, char** argv) {
     } catch (const sluice::ConfigError& e) {
         std::fprintf(stderr, "sluice: config error: %s\n", e.what());
         return 2;
+    }
+    if (*explain_command) {
+        spdlog::set_level(spdlog::level::err);  // what the catalog would warn about, explain says itself
+        return explain(options, config);
     }
     if (options.check_config) {
         const auto& host = config.listen.host;

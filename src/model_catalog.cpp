@@ -85,6 +85,11 @@ std::shared_ptr<const ModelFacts> ModelCatalog::facts() const {
     return facts_;
 }
 
+std::string ModelCatalog::last_error() const {
+    const std::lock_guard lock(mutex_);
+    return last_error_;
+}
+
 void ModelCatalog::when_ready(const asio::any_io_executor& executor, std::function<void()> ready) {
     {
         const std::lock_guard lock(mutex_);
@@ -96,11 +101,12 @@ void ModelCatalog::when_ready(const asio::any_io_executor& executor, std::functi
     ready();
 }
 
-void ModelCatalog::publish(std::shared_ptr<const ModelFacts> facts) {
+void ModelCatalog::publish(std::shared_ptr<const ModelFacts> facts, std::string error) {
     decltype(waiters_) waiters;
     {
         const std::lock_guard lock(mutex_);
         facts_ = std::move(facts);
+        last_error_ = std::move(error);
         ready_ = true;
         waiters.swap(waiters_);
     }
@@ -111,10 +117,27 @@ asio::awaitable<void> ModelCatalog::run() {
     while (!stopped_) {
         last_refresh_ = std::chrono::steady_clock::now();
         co_await refresh();
-        wake_.expires_after(refresh_interval);
+        if (stopped_) break;  // stop() came while Ollama was being asked: no wake_ wait to cancel yet
+        // Ollama often starts after sluice: until it first answers, ask again soon, so rules
+        // take effect (and num_ctx settles) within seconds rather than a whole interval.
+        wake_.expires_after(last_error().empty() ? refresh_interval : min_refresh_gap);
         boost::system::error_code ignored;
         co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
+}
+
+// One model's card. A model Ollama cannot describe (a broken blob) is listed without a shape,
+// so the other models' rules still work.
+asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std::uint64_t size) {
+    std::string request = R"({"model":")";
+    append_json_escaped(request, name);
+    request += "\"}";
+    try {
+        co_return installed_model_from_show(name, size, co_await fetch("POST", "/api/show", request));
+    } catch (const std::exception& e) {
+        spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", name, e.what());
+    }
+    co_return InstalledModel{name, std::nullopt, std::nullopt};
 }
 
 asio::awaitable<void> ModelCatalog::refresh() {
@@ -134,10 +157,7 @@ asio::awaitable<void> ModelCatalog::refresh() {
                     model = cached->second;
                     model.name = tag.name;
                 } else {
-                    std::string request = R"({"model":")";
-                    append_json_escaped(request, tag.name);
-                    request += "\"}";
-                    model = installed_model_from_show(tag.name, tag.size, co_await fetch("POST", "/api/show", request));
+                    model = co_await show(tag.name, tag.size);
                 }
                 if (!tag.digest.empty()) by_digest[tag.digest] = model;
             }
@@ -147,10 +167,14 @@ asio::awaitable<void> ModelCatalog::refresh() {
         spdlog::debug("model catalog: {} installed models", facts->models.size());
         publish(std::move(facts));
     } catch (const std::exception& e) {
+        // Boost's system_error what() carries the source location of the failed call: users
+        // get the message alone.
+        const auto* system_error = dynamic_cast<const boost::system::system_error*>(&e);
+        std::string error = system_error ? system_error->code().message() : e.what();
         spdlog::warn("rewrite: cannot read the installed models from ollama at {}: {}; "
                      "model rules that need them change nothing until it answers",
-                     config_.upstream.url, e.what());
-        publish(facts());  // keep what was known; waiting requests go on
+                     config_.upstream.url, error);
+        publish(facts(), std::move(error));  // keep what was known; waiting requests go on
     }
 }
 

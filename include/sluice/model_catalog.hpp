@@ -35,6 +35,8 @@ public:
     void refresh_soon();  // from any thread: e.g. Ollama just said a model is not found
 
     std::shared_ptr<const ModelFacts> facts() const;  // from any thread
+    // Why the last refresh failed ("Connection refused"); empty after one that succeeded.
+    std::string last_error() const;  // from any thread
     // Runs `ready` on `executor` once the first refresh has finished (at once if it has),
     // whether Ollama answered or not, so a request waits at most one refresh.
     void when_ready(const boost::asio::any_io_executor& executor, std::function<void()> ready);
@@ -42,8 +44,9 @@ public:
 private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<void> refresh();
+    boost::asio::awaitable<InstalledModel> show(const std::string& name, std::uint64_t size);
     boost::asio::awaitable<std::string> fetch(std::string_view method, std::string_view target, std::string body);
-    void publish(std::shared_ptr<const ModelFacts> facts);
+    void publish(std::shared_ptr<const ModelFacts> facts, std::string error = {});
 
     boost::asio::io_context& io_;
     const Config& config_;
@@ -54,6 +57,7 @@ private:
 
     mutable std::mutex mutex_;  // guards what other loops read: the snapshot and the waiters
     std::shared_ptr<const ModelFacts> facts_;
+    std::string last_error_;
     bool ready_ = false;
     std::vector<std::pair<boost::asio::any_io_executor, std::function<void()>>> waiters_;
 };
