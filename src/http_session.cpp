@@ -23,6 +23,7 @@ HttpSession::HttpSession(Socket socket, EventLoop& loop)
     const auto remote = stream_.socket().remote_endpoint(ec);
     address_ = ec ? "-" : remote.address().to_string();
     stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    stream_.socket().non_blocking(true, ec);  // the relay's immediate writes must never block the loop
 }
 
 HttpSession::~HttpSession() { --loop_.open_connections; }

@@ -502,14 +502,26 @@ void Relay::write_response_body(std::size_t fresh) {
         read_response_body();
         return;
     }
-    writing_ = true;
-    write_started_ = Clock::now();
     auto handler = [self = shared_from_this()](error_code write_ec, std::size_t) { self->on_body_written(write_ec); };
     if (response_parser_->get().body().pieces) {
+        writing_ = true;
+        write_started_ = Clock::now();
         asio::async_write(client_.stream.socket(), dechunked_, std::move(handler));
-    } else {
-        asio::async_write(client_.stream.socket(), asio::buffer(fresh_bytes, fresh), std::move(handler));
+        return;
     }
+    // A client that keeps up has room in its socket buffer: the write is done at once, and the
+    // next read from Ollama starts here, without a trip through the event loop. Only the rest
+    // of a write the socket could not take waits for the client (backpressure).
+    error_code write_ec;
+    const auto written = client_.stream.socket().write_some(asio::buffer(fresh_bytes, fresh), write_ec);
+    if (write_ec == asio::error::would_block) write_ec = {};
+    if (write_ec || written == fresh) {
+        on_body_written(write_ec);
+        return;
+    }
+    writing_ = true;
+    write_started_ = Clock::now();
+    asio::async_write(client_.stream.socket(), asio::buffer(fresh_bytes + written, fresh - written), std::move(handler));
 }
 
 void Relay::on_body_written(error_code ec) {
