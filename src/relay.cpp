@@ -155,12 +155,22 @@ void Relay::read_whole_body() {
         return;
     }
     if (declared) whole_body_.reserve(*declared);
+    read_request_piece(&Relay::on_whole_body_piece);
+}
+
+// The next piece of the request body, through the relay buffer, within timeouts.client_body.
+void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
     auto& body = client_.parser.get().body();
     body.data = client_.relay_buffer.data();
     body.size = client_.relay_buffer.size();
+    client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
     client_.stream.expires_after(config_.timeouts.client_body);
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_whole_body_piece(ec); });
+                          [self = shared_from_this(), on_piece](error_code ec, std::size_t) { ((*self).*on_piece)(ec); });
+}
+
+std::size_t Relay::request_piece_size() const {
+    return client_.relay_buffer.size() - client_.parser.get().body().size;
 }
 
 void Relay::on_whole_body_piece(error_code ec) {
@@ -170,7 +180,7 @@ void Relay::on_whole_body_piece(error_code ec) {
         complete({});
         return;
     }
-    const auto size = client_.relay_buffer.size() - client_.parser.get().body().size;
+    const auto size = request_piece_size();
     record_.bytes_in += size;
     if (whole_body_.size() + size > config_.limits.max_body_bytes) {
         fail(413, fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes)",
@@ -275,13 +285,7 @@ void Relay::on_request_written(error_code ec) {
 // --- request body streamed (blob uploads, everything sluice does not read) --------------------
 
 void Relay::read_request_body_piece() {
-    auto& body = client_.parser.get().body();
-    body.data = client_.relay_buffer.data();
-    body.size = client_.relay_buffer.size();
-    client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
-    client_.stream.expires_after(config_.timeouts.client_body);
-    http::async_read_some(client_.stream, client_.buffer, client_.parser,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_body_piece(ec); });
+    read_request_piece(&Relay::on_request_body_piece);
 }
 
 void Relay::on_request_body_piece(error_code ec) {
@@ -294,7 +298,7 @@ void Relay::on_request_body_piece(error_code ec) {
         complete({});
         return;
     }
-    const auto size = client_.relay_buffer.size() - client_.parser.get().body().size;
+    const auto size = request_piece_size();
     record_.bytes_in += size;
     auto& body = upstream_request_.body();
     body.data = size ? client_.relay_buffer.data() : nullptr;

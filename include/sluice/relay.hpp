@@ -53,6 +53,8 @@ private:
 
     // Request, client -> Ollama.
     void build_upstream_request();
+    void read_request_piece(void (Relay::*on_piece)(error_code));
+    std::size_t request_piece_size() const;
     void read_whole_body();
     void on_whole_body_piece(error_code ec);
     void rewrite_body();
