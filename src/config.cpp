@@ -477,6 +477,7 @@ void read_timeouts(const ConfigValue& value, Timeouts& timeouts) {
         setting("client_send", timeouts.client_send, positive_duration),
         setting("upstream_connect", timeouts.upstream_connect, positive_duration),
         setting("upstream_headers", timeouts.upstream_headers, positive_duration),
+        setting("drain", timeouts.drain, positive_duration),
     });
 }
 

@@ -26,9 +26,23 @@ HttpSession::HttpSession(Socket socket, EventLoop& loop)
     stream_.socket().non_blocking(true, ec);  // the relay's immediate writes must never block the loop
 }
 
-HttpSession::~HttpSession() { --loop_.open_connections; }
+HttpSession::~HttpSession() {
+    if (in_exchange_) --loop_.state.active_exchanges;
+    loop_.sessions.erase(this);
+    --loop_.state.open_connections;
+}
 
-void HttpSession::start() { read_request(); }
+void HttpSession::start() {
+    loop_.sessions.insert(this);
+    read_request();
+}
+
+// Shutting the socket down (not closing it) fails every pending read and write on it with a
+// real error rather than operation_aborted, so the relay takes its usual client-gone path.
+void HttpSession::cut() {
+    error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
 
 void HttpSession::read_request() {
     parser_.emplace();
@@ -67,6 +81,11 @@ void HttpSession::on_request_header(error_code ec) {
     const auto& request = parser_->get();
     record_.method = request.method_string();
     record_.target = request.target();
+    begin_exchange();
+    if (loop_.state.draining) {
+        send_error(503, "sluice: shutting down", false);
+        return;
+    }
     const auto route = route_request(request.method_string(), request.target());
     record_.generation = route.generation;
     const auto buffer_size = loop_.config.limits.stream_buffer_bytes;
@@ -111,7 +130,17 @@ void HttpSession::send_error(unsigned status, std::string_view message, bool kee
     }
 }
 
+// From a request's header until its answer is written: what a drain waits for.
+void HttpSession::begin_exchange() {
+    in_exchange_ = true;
+    ++loop_.state.active_exchanges;
+}
+
 void HttpSession::end_exchange(bool keep_alive) {
+    if (in_exchange_) {
+        in_exchange_ = false;
+        --loop_.state.active_exchanges;
+    }
     if (record_.status != 0 || !record_.method.empty()) {
         if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
         if (loop_.config.log.access) log_access(record_);

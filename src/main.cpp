@@ -2,6 +2,8 @@
 #include "sluice/config.hpp"
 #include "sluice/explain.hpp"
 #include "sluice/server.hpp"
+#include "sluice/systemd.hpp"
+#include "sluice/user_bench.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -61,6 +64,46 @@ int explain(const Options& options, const sluice::Config& config) {
     return 0;
 }
 
+std::string listen_address(const sluice::HostPort& listen) {
+    const auto& host = listen.host;
+    return fmt::format("{}:{}", host.find(':') == std::string::npos ? host : "[" + host + "]", listen.port);
+}
+
+// Runs the server until SIGTERM or SIGINT has drained it (a second signal stops it at once),
+// telling systemd each step when it runs under it.
+int serve(const sluice::Config& config) {
+    const auto inherited = sluice::systemd::inherited_listener();
+    sluice::Server server(config, inherited);
+    boost::asio::io_context signals_io;
+    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& ec, int signal) {
+        if (ec) return;
+        if (server.draining()) {
+            spdlog::info("signal {} during the drain: stopping now", signal);
+            server.stop();
+            signals_io.stop();
+            return;
+        }
+        spdlog::info("signal {}: draining (up to timeouts.drain, {}s); a second signal stops at once", signal,
+                     std::chrono::duration<double>(config.timeouts.drain).count());
+        sluice::systemd::notify_stopping("draining: finishing replies in flight");
+        server.drain(config.timeouts.drain, [&signals_io] { signals_io.stop(); });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    // The watchdog is fed only while every event loop answers: a stuck loop gets sluice restarted.
+    if (const auto interval = sluice::systemd::watchdog_interval()) server.heartbeat(*interval, sluice::systemd::notify_watchdog);
+    server.start();
+    sluice::systemd::notify_ready(fmt::format(
+        "listening on {}, ollama at {}",
+        inherited ? fmt::format("the socket systemd passed (port {})", server.port())
+                  : listen_address({config.listen.host, server.port()}),
+        config.upstream.url));
+    signals_io.run();
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,7 +137,24 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/api/embed",
                                "/api/embeddings"}))
         ->option_text("ROUTE");
+
+    sluice::UserBenchOptions bench;
+    double bench_timeout_seconds = 300;
+    auto* bench_command =
+        app.add_subcommand("bench", "TTFT and tokens/s of a model on your Ollama, directly and through a running sluice");
+    bench_command->footer("Prints a table (median and range of each figure, and sluice / direct). Exit status 0, or 1 with\n"
+                          "one line saying what to do. Details: bench/README.md. Example: sluice bench --model qwen3:14b");
+    bench_command->add_option("--model", bench.model, "the model to run (installed in Ollama)")->required();
+    bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str();
+    bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str();
+    bench_command->add_option("--prompts", bench.prompts, "timed requests per path")->capture_default_str()->check(CLI::Range(1, 1000));
+    bench_command->add_option("--num-predict", bench.num_predict, "tokens per answer at most")->capture_default_str()->check(CLI::Range(1, 100000));
+    bench_command->add_option("--timeout", bench_timeout_seconds, "seconds per request, connect to last byte")->capture_default_str()->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
+    if (*bench_command) {
+        bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
+        return sluice::run_user_bench(bench, std::cout, std::cerr);
+    }
 
     auto logger = spdlog::stderr_color_mt("sluice");
     spdlog::set_default_logger(logger);
@@ -112,25 +172,13 @@ int main(int argc, char** argv) {
         return explain(options, config);
     }
     if (options.check_config) {
-        const auto& host = config.listen.host;
-        fmt::print("config OK: listen {}:{}, upstream {}\n", host.find(':') == std::string::npos ? host : "[" + host + "]",
-                   config.listen.port, config.upstream.url);
+        fmt::print("config OK: listen {}, upstream {}\n", listen_address(config.listen), config.upstream.url);
         return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log.level));
 
     try {
-        sluice::Server server(config);
-        boost::asio::io_context signals_io;
-        boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-            if (ec) return;
-            spdlog::info("signal {}: stopping", signal);
-            server.stop();
-        });
-        std::signal(SIGPIPE, SIG_IGN);
-        server.start();
-        signals_io.run();
+        return serve(config);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;

@@ -45,6 +45,7 @@ struct Timeouts {
     std::chrono::milliseconds client_send{std::chrono::seconds(60)};      // a client that takes no byte for this long
     std::chrono::milliseconds upstream_connect{std::chrono::seconds(5)};
     std::chrono::milliseconds upstream_headers{std::chrono::minutes(10)}; // model load + prompt eval
+    std::chrono::milliseconds drain{std::chrono::seconds(30)};            // SIGTERM: streams may finish for this long
 
     bool operator==(const Timeouts&) const = default;
 };

@@ -11,12 +11,27 @@
 
 #include <atomic>
 #include <cstddef>
+#include <unordered_set>
 
 namespace sluice {
 
+class HttpSession;
+
+// What the server shares with every loop, read-mostly: counters and the drain flag.
+struct ServerState {
+    std::atomic<std::size_t> open_connections{0};  // across all loops, for limits.max_connections
+    std::atomic<std::size_t> active_exchanges{0};  // requests read and not yet answered: a drain waits for 0
+    std::atomic<bool> draining{false};             // shutting down: new requests get 503
+};
+
 struct EventLoop {
-    EventLoop(const Config& cfg, std::atomic<std::size_t>& open)
-        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(cfg), pool(io, cfg), open_connections(open) {}
+    EventLoop(const Config& cfg, ServerState& server_state)
+        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(cfg), pool(io, cfg), state(server_state) {}
+
+    // This loop's live sessions, so a drain past its deadline can cut them; loop thread only.
+    // Declared before `io`: destroying io destroys the sessions its handlers still hold, and
+    // they leave this set as they go.
+    std::unordered_set<HttpSession*> sessions;
 
     // Run by exactly one thread, and its sockets used only from it: no locks around socket I/O.
     // (Other threads still post to it: the model catalog and the server's stop.)
@@ -25,7 +40,7 @@ struct EventLoop {
     UpstreamPool pool;
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
-    std::atomic<std::size_t>& open_connections;  // across all loops, for limits.max_connections
+    ServerState& state;
 };
 
 }  // namespace sluice

@@ -22,6 +22,9 @@ public:
     HttpSession(Socket socket, EventLoop& loop);
     ~HttpSession();
     void start();
+    // Drain past its deadline: ends the exchange in flight as a client disconnect would, so its
+    // upstream connection is closed and Ollama stops generating. Loop thread only.
+    void cut();
 
 private:
     using error_code = boost::system::error_code;
@@ -30,6 +33,7 @@ private:
     void on_request_header(error_code ec);
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
+    void begin_exchange();
     void end_exchange(bool keep_alive);
     void close();
     void drain();
@@ -41,6 +45,7 @@ private:
     std::optional<RequestParser> parser_;
     std::unique_ptr<char[]> relay_buffer_;  // allocated once, on the first proxied request
     ExchangeRecord record_;
+    bool in_exchange_ = false;  // counted in ServerState::active_exchanges
     std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> error_response_;
 };
 

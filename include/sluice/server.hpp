@@ -1,8 +1,9 @@
-// server: the listeners and event loops, and their lifecycle (start, stop).
+// server: the listeners and event loops, and their lifecycle (start, drain, stop).
 //
 // Each event loop is one thread with its own io_context, acceptor (SO_REUSEPORT, so the kernel
 // spreads connections) and upstream pool: a connection lives on one loop from accept to close
 // and nothing on the relay path is shared between threads. See docs/design.md.
+// The server knows nothing of systemd: main passes it inherited listeners and heartbeats.
 #pragma once
 
 #include "sluice/config.hpp"
@@ -12,8 +13,12 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,7 +27,9 @@ namespace sluice {
 class Server {
 public:
     // Binds the listeners; throws std::runtime_error naming the address when that fails.
-    explicit Server(Config config);
+    // With `inherited_listener` (a listening TCP socket passed by systemd's socket activation),
+    // every loop accepts on a duplicate of it instead and config.listen is not bound.
+    explicit Server(Config config, std::optional<int> inherited_listener = std::nullopt);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -34,16 +41,36 @@ public:
     void wait();   // until stop()
     void stop();   // stops accepting, closes every connection, joins the threads; idempotent
 
+    // Graceful shutdown: stops accepting, answers new requests with 503, lets exchanges in
+    // flight finish for up to `timeout`, then cuts the rest (closing their upstream connections)
+    // and stops the loops. `on_done` runs on a helper thread once the loops have stopped;
+    // the caller still destroys the server (or calls stop()) to join them. Idempotent.
+    void drain(std::chrono::milliseconds timeout, std::function<void()> on_done);
+    bool draining() const { return state_.draining; }
+
+    // Calls `beat` every `interval` while every event loop answers: a loop stuck in a handler
+    // stops the beats, so a watchdog fed by them restarts the process. Call before start().
+    void heartbeat(std::chrono::microseconds interval, std::function<void()> beat);
+
 private:
     struct Loop;
     void accept(Loop& loop);
+    void on_heartbeat_tick();
+    bool wait_for_exchanges(std::chrono::steady_clock::time_point deadline) const;
+    void cut_exchanges();
+    void stop_loops();
 
     Config config_;
-    std::atomic<std::size_t> open_connections_{0};
+    ServerState state_;
+    std::thread drain_thread_;
+    std::chrono::microseconds heartbeat_interval_{0};
+    std::function<void()> heartbeat_;
+    std::atomic<std::size_t> loops_answered_{0};
     std::vector<std::unique_ptr<Loop>> loops_;
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
+    std::string listening_on_;  // for the start-up log line
     std::atomic<bool> stopped_{false};
 };
 

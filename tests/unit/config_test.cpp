@@ -51,7 +51,7 @@ void PrintTo(const Config& config, std::ostream* out) {
          << config.limits.max_header_bytes << ", " << config.limits.max_body_bytes << ", "
          << config.limits.stream_buffer_bytes << "}, timeouts {" << ms(config.timeouts.client_header) << ", "
          << ms(config.timeouts.client_body) << ", " << ms(config.timeouts.client_send) << ", "
-         << ms(config.timeouts.upstream_connect) << ", " << ms(config.timeouts.upstream_headers)
+         << ms(config.timeouts.upstream_connect) << ", " << ms(config.timeouts.upstream_headers) << ", " << ms(config.timeouts.drain)
          << "}, upstream_pool {" << config.upstream_pool.max_idle << ", " << ms(config.upstream_pool.idle_timeout)
          << "}, log {" << config.log.level << ", " << config.log.access << "}, rewrite {" << config.rewrite.gpu_memory
          << ", " << static_cast<int>(config.rewrite.kv_cache_type) << ", " << config.rewrite.models.size() << " rules}}";
@@ -135,6 +135,7 @@ TEST(ConfigDefaults, AreTheDocumentedValues) {
     EXPECT_EQ(config.timeouts.client_send, 60s);
     EXPECT_EQ(config.timeouts.upstream_connect, 5s);
     EXPECT_EQ(config.timeouts.upstream_headers, 10min);
+    EXPECT_EQ(config.timeouts.drain, 30s);
     EXPECT_EQ(config.upstream_pool.max_idle, 32u);
     EXPECT_EQ(config.upstream_pool.idle_timeout, 60s);
     EXPECT_EQ(config.log.level, "info");
@@ -176,6 +177,7 @@ timeouts:
   client_send: 1m30s
   upstream_connect: 250ms
   upstream_headers: 1h
+  drain: 45s
 upstream_pool:
   max_idle: 0
   idle_timeout: 2m
@@ -189,7 +191,7 @@ log:
     expected.upstream = {"gpu-box", 11500, "http://gpu-box:11500", "gpu-box:11500"};
     expected.threads = 8;
     expected.limits = {100, 8 * KiB, 1 * GiB, 16384};
-    expected.timeouts = {10s, 15s, 90s, 250ms, 1h};
+    expected.timeouts = {10s, 15s, 90s, 250ms, 1h, 45s};
     expected.upstream_pool = {0, 2min};
     expected.log = {"debug", false};
     EXPECT_EQ(config, expected);
@@ -621,7 +623,7 @@ TEST(LoadConfigFile, ShippedConfigListsEveryKey) {
          {"\nlisten: ", "\nupstream: ", "\nthreads: ", "\nlimits:\n", "\n  max_connections: ",
           "\n  max_header_bytes: ", "\n  max_body_bytes: ", "\n  stream_buffer_bytes: ", "\ntimeouts:\n",
           "\n  client_header: ", "\n  client_body: ", "\n  client_send: ", "\n  upstream_connect: ",
-          "\n  upstream_headers: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
+          "\n  upstream_headers: ", "\n  drain: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
           "\n  level: ", "\n  access: ", "\nrewrite:\n", "\n  gpu_memory: ", "\n  kv_cache_type: ", "\n  models: ",
           "\n  #   - match: ", "\n  #     prefer: ", "\n  #     alias: ", "\n  #     options:", "\n  #     force: ",
           "\n  #     keep_alive: ", "\n  #     think: ", "\n  #     think_level: ", "\n  #     think_via: ",
