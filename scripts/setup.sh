@@ -9,7 +9,10 @@ packages=(
   libgtest-dev
   libsystemd-dev systemd     # sd_notify and socket activation; systemd-analyze and systemd-socket-activate for tests
   nginx-light haproxy curl   # the benchmark's comparison proxies
+  chromium                   # the browser UI's end-to-end tests (driven by playwright-core)
 )
+# The browser UI is built with node and npm; Debian's packages unless a node is already there.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -22,6 +25,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The page's build tools and libraries, at the versions in ui/package-lock.json.
+(cd ui && npm ci --no-audit --no-fund)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build

@@ -3,6 +3,10 @@
 
 #include "sluice/json_error.hpp"
 #include "sluice/router.hpp"
+#include "sluice/ui_assets.hpp"
+#include "sluice/ws_session.hpp"
+
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -86,7 +90,15 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(503, "sluice: shutting down", false);
         return;
     }
-    const auto route = route_request(request.method_string(), request.target());
+    const auto route = route_request(request.method_string(), request.target(), request[http::field::accept]);
+    if (route.handler == Handler::websocket) {
+        start_websocket();
+        return;
+    }
+    if (route.handler == Handler::ui_asset) {
+        serve_ui_asset();
+        return;
+    }
     record_.generation = route.generation;
     const auto buffer_size = loop_.config.limits.stream_buffer_bytes;
     // Not zero-filled: pages a stream of small lines never reaches never become resident.
@@ -96,6 +108,68 @@ void HttpSession::on_request_header(error_code ec) {
     std::make_shared<Relay>(client, loop_, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
+}
+
+// The upgrade is checked here, where a refusal is still an HTTP answer; then the socket leaves
+// this session for a WsSession, and this session ends without closing it.
+void HttpSession::start_websocket() {
+    const auto& request = parser_->get();
+    if (!beast::websocket::is_upgrade(request)) {
+        send_error(400, "sluice: /_sluice/ws takes a WebSocket upgrade", false);
+        return;
+    }
+    // Browsers send Origin on every WebSocket; one naming another site is a page elsewhere
+    // trying to drive this Ollama with the user's network position.
+    if (const auto origin = request[http::field::origin];
+        !origin.empty() && !is_same_origin(origin, request[http::field::host])) {
+        send_error(403, fmt::format("sluice: WebSocket from origin {} refused (same-origin only)", origin), false);
+        return;
+    }
+    http::request<http::empty_body> upgrade{request.base()};
+    record_.status = 101;
+    end_exchange_without_reading();
+    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_)->start();
+}
+
+// The embedded page's files, gzip-compressed when the browser takes it. Nothing is copied: the
+// response body points into the binary's read-only data.
+void HttpSession::serve_ui_asset() {
+    const auto& request = parser_->get();
+    const bool keep_alive = request.keep_alive() && parser_->is_done();
+    const auto* asset = find_ui_asset(target_path(request.target()));
+    if (!asset) {
+        send_error(404, "sluice: no such file in the browser UI", keep_alive);
+        return;
+    }
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        send_error(405, "sluice: the browser UI's files take GET", keep_alive);
+        return;
+    }
+    const bool gzip = !asset->gzip.empty() && request[http::field::accept_encoding].find("gzip") != std::string_view::npos;
+    const auto bytes = gzip ? asset->gzip : asset->body;
+    auto response = std::make_shared<http::response<http::span_body<const char>>>(http::status::ok, 11);
+    response->set(http::field::content_type, asset->content_type);
+    if (gzip) response->set(http::field::content_encoding, "gzip");
+    response->set(http::field::vary, "Accept-Encoding");
+    response->set(http::field::cache_control,
+                  is_immutable_ui_asset(*asset) ? "public, max-age=31536000, immutable" : "no-cache");
+    response->set("X-Content-Type-Options", "nosniff");
+    response->body() = {bytes.data(), bytes.size()};
+    response->prepare_payload();
+    response->keep_alive(keep_alive);
+    record_.status = 200;
+    const bool head = request.method() == http::verb::head;
+    record_.bytes_out = head ? 0 : bytes.size();
+    stream_.expires_after(loop_.config.timeouts.client_send);
+    auto serializer = std::make_shared<http::response_serializer<http::span_body<const char>>>(*response);
+    const auto written = [self = shared_from_this(), response, serializer, keep_alive](error_code ec, std::size_t) {
+        self->end_exchange(keep_alive && !ec);
+    };
+    if (head) {
+        http::async_write_header(stream_, *serializer, written);
+    } else {
+        http::async_write(stream_, *serializer, written);
+    }
 }
 
 void HttpSession::on_exchange_done(RelayResult result) {
@@ -136,7 +210,7 @@ void HttpSession::begin_exchange() {
     ++loop_.state.active_exchanges;
 }
 
-void HttpSession::end_exchange(bool keep_alive) {
+void HttpSession::end_exchange_without_reading() {
     if (in_exchange_) {
         in_exchange_ = false;
         --loop_.state.active_exchanges;
@@ -146,6 +220,10 @@ void HttpSession::end_exchange(bool keep_alive) {
         if (loop_.config.log.access) log_access(record_);
     }
     error_response_.reset();
+}
+
+void HttpSession::end_exchange(bool keep_alive) {
+    end_exchange_without_reading();
     if (keep_alive) {
         read_request();
     } else {

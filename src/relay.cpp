@@ -56,20 +56,6 @@ void copy_end_to_end_headers(const Fields& from, Fields& to) {
     }
 }
 
-// Ollama refuses a browser Origin that does not match the Host it sees. An Origin naming the
-// host the client addressed is same-origin, which Ollama would not have checked had it seen that
-// Host, so it is dropped; any other Origin goes through and Ollama decides as it would directly.
-bool is_same_origin(std::string_view origin, std::string_view host) {
-    if (host.empty()) return false;
-    for (const std::string_view scheme : {"http://", "https://"}) {
-        if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
-            beast::iequals(origin.substr(scheme.size()), host)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 bool is_idempotent(http::verb method) {
     return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
            method == http::verb::delete_ || method == http::verb::put;
@@ -84,6 +70,23 @@ std::string describe(const boost::system::error_code& ec) {
 }
 
 }  // namespace
+
+void rewrite_request_body(EventLoop& loop, std::string_view path, std::string& body,
+                          std::function<void(std::string rewritten)> then) {
+    if (loop.config.rewrite.models.empty()) {
+        then({});
+        return;
+    }
+    loop.catalog->when_ready(loop.io.get_executor(),
+                             [&loop, path = std::string(path), &body, then = std::move(then)] {
+                                 const auto facts = loop.catalog->facts();
+                                 auto result = rewrite_request(path, body, loop.config.rewrite, *facts,
+                                                               loop.json_workspace);
+                                 if (result.body) body = std::move(*result.body);
+                                 for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", path, reason);
+                                 then(result.header_value());
+                             });
+}
 
 Relay::Relay(ClientSide client, EventLoop& loop, Route route, ExchangeRecord& record, Done done)
     : client_(client),
@@ -113,6 +116,9 @@ void Relay::build_upstream_request() {
     copy_end_to_end_headers(in.base(), out.base());
 
     out.set(http::field::host, config_.upstream.host_header);
+    // Ollama refuses a browser Origin that does not match the Host it sees. An Origin naming the
+    // host the client addressed is same-origin, which Ollama would not have checked had it seen
+    // that Host, so it is dropped; any other Origin goes through and Ollama decides as it would.
     if (const auto origin = in[http::field::origin]; !origin.empty() && is_same_origin(origin, in[http::field::host])) {
         out.erase(http::field::origin);
     }
@@ -192,25 +198,17 @@ void Relay::on_whole_body_piece(error_code ec) {
         read_whole_body();
         return;
     }
-    if (loop_.config.rewrite.models.empty() || !client_.parser.get()[http::field::content_encoding].empty()) {
+    if (!client_.parser.get()[http::field::content_encoding].empty()) {
         upstream_request_.content_length(whole_body_.size());
         connect();
         return;
     }
-    // Rules may need to know what is installed: the first requests after start-up wait for the
-    // catalog's first answer, so a model's num_ctx never changes between its requests.
-    loop_.catalog->when_ready(loop_.io.get_executor(), [self = shared_from_this()] { self->rewrite_body(); });
-}
-
-void Relay::rewrite_body() {
-    const auto facts = loop_.catalog->facts();
-    auto result = rewrite_request(target_path(client_.parser.get().target()), whole_body_, config_.rewrite, *facts,
-                                  loop_.json_workspace);
-    if (result.body) whole_body_ = std::move(*result.body);
-    rewritten_ = result.header_value();
-    for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", record_.target, reason);
-    upstream_request_.content_length(whole_body_.size());
-    connect();
+    rewrite_request_body(loop_, target_path(client_.parser.get().target()), whole_body_,
+                         [self = shared_from_this()](std::string rewritten) {
+                             self->rewritten_ = std::move(rewritten);
+                             self->upstream_request_.content_length(self->whole_body_.size());
+                             self->connect();
+                         });
 }
 
 // --- connection to Ollama ----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // router: what a request is, decided from its method and path alone.
 #include "sluice/router.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <array>
 
 namespace sluice {
@@ -27,12 +29,31 @@ std::string_view target_path(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
 
-Route route_request(std::string_view method, std::string_view target) {
+bool is_same_origin(std::string_view origin, std::string_view host) {
+    if (host.empty()) return false;
+    for (const std::string_view scheme : {"http://", "https://"}) {
+        if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+            boost::beast::iequals(origin.substr(scheme.size()), host)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Route route_request(std::string_view method, std::string_view target, std::string_view accept) {
     Route route;
+    const auto path = target_path(target);
+    if (path.starts_with(own_prefix)) {
+        route.handler = path == websocket_path ? Handler::websocket : Handler::ui_asset;
+        return route;
+    }
+    if (method == "GET" && path == "/" && accept.find("text/html") != std::string_view::npos) {
+        route.handler = Handler::ui_asset;
+        return route;
+    }
     if (method != "POST") {
         return route;
     }
-    const auto path = target_path(target);
     for (const auto& candidate : json_routes) {
         if (path == candidate.path) {
             route.body = BodyHandling::read;

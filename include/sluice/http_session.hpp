@@ -35,6 +35,9 @@ private:
     void send_error(unsigned status, std::string_view message, bool keep_alive);
     void begin_exchange();
     void end_exchange(bool keep_alive);
+    void end_exchange_without_reading();  // logs and uncounts the exchange
+    void start_websocket();
+    void serve_ui_asset();
     void close();
     void drain();
 

@@ -41,6 +41,14 @@ struct RelayResult {
     std::string error_message;
 };
 
+// The request hook of the routes sluice reads whole, shared by the relay and the browser UI's
+// WebSocket chats: rules may need to know what is installed, so the first requests after
+// start-up wait for the model catalog's first answer (a model's num_ctx never changes between
+// its requests); then `body` is rewritten in place and `then` gets X-Sluice-Rewrite's value
+// (empty when nothing changed). `body` must outlive the call to `then`, which runs on the loop.
+void rewrite_request_body(EventLoop& loop, std::string_view path, std::string& body,
+                          std::function<void(std::string rewritten)> then);
+
 class Relay : public std::enable_shared_from_this<Relay> {
 public:
     using Done = std::function<void(RelayResult)>;
@@ -57,7 +65,6 @@ private:
     std::size_t request_piece_size() const;
     void read_whole_body();
     void on_whole_body_piece(error_code ec);
-    void rewrite_body();
     void connect();
     void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection);
     void write_request();

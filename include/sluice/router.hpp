@@ -1,7 +1,9 @@
 // router: what a request is, decided from its method and path alone (no I/O).
 //
-// Today every request is proxied to Ollama; the route table is where sluice's own endpoints
-// (the UI, /ws, metrics, health) slot in.
+// Most requests are proxied to Ollama. sluice's own endpoints live under one fixed prefix,
+// /_sluice/, that Ollama does not use; the one exception is `GET /` from a browser (its Accept
+// names text/html), which gets the chat page while every other `GET /` and `HEAD /` still reaches
+// Ollama ("Ollama is running"), so clients that probe it see no difference.
 #pragma once
 
 #include <string_view>
@@ -9,8 +11,14 @@
 namespace sluice {
 
 enum class Handler {
-    proxy,  // forward to Ollama
+    proxy,      // forward to Ollama
+    websocket,  // the browser UI's WebSocket, /_sluice/ws
+    ui_asset,   // a file of the embedded page: `/` for browsers, /_sluice/<file>
 };
+
+// sluice's own paths; fixed, so the page and the server always agree.
+inline constexpr std::string_view own_prefix = "/_sluice/";
+inline constexpr std::string_view websocket_path = "/_sluice/ws";
 
 // How the request body travels. `read`: sluice reads the whole body (bounded by
 // limits.max_body_bytes) so a request hook can rewrite it; `stream`: it goes upstream as it
@@ -23,10 +31,14 @@ struct Route {
     bool generation = false;  // the response carries generation statistics (TTFT, tok/s)
 };
 
-// `target` may carry a query string; it is ignored for routing.
-Route route_request(std::string_view method, std::string_view target);
+// `target` may carry a query string; it is ignored for routing. `accept` is the request's
+// Accept header (only `GET /` looks at it).
+Route route_request(std::string_view method, std::string_view target, std::string_view accept = {});
 
 // The path part of a request target ("/api/chat?x=1" -> "/api/chat").
 std::string_view target_path(std::string_view target);
+
+// An Origin that names the host the client addressed (http:// or https://): same-origin.
+bool is_same_origin(std::string_view origin, std::string_view host);
 
 }  // namespace sluice

@@ -319,14 +319,7 @@ TEST_F(ProxyTest, SlowClientPushesBackOnOllamaAndLosesNothing) {
     ollama.set_knobs({.token_interval = 0us, .tokens = tokens});
     TestClient client(port());
     client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
-    // Wait until Ollama's production stops (every buffer on the way is full).
-    std::size_t stalled_at = 0;
-    for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline;) {
-        const auto before = ollama.lines_sent();
-        std::this_thread::sleep_for(300ms);
-        stalled_at = ollama.lines_sent();
-        if (before == stalled_at && stalled_at > 0) break;
-    }
+    const auto stalled_at = ollama.wait_production_stalled(30s);
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(ollama.lines_sent(), stalled_at) << "Ollama kept producing for a client that reads nothing";
     EXPECT_LT(stalled_at, static_cast<std::size_t>(tokens) / 2);

@@ -343,6 +343,7 @@ struct Generation {
     }
     std::string token(int index) const {
         if (knobs.mode == StreamMode::huge_line) return std::string(knobs.huge_line_bytes, 'x');
+        if (!knobs.texts.empty()) return knobs.texts[static_cast<std::size_t>(index) % knobs.texts.size()];
         return "tok" + std::to_string(index) + " ";
     }
 };
@@ -1148,5 +1149,17 @@ bool FakeOllama::wait_streams_cancelled(std::size_t n, std::chrono::milliseconds
 }
 
 std::size_t FakeOllama::lines_sent() const { return impl_->shared.lines_sent; }
+
+std::size_t FakeOllama::wait_production_stalled(std::chrono::milliseconds timeout,
+                                                std::chrono::milliseconds quiet) const {
+    std::size_t stalled_at = 0;
+    for (const auto deadline = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < deadline;) {
+        const auto before = lines_sent();
+        std::this_thread::sleep_for(quiet);
+        stalled_at = lines_sent();
+        if (before == stalled_at && stalled_at > 0) break;
+    }
+    return stalled_at;
+}
 
 }  // namespace sluice::test

@@ -48,6 +48,9 @@ struct FakeOllamaKnobs {
     StreamMode mode = StreamMode::normal;
     int fail_after = 3;        // lines before the failure, for error_midstream/abrupt_close/stall
     std::size_t huge_line_bytes = 1 << 20;
+    // When set, the content of line i is texts[i % size] instead of "tok<i> " (a reply with
+    // markup, or inline <think>, for the browser tests).
+    std::vector<std::string> texts{};
 };
 
 class FakeOllama {
@@ -75,6 +78,10 @@ public:
     bool wait_streams_cancelled(std::size_t n, std::chrono::milliseconds timeout) const;
     // Lines written so far across all streams (to see that a stalled client stops production).
     std::size_t lines_sent() const;
+    // Waits (up to `timeout`) until lines_sent() stops growing for `quiet` and returns it: where
+    // production stalls when every buffer between Ollama and a client that reads nothing is full.
+    std::size_t wait_production_stalled(std::chrono::milliseconds timeout,
+                                        std::chrono::milliseconds quiet = std::chrono::milliseconds(300)) const;
 
 private:
     struct Impl;

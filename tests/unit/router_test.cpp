@@ -42,6 +42,31 @@ INSTANTIATE_TEST_SUITE_P(
                       RouteCase{"POST", "/v1/messages", BodyHandling::stream, false},
                       RouteCase{"HEAD", "/", BodyHandling::stream, false}));
 
+TEST(OwnRoutes, TheWebSocketAndPageAssetsLiveUnderTheSluicePrefix) {
+    EXPECT_EQ(route_request("GET", "/_sluice/ws").handler, Handler::websocket);
+    EXPECT_EQ(route_request("GET", "/_sluice/ws?x=1").handler, Handler::websocket);
+    EXPECT_EQ(route_request("GET", "/_sluice/assets/index.js").handler, Handler::ui_asset);
+    EXPECT_EQ(route_request("GET", "/_sluicex").handler, Handler::proxy);
+}
+
+TEST(OwnRoutes, RootIsThePageOnlyForBrowsers) {
+    EXPECT_EQ(route_request("GET", "/", "text/html,application/xhtml+xml,*/*;q=0.8").handler, Handler::ui_asset);
+    EXPECT_EQ(route_request("GET", "/?x", "text/html").handler, Handler::ui_asset);
+    // Ollama clients probe `GET /` and `HEAD /` for "Ollama is running".
+    EXPECT_EQ(route_request("GET", "/").handler, Handler::proxy);
+    EXPECT_EQ(route_request("GET", "/", "*/*").handler, Handler::proxy);
+    EXPECT_EQ(route_request("HEAD", "/", "text/html").handler, Handler::proxy);
+    EXPECT_EQ(route_request("GET", "/api/tags", "text/html").handler, Handler::proxy);
+}
+
+TEST(SameOrigin, OriginMustNameTheAddressedHost) {
+    EXPECT_TRUE(is_same_origin("http://127.0.0.1:8080", "127.0.0.1:8080"));
+    EXPECT_TRUE(is_same_origin("https://Box.lan", "box.lan"));
+    EXPECT_FALSE(is_same_origin("http://evil.example", "127.0.0.1:8080"));
+    EXPECT_FALSE(is_same_origin("http://127.0.0.1:8081", "127.0.0.1:8080"));
+    EXPECT_FALSE(is_same_origin("http://x", ""));
+}
+
 TEST(TargetPath, DropsTheQueryString) {
     EXPECT_EQ(target_path("/api/tags?x=1"), "/api/tags");
     EXPECT_EQ(target_path("/api/tags"), "/api/tags");

@@ -1,0 +1,75 @@
+// ws_session: one browser WebSocket at /_sluice/ws, carrying several chats at once.
+//
+// The page sends text frames {"id":"<id>","chat":{...the /api/chat body...}} and
+// {"id":"<id>","cancel":true}. Each chat is its own exchange with Ollama's /api/chat (through the
+// upstream pool and the request rewriter, as a proxied chat would be); each NDJSON line Ollama
+// sends comes back as one frame {"id":"<id>","line":<the line, byte for byte>}, and the chat ends
+// with {"id":"<id>","done":true} (plus "cancelled":true after a cancel) or
+// {"id":"<id>","error":"..."}. Memory is bounded per chat: while a chat's frames waiting for the
+// browser exceed a fixed budget, sluice stops reading that chat from Ollama. A cancel closes that
+// chat's upstream connection; closing the socket closes all of them.
+#pragma once
+
+#include "sluice/event_loop.hpp"
+#include "sluice/net.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace sluice {
+
+class WsChat;
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    // Chats in flight on one socket; a chat beyond this is answered with an error frame.
+    static constexpr std::size_t max_chats = 16;
+    // Bytes of one chat's frames queued for the browser before its upstream reads pause.
+    static constexpr std::size_t chat_queue_bytes = 256 * 1024;
+
+    // `upgrade` is the request's header, already read and checked (path, Origin).
+    WsSession(Stream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop);
+    ~WsSession();
+    void start();
+
+    // For WsChat: queue a frame for the browser on behalf of `chat` (nullptr: not counted
+    // against any chat), and take a finished chat off the socket.
+    void send(std::shared_ptr<WsChat> chat, std::string frame);
+    void chat_finished(const std::string& id);
+    EventLoop& loop() { return loop_; }
+
+private:
+    using error_code = boost::system::error_code;
+
+    void on_accepted(error_code ec);
+    void read_message();
+    void on_message(error_code ec, std::size_t bytes);
+    void handle_message(std::string_view text);
+    void write_next();
+    void on_written(error_code ec);
+    void close_all();
+
+    struct Frame {
+        std::shared_ptr<WsChat> chat;  // whose budget the frame counts against, if any
+        std::string bytes;
+    };
+
+    boost::beast::websocket::stream<Stream> ws_;
+    boost::beast::http::request<boost::beast::http::empty_body> upgrade_;
+    EventLoop& loop_;
+    boost::beast::flat_buffer read_buffer_;
+    std::deque<Frame> outbox_;
+    bool writing_ = false;
+    bool closed_ = false;
+    std::map<std::string, std::shared_ptr<WsChat>, std::less<>> chats_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,361 @@
+// ws_session: the browser UI's WebSocket, one chat exchange with Ollama per id.
+#include "sluice/ws_session.hpp"
+
+#include "sluice/json_error.hpp"
+#include "sluice/relay.hpp"
+
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <fmt/chrono.h>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+constexpr std::size_t body_read_bytes = 16 * 1024;
+
+// {"id":"<id>", + rest: every frame sluice sends about a chat starts so.
+std::string frame_for(std::string_view id, std::string_view rest) {
+    std::string frame = R"({"id":")";
+    append_json_escaped(frame, id);
+    frame += "\",";
+    frame += rest;
+    return frame;
+}
+
+std::string error_frame(std::string_view id, std::string_view message) {
+    std::string rest = R"("error":")";
+    append_json_escaped(rest, message);
+    rest += "\"}";
+    return frame_for(id, rest);
+}
+
+}  // namespace
+
+// One chat on a socket: its own upstream connection, read only while the browser keeps up.
+class WsChat : public std::enable_shared_from_this<WsChat> {
+public:
+    WsChat(std::shared_ptr<WsSession> session, std::string id, std::string body)
+        : session_(std::move(session)), loop_(session_->loop()), id_(std::move(id)), body_(std::move(body)) {}
+
+    void start() {
+        rewrite_request_body(loop_, "/api/chat", body_, [self = shared_from_this()](std::string) {
+            if (self->ended_) return;
+            self->loop_.pool.acquire([self](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
+                self->on_connected(ec, std::move(connection));
+            });
+        });
+    }
+
+    // The page's stop button: Ollama's connection is closed, so it stops generating.
+    void cancel() {
+        cancelled_ = true;
+        close_upstream();
+        if (paused_) finish({});  // no read is pending to report the close
+    }
+
+    // The socket is gone: nothing more is sent to it.
+    void abort() {
+        aborted_ = true;
+        close_upstream();
+        if (paused_) finish({});
+    }
+
+    void frame_sent(std::size_t bytes) {
+        queued_ -= bytes;
+        if (paused_ && queued_ < WsSession::chat_queue_bytes) {
+            paused_ = false;
+            read_body();
+        }
+    }
+
+    void count_queued(std::size_t bytes) { queued_ += bytes; }
+
+private:
+    using error_code = boost::system::error_code;
+
+    void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
+        if (cancelled_ || aborted_) {
+            finish({});
+            return;
+        }
+        if (ec) {
+            finish(fmt::format("sluice: cannot reach ollama at {}: {}", loop_.config.upstream.url, ec.message()));
+            return;
+        }
+        upstream_ = std::move(connection);
+        request_.method(http::verb::post);
+        request_.target("/api/chat");
+        request_.version(11);
+        request_.set(http::field::host, loop_.config.upstream.host_header);
+        request_.set(http::field::content_type, "application/json");
+        request_.body() = body_;
+        request_.prepare_payload();
+        upstream_->stream.expires_after(loop_.config.timeouts.upstream_headers);
+        http::async_write(upstream_->stream, request_, [self = shared_from_this()](error_code write_ec, std::size_t) {
+            self->on_request_written(write_ec);
+        });
+    }
+
+    void on_request_written(error_code ec) {
+        if (ec && !retried_ && upstream_ && upstream_->reused && !cancelled_ && !aborted_) {
+            // A kept-alive connection Ollama closed just as the request went in: the request
+            // never reached it, so it goes once more on a new connection.
+            retried_ = true;
+            upstream_.reset();
+            loop_.pool.fresh_connection([self = shared_from_this()](error_code connect_ec, std::unique_ptr<UpstreamConnection> c) {
+                self->on_connected(connect_ec, std::move(c));
+            });
+            return;
+        }
+        if (ec) {
+            finish(fmt::format("sluice: cannot reach ollama at {}: {}", loop_.config.upstream.url, ec.message()));
+            return;
+        }
+        parser_.emplace();
+        parser_->body_limit(boost::none);
+        http::async_read_header(upstream_->stream, upstream_->buffer, *parser_,
+                                [self = shared_from_this()](error_code read_ec, std::size_t) { self->on_header(read_ec); });
+    }
+
+    void on_header(error_code ec) {
+        if (ec) {
+            finish(ec == beast::error::timeout
+                       ? fmt::format("sluice: ollama sent no response within timeouts.upstream_headers ({})",
+                                     loop_.config.timeouts.upstream_headers)
+                       : fmt::format("sluice: ollama failed before responding: {}", ec.message()));
+            return;
+        }
+        status_ = parser_->get().result_int();
+        upstream_->stream.expires_never();  // generation legitimately takes long
+        chunk_ = std::make_unique_for_overwrite<char[]>(body_read_bytes);
+        read_body();
+    }
+
+    void read_body() {
+        if (ended_) return;
+        if (parser_->is_done()) {
+            finish_stream();
+            return;
+        }
+        if (queued_ >= WsSession::chat_queue_bytes) {
+            paused_ = true;  // backpressure: the browser is behind; frame_sent() resumes
+            return;
+        }
+        auto& body = parser_->get().body();
+        body.data = chunk_.get();
+        body.size = body_read_bytes;
+        http::async_read_some(upstream_->stream, upstream_->buffer, *parser_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+    }
+
+    void on_body(error_code ec) {
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+            finish(cancelled_ || aborted_ ? std::string() : std::string("sluice: ollama closed the stream early"));
+            return;
+        }
+        const auto size = body_read_bytes - parser_->get().body().size;
+        split_lines({chunk_.get(), size});
+        if (pending_.size() > loop_.config.limits.max_body_bytes) {
+            close_upstream();
+            finish("sluice: a line from ollama exceeds limits.max_body_bytes");
+            return;
+        }
+        read_body();
+    }
+
+    // Each complete line goes out as one frame, spliced into the envelope as it is.
+    void split_lines(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const auto newline = bytes.find('\n');
+            if (newline == std::string_view::npos) {
+                pending_.append(bytes);
+                return;
+            }
+            pending_.append(bytes.substr(0, newline));
+            bytes.remove_prefix(newline + 1);
+            send_line();
+        }
+    }
+
+    void send_line() {
+        if (pending_.empty()) return;
+        std::string frame = frame_for(id_, R"("line":)");
+        frame += pending_;
+        frame += '}';
+        pending_.clear();
+        session_->send(shared_from_this(), std::move(frame));
+    }
+
+    void finish_stream() {
+        send_line();  // a body without a final newline (a non-streamed answer or an error)
+        if (parser_->keep_alive()) loop_.pool.release(std::move(upstream_));
+        finish({});
+    }
+
+    // `error` empty: the chat ended (done, or cancelled); else it failed.
+    void finish(std::string error) {
+        if (ended_) return;
+        ended_ = true;
+        upstream_.reset();
+        if (!aborted_) {
+            if (cancelled_) {
+                session_->send(nullptr, frame_for(id_, R"("done":true,"cancelled":true})"));
+            } else if (!error.empty()) {
+                session_->send(nullptr, error_frame(id_, error));
+            } else {
+                session_->send(nullptr, frame_for(id_, fmt::format(R"("done":true,"status":{}}})", status_)));
+            }
+        }
+        session_->chat_finished(id_);
+        // The session keeps the frames still queued alive; the chat lets its session go.
+        session_.reset();
+    }
+
+    void close_upstream() {
+        if (!upstream_) return;
+        error_code ignored;
+        upstream_->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        upstream_->stream.socket().close(ignored);
+    }
+
+    std::shared_ptr<WsSession> session_;
+    EventLoop& loop_;
+    std::string id_;
+    std::string body_;
+    std::unique_ptr<UpstreamConnection> upstream_;
+    http::request<http::string_body> request_;
+    std::optional<http::response_parser<http::buffer_body>> parser_;
+    std::unique_ptr<char[]> chunk_;  // de-chunked body bytes of one read
+    std::string pending_;            // the line not yet complete
+    std::size_t queued_ = 0;         // bytes of this chat's frames not yet written to the browser
+    unsigned status_ = 0;
+    bool paused_ = false;
+    bool retried_ = false;
+    bool cancelled_ = false;
+    bool aborted_ = false;
+    bool ended_ = false;
+};
+
+WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop)
+    : ws_(std::move(stream)), upgrade_(std::move(upgrade)), loop_(loop) {
+    ++loop_.state.open_connections;
+}
+
+WsSession::~WsSession() { --loop_.state.open_connections; }
+
+void WsSession::start() {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(loop_.config.limits.max_body_bytes);
+    ws_.auto_fragment(false);  // one line, one frame
+    ws_.text(true);
+    ws_.async_accept(upgrade_, [self = shared_from_this()](error_code ec) { self->on_accepted(ec); });
+}
+
+void WsSession::on_accepted(error_code ec) {
+    if (ec) {
+        spdlog::debug("websocket accept failed: {}", ec.message());
+        return;
+    }
+    read_message();
+}
+
+void WsSession::read_message() {
+    ws_.async_read(read_buffer_,
+                   [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_message(ec, bytes); });
+}
+
+void WsSession::on_message(error_code ec, std::size_t) {
+    if (ec) {
+        close_all();  // the browser closed the socket or it broke: every chat is aborted
+        return;
+    }
+    const auto data = read_buffer_.cdata();
+    handle_message({static_cast<const char*>(data.data()), data.size()});
+    read_buffer_.clear();
+    read_message();
+}
+
+void WsSession::handle_message(std::string_view text) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object message;
+    std::string_view id;
+    if (parser.parse(text.data(), text.size()).get(message) != simdjson::SUCCESS ||
+        message["id"].get(id) != simdjson::SUCCESS) {
+        send(nullptr, json_error_body(R"(sluice: a message is {"id":"...","chat":{...}} or {"id":"...","cancel":true})"));
+        return;
+    }
+    bool cancel = false;
+    if (message["cancel"].get(cancel) == simdjson::SUCCESS && cancel) {
+        if (const auto found = chats_.find(id); found != chats_.end()) found->second->cancel();
+        return;
+    }
+    simdjson::dom::object chat;
+    if (message["chat"].get(chat) != simdjson::SUCCESS) {
+        send(nullptr, error_frame(id, "sluice: the message has no \"chat\" object"));
+        return;
+    }
+    if (chats_.contains(id)) {
+        send(nullptr, error_frame(id, "sluice: a chat with this id is still in flight"));
+        return;
+    }
+    if (chats_.size() >= max_chats) {
+        send(nullptr, error_frame(id, fmt::format("sluice: at most {} chats at once on one socket", max_chats)));
+        return;
+    }
+    auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), simdjson::minify(chat));
+    chats_.emplace(std::string(id), exchange);
+    exchange->start();
+}
+
+void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {
+    if (closed_) return;
+    if (chat) chat->count_queued(frame.size());
+    outbox_.push_back({std::move(chat), std::move(frame)});
+    if (!writing_) write_next();
+}
+
+void WsSession::write_next() {
+    if (outbox_.empty() || closed_) return;
+    writing_ = true;
+    ws_.async_write(asio::buffer(outbox_.front().bytes),
+                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
+}
+
+void WsSession::on_written(error_code ec) {
+    writing_ = false;
+    auto frame = std::move(outbox_.front());
+    outbox_.pop_front();
+    if (ec) close_all();
+    if (closed_) {
+        outbox_.clear();  // its frames hold their chats, and the chats this session
+        return;
+    }
+    if (frame.chat) frame.chat->frame_sent(frame.bytes.size());
+    write_next();
+}
+
+void WsSession::chat_finished(const std::string& id) { chats_.erase(id); }
+
+void WsSession::close_all() {
+    if (closed_) return;
+    closed_ = true;
+    auto chats = std::move(chats_);
+    chats_.clear();
+    for (auto& [id, chat] : chats) chat->abort();
+    if (!writing_) outbox_.clear();  // a pending write still points into the front frame
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+}  // namespace sluice

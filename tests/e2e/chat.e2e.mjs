@@ -1,0 +1,128 @@
+// The browser UI end to end: Debian's chromium (headless, driven by playwright-core) against
+// sluice + the fake Ollama (e2e_harness). Usage: node chat.e2e.mjs <e2e_harness> <output dir>
+// Exits non-zero on the first failed check; leaves chat.png in the output dir.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../ui/package.json"));  // playwright-core lives in ui/
+const { chromium } = require("playwright-core");
+
+const [harnessPath, outDir] = process.argv.slice(2);
+mkdirSync(outDir, { recursive: true });
+
+// --- the harness: sluice + fake Ollama, commanded over stdin ------------------------------------
+const harness = spawn(harnessPath, [], { stdio: ["pipe", "pipe", "inherit"] });
+const answers = readline.createInterface({ input: harness.stdout });
+const waiting = [];
+answers.on("line", (line) => waiting.shift()?.(line));
+const nextLine = () => new Promise((resolve) => waiting.push(resolve));
+const command = (text) => {
+  const answer = nextLine();
+  harness.stdin.write(text + "\n");
+  return answer;
+};
+const port = Number((await nextLine()).split(" ")[1]);
+
+function check(condition, what) {
+  if (!condition) throw new Error(`FAILED: ${what}`);
+  console.log(`ok: ${what}`);
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(what, predicate, timeoutMs = 10000) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(50)) {
+    if (await predicate()) return;
+  }
+  throw new Error(`FAILED: timed out waiting for ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});  // playwright-core gives every launch a fresh, empty profile of its own
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    failed = true;
+    console.log(`FAILED: a reply opened a dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  await page.goto(`http://127.0.0.1:${port}/`);
+  check((await page.title()) === "sluice", "GET / from a browser is the page");
+  await until("the model list", async () => (await page.locator("#model option").count()) > 0);
+  check((await page.locator("#model").inputValue()) === "qwen3:14b", "the model picker lists /api/tags");
+
+  const lastReply = page.locator(".message.assistant").last();
+  const replyText = () => lastReply.locator(".body").textContent();
+  const userCount = () => page.locator(".message.user").count();
+
+  // 1. A reply streams in: its text is seen growing, not only complete.
+  await command("knobs 60 25");
+  await page.fill("#input", "hello");
+  await page.press("#input", "Enter");
+  const seen = new Set();
+  await until("the reply to finish", async () => {
+    seen.add(await replyText());
+    return (await page.locator("#stop").isHidden()) && (await replyText()).includes("tok24");
+  }, 15000);
+  check([...seen].filter((t) => t && !t.includes("tok24")).length >= 3, `text arrived incrementally (${seen.size} states seen)`);
+  check((await lastReply.locator(".stats").textContent()).includes("tok/s"), "the reply shows TTFT and tokens/s");
+
+  // 2. Enter while an input method composes does not send.
+  const before = await userCount();
+  await page.fill("#input", "nihao");
+  await page.dispatchEvent("#input", "keydown", { key: "Enter", keyCode: 229, isComposing: true, bubbles: true });
+  await sleep(300);
+  check((await userCount()) === before, "Enter during IME composition does not send");
+  await page.fill("#input", "");
+
+  // 3. Stop mid-stream closes the fake Ollama's stream.
+  await command("knobs 100 1000");
+  await page.fill("#input", "a long one");
+  await page.press("#input", "Enter");
+  await until("some reply text", async () => ((await replyText()) ?? "").includes("tok3"));
+  await page.click("#stop");
+  await until("the fake Ollama to see the stream cancelled", async () => Number(await command("cancelled")) >= 1, 5000);
+  check(true, "Stop closed the upstream stream");
+  await until("the send button back", () => page.locator("#send").isVisible());
+
+  // 4. Thinking, inline <think>, is a collapsible block.
+  await command("knobs 20 4 <think>\tpondering deeply\t</think>\tThe **answer**.");
+  await page.fill("#input", "think");
+  await page.press("#input", "Enter");
+  await until("the thinking reply", async () => ((await replyText()) ?? "").includes("answer") && (await page.locator("#stop").isHidden()));
+  check((await lastReply.locator("details").isVisible()) &&
+        (await lastReply.locator("details").textContent()).includes("pondering deeply"), "thinking shows in a <details> block");
+  check((await lastReply.locator(".body strong").textContent()) === "answer", "the answer is rendered as markdown");
+
+  // 5. Model output is inert: no handler, script or javascript: URL from a reply runs.
+  await page.evaluate(() => { window.__pwned = 0; });
+  await command("knobs 10 5 <img src=x onerror=\"window.__pwned=1;alert(1)\">\t<script>window.__pwned=2</script>\t" +
+                "[click](javascript:window.__pwned=3)\t<svg onload=\"window.__pwned=4\"></svg>\t hostile done");
+  await page.fill("#input", "be evil");
+  await page.press("#input", "Enter");
+  await until("the hostile reply", async () => ((await replyText()) ?? "").includes("hostile done") && (await page.locator("#stop").isHidden()));
+  await lastReply.locator("a").first().click().catch(() => {});
+  await sleep(300);
+  check((await page.evaluate(() => window.__pwned)) === 0, "no script or handler from the reply ran");
+  check((await page.locator("#messages script, #messages [onerror], #messages [onload]").count()) === 0,
+        "the reply's DOM has no script or event handler attributes");
+  check(!failed, "no dialog opened");
+
+  await page.screenshot({ path: path.join(outDir, "chat.png"), fullPage: true });
+  console.log(`screenshot: ${path.join(outDir, "chat.png")}`);
+} catch (error) {
+  failed = true;
+  console.log(error.message);
+} finally {
+  await browser.close();
+  harness.stdin.write("quit\n");
+}
+process.exit(failed ? 1 : 0);
