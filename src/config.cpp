@@ -803,6 +803,36 @@ void read_rule(const ConfigValue& value, RewriteRule& rule, std::vector<ConfigVa
     }
 }
 
+// A path sluice answers itself: it must not hide one of Ollama's routes or the page's files.
+std::string own_path(std::string_view text) {
+    constexpr std::string_view expected = "a path such as /healthz";
+    if (!text.starts_with('/')) fail_expected(expected, text, "start it with '/'");
+    if (text == "/") fail_expected(expected, text, "/ is Ollama's (\"Ollama is running\") and the browser page's");
+    if (text.find_first_of("?# \t") != std::string_view::npos) {
+        fail_expected(expected, text, "no query, fragment or spaces");
+    }
+    for (const std::string_view taken : {"/api/", "/v1/", "/_sluice/"}) {
+        if (text.starts_with(taken)) {
+            fail_expected(expected, text,
+                          "paths under " + std::string(taken) + " belong to " +
+                              (taken == "/_sluice/" ? "the browser page" : "Ollama's API"));
+        }
+    }
+    return std::string(text);
+}
+
+void read_health(const ConfigValue& value, HealthConfig& health) {
+    std::optional<ConfigValue> readyz_value;
+    read_mapping(value, {
+        setting("healthz", health.healthz, own_path),
+        {"readyz", [&](const ConfigValue& v) { health.readyz = v.parse(own_path); readyz_value = v; }},
+        setting("ready_within", health.ready_within, positive_duration),
+    });
+    if (health.readyz == health.healthz) {
+        (readyz_value ? *readyz_value : value).fail("health.readyz and health.healthz must be different paths");
+    }
+}
+
 void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite) {
     std::vector<ConfigValue> automatic_num_ctx;  // checked once gpu_memory is known, wherever it is written
     read_mapping(value, {
@@ -831,16 +861,22 @@ void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite) {
 }
 
 void read_config(const ConfigValue& value, Config& config) {
+    std::optional<ConfigValue> listen_value;
     read_mapping(value, {
-        setting("listen", config.listen, parse_host_port),
+        {"listen", [&](const ConfigValue& v) { config.listen = v.parse(parse_host_port); listen_value = v; }},
+        setting("allow_unauthenticated", config.allow_unauthenticated, parse_bool),
         setting("upstream", config.upstream, parse_upstream_url),
         setting("threads", config.threads, whole_number<unsigned>(0, 256)),
         section("limits", config.limits, read_limits),
         section("timeouts", config.timeouts, read_timeouts),
         section("upstream_pool", config.upstream_pool, read_upstream_pool),
         section("log", config.log, read_log),
+        section("health", config.health, read_health),
         section("rewrite", config.rewrite, read_rewrite),
     });
+    if (listen_value && !config.allow_unauthenticated && !is_loopback_host(config.listen.host)) {
+        listen_value->fail(unauthenticated_exposure_message(listen_value->node().Scalar()));
+    }
 }
 
 // The file's one document; a null node when the text is empty or only comments.
@@ -981,6 +1017,18 @@ void validate_log_level(std::string_view level) {
     if (std::find(log_levels.begin(), log_levels.end(), level) == log_levels.end()) {
         fail_expected("one of " + join(log_levels), level);
     }
+}
+
+bool is_loopback_host(std::string_view host) {
+    return host == "localhost" || host == "::1" || (host.starts_with("127.") && is_ipv4_address(host));
+}
+
+std::string unauthenticated_exposure_message(std::string_view address) {
+    return "refusing to listen on " + std::string(address) +
+           " without authentication: every device that can reach it could use Ollama through sluice, and API "
+           "keys are not implemented yet in this version. If the network is trusted, set "
+           "'allow_unauthenticated: true' in the config file; otherwise listen on 127.0.0.1 (or [::1]) and put "
+           "sluice behind a reverse proxy that authenticates";
 }
 
 bool RewriteRule::forces(std::string_view key) const {

@@ -1,6 +1,7 @@
 // http_session: one client connection, request after request.
 #include "sluice/http_session.hpp"
 
+#include "sluice/health.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/router.hpp"
 #include "sluice/ui_assets.hpp"
@@ -90,7 +91,13 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(503, "sluice: shutting down", false);
         return;
     }
-    const auto route = route_request(request.method_string(), request.target(), request[http::field::accept]);
+    const auto& health = loop_.config.health;
+    const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
+                                     {health.healthz, health.readyz});
+    if (route.handler == Handler::healthz || route.handler == Handler::readyz) {
+        serve_health(route.handler);
+        return;
+    }
     if (route.handler == Handler::websocket) {
         start_websocket();
         return;
@@ -172,6 +179,21 @@ void HttpSession::serve_ui_asset() {
     }
 }
 
+// Answered from what sluice already knows (a drain is answered before routing, with 503): a
+// probe never waits on Ollama, and a flood of probes costs no upstream connection.
+void HttpSession::serve_health(Handler handler) {
+    const auto& request = parser_->get();
+    const bool keep_alive = request.keep_alive() && parser_->is_done();
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
+        return;
+    }
+    auto answer = handler == Handler::healthz
+                      ? healthz_answer()
+                      : readyz_answer(loop_.readiness->snapshot(), loop_.config, std::chrono::steady_clock::now());
+    send_json(answer.status, std::move(answer.body), keep_alive);
+}
+
 void HttpSession::on_exchange_done(RelayResult result) {
     if (result.error_status != 0) {
         send_error(result.error_status, result.error_message, result.client_reusable);
@@ -181,17 +203,22 @@ void HttpSession::on_exchange_done(RelayResult result) {
 }
 
 void HttpSession::send_error(unsigned status, std::string_view message, bool keep_alive) {
+    if (status >= 500) spdlog::warn("{}", message);
+    send_json(status, json_error_body(message), keep_alive);
+}
+
+void HttpSession::send_json(unsigned status, std::string body, bool keep_alive) {
     const bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
-    error_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
-    auto& response = *error_response_;
+    json_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    auto& response = *json_response_;
     response.set(http::field::content_type, "application/json; charset=utf-8");
-    response.body() = json_error_body(message);
+    response.set(http::field::cache_control, "no-store");
+    response.body() = std::move(body);
     response.prepare_payload();
     if (head) response.body().clear();  // Content-Length stays: what a GET would have carried
     response.keep_alive(keep_alive);
     record_.status = status;
     record_.bytes_out = head ? 0 : response.payload_size().value_or(0);
-    if (status >= 500) spdlog::warn("{}", message);
     stream_.expires_after(loop_.config.timeouts.client_send);
     const auto write = [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
@@ -219,7 +246,7 @@ void HttpSession::end_exchange_without_reading() {
         if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
         if (loop_.config.log.access) log_access(record_);
     }
-    error_response_.reset();
+    json_response_.reset();
 }
 
 void HttpSession::end_exchange(bool keep_alive) {

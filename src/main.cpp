@@ -7,10 +7,12 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -42,7 +44,12 @@ sluice::Config load(const Options& options) {
             throw sluice::ConfigError(fmt::format("--{}: {}", name, e.what()));
         }
     };
-    if (options.listen) config.listen = flag("listen", [&] { return sluice::parse_host_port(*options.listen); });
+    if (options.listen) {
+        config.listen = flag("listen", [&] { return sluice::parse_host_port(*options.listen); });
+        if (!config.allow_unauthenticated && !sluice::is_loopback_host(config.listen.host)) {
+            throw sluice::ConfigError("--listen: " + sluice::unauthenticated_exposure_message(*options.listen));
+        }
+    }
     if (options.upstream) config.upstream = flag("upstream", [&] { return sluice::parse_upstream_url(*options.upstream); });
     if (options.log_level) {
         flag("log-level", [&] { sluice::validate_log_level(*options.log_level); return 0; });
@@ -73,6 +80,18 @@ std::string listen_address(const sluice::HostPort& listen) {
 // telling systemd each step when it runs under it.
 int serve(const sluice::Config& config) {
     const auto inherited = sluice::systemd::inherited_listener();
+    if (inherited && !config.allow_unauthenticated) {
+        // The socket unit's ListenStream= replaces listen:, so the same rule applies to it.
+        boost::asio::ip::tcp::endpoint bound;
+        socklen_t length = static_cast<socklen_t>(bound.capacity());
+        if (::getsockname(*inherited, bound.data(), &length) == 0) {
+            bound.resize(length);
+            if (!bound.address().is_loopback()) {
+                throw std::runtime_error(sluice::unauthenticated_exposure_message(
+                    fmt::format("the socket systemd passed ({})", listen_address({bound.address().to_string(), bound.port()}))));
+            }
+        }
+    }
     sluice::Server server(config, inherited);
     boost::asio::io_context signals_io;
     boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);

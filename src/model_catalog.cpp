@@ -2,14 +2,13 @@
 #include "sluice/model_catalog.hpp"
 
 #include "sluice/json_error.hpp"
+#include "sluice/upstream_fetch.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -18,13 +17,8 @@
 namespace sluice {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 namespace {
-
-constexpr auto response_timeout = std::chrono::seconds(30);
-constexpr std::size_t max_response_bytes = 16 * 1024 * 1024;
 
 struct TagEntry {
     std::string name;
@@ -133,7 +127,8 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
     append_json_escaped(request, name);
     request += "\"}";
     try {
-        co_return installed_model_from_show(name, size, co_await fetch("POST", "/api/show", request));
+        co_return installed_model_from_show(
+            name, size, co_await fetch_from_upstream(io_, config_, "POST", "/api/show", request));
     } catch (const std::exception& e) {
         spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", name, e.what());
     }
@@ -142,7 +137,7 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
 
 asio::awaitable<void> ModelCatalog::refresh() {
     try {
-        const auto tags = parse_tags(co_await fetch("GET", "/api/tags", {}));
+        const auto tags = parse_tags(co_await fetch_from_upstream(io_, config_, "GET", "/api/tags"));
         auto facts = std::make_shared<ModelFacts>();
         facts->known = true;
         std::map<std::string, InstalledModel> by_digest;
@@ -167,47 +162,12 @@ asio::awaitable<void> ModelCatalog::refresh() {
         spdlog::debug("model catalog: {} installed models", facts->models.size());
         publish(std::move(facts));
     } catch (const std::exception& e) {
-        // Boost's system_error what() carries the source location of the failed call: users
-        // get the message alone.
-        const auto* system_error = dynamic_cast<const boost::system::system_error*>(&e);
-        std::string error = system_error ? system_error->code().message() : e.what();
+        std::string error = describe_fetch_error(e);
         spdlog::warn("rewrite: cannot read the installed models from ollama at {}: {}; "
                      "model rules that need them change nothing until it answers",
                      config_.upstream.url, error);
         publish(facts(), std::move(error));  // keep what was known; waiting requests go on
     }
-}
-
-asio::awaitable<std::string> ModelCatalog::fetch(std::string_view method, std::string_view target, std::string body) {
-    beast::tcp_stream stream(io_);
-    asio::ip::tcp::resolver resolver(io_);
-    const auto endpoints = co_await resolver.async_resolve(config_.upstream.host, std::to_string(config_.upstream.port),
-                                                           asio::use_awaitable);
-    stream.expires_after(config_.timeouts.upstream_connect);
-    co_await stream.async_connect(endpoints, asio::use_awaitable);
-
-    http::request<http::string_body> request;
-    request.method_string(method);
-    request.target(target);
-    request.version(11);
-    request.set(http::field::host, config_.upstream.host_header);
-    request.set(http::field::user_agent, "sluice");
-    if (!body.empty()) {
-        request.set(http::field::content_type, "application/json");
-        request.body() = std::move(body);
-    }
-    request.prepare_payload();
-    stream.expires_after(response_timeout);
-    co_await http::async_write(stream, request, asio::use_awaitable);
-
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(max_response_bytes);
-    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
-    if (parser.get().result() != http::status::ok) {
-        throw std::runtime_error(fmt::format("{} {} answered {}", method, target, parser.get().result_int()));
-    }
-    co_return std::move(parser.get().body());
 }
 
 }  // namespace sluice

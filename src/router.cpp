@@ -40,9 +40,18 @@ bool is_same_origin(std::string_view origin, std::string_view host) {
     return false;
 }
 
-Route route_request(std::string_view method, std::string_view target, std::string_view accept) {
+Route route_request(std::string_view method, std::string_view target, std::string_view accept, HealthPaths health) {
     Route route;
     const auto path = target_path(target);
+    // Every method: a health path is sluice's, so a POST to it gets 405 rather than Ollama's 404.
+    if (!health.healthz.empty() && path == health.healthz) {
+        route.handler = Handler::healthz;
+        return route;
+    }
+    if (!health.readyz.empty() && path == health.readyz) {
+        route.handler = Handler::readyz;
+        return route;
+    }
     if (path.starts_with(own_prefix)) {
         route.handler = path == websocket_path ? Handler::websocket : Handler::ui_asset;
         return route;

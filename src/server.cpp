@@ -108,7 +108,11 @@ Server::Server(Config config, std::optional<int> inherited_listener) : config_(s
     listening_on_ = endpoint.address().is_v6() ? fmt::format("[{}]:{}", host, port_) : fmt::format("{}:{}", host, port_);
     if (inherited_listener) listening_on_ += " (the socket systemd passed)";
     catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
-    for (auto& loop : loops_) loop->loop.catalog = catalog_.get();
+    readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
+    for (auto& loop : loops_) {
+        loop->loop.catalog = catalog_.get();
+        loop->loop.readiness = readiness_.get();
+    }
 }
 
 Server::~Server() {
@@ -118,6 +122,7 @@ Server::~Server() {
 
 void Server::start() {
     catalog_->start();
+    readiness_->start();
     for (auto& loop : loops_) {
         accept(*loop);
         threads_.emplace_back([&io = loop->loop.io] { io.run(); });
@@ -141,6 +146,7 @@ void Server::stop() {
 void Server::stop_loops() {
     if (stopped_.exchange(true)) return;
     catalog_->stop();
+    readiness_->stop();
     for (auto& loop : loops_) {
         asio::post(loop->loop.io, [&l = *loop] {
             boost::system::error_code ignored;

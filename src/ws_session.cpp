@@ -47,8 +47,9 @@ public:
         : session_(std::move(session)), loop_(session_->loop()), id_(std::move(id)), body_(std::move(body)) {}
 
     void start() {
-        rewrite_request_body(loop_, "/api/chat", body_, [self = shared_from_this()](std::string) {
+        rewrite_request_body(loop_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
             if (self->ended_) return;
+            self->rewritten_ = std::move(rewritten);
             self->loop_.pool.acquire([self](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
                 self->on_connected(ec, std::move(connection));
             });
@@ -207,18 +208,22 @@ private:
         if (ended_) return;
         ended_ = true;
         upstream_.reset();
-        if (!aborted_) {
-            if (cancelled_) {
-                session_->send(nullptr, frame_for(id_, R"("done":true,"cancelled":true})"));
-            } else if (!error.empty()) {
-                session_->send(nullptr, error_frame(id_, error));
-            } else {
-                session_->send(nullptr, frame_for(id_, fmt::format(R"("done":true,"status":{}}})", status_)));
-            }
-        }
+        if (!aborted_) session_->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
         session_->chat_finished(id_);
         // The session keeps the frames still queued alive; the chat lets its session go.
         session_.reset();
+    }
+
+    // The end frame: how the chat ended, and what the rewriter changed (X-Sluice-Rewrite's value).
+    std::string done_frame() const {
+        std::string rest = cancelled_ ? R"("done":true,"cancelled":true)" : fmt::format(R"("done":true,"status":{})", status_);
+        if (!rewritten_.empty()) {
+            rest += R"(,"rewrite":")";
+            append_json_escaped(rest, rewritten_);
+            rest += '"';
+        }
+        rest += '}';
+        return frame_for(id_, rest);
     }
 
     void close_upstream() {
@@ -232,6 +237,7 @@ private:
     EventLoop& loop_;
     std::string id_;
     std::string body_;
+    std::string rewritten_;  // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
     std::unique_ptr<UpstreamConnection> upstream_;
     http::request<http::string_body> request_;
     std::optional<http::response_parser<http::buffer_body>> parser_;

@@ -64,6 +64,16 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+// sluice's own health endpoints, answered by sluice and never forwarded. Paths are validated
+// to stay clear of Ollama's (/api/, /v1/) and the page's (/_sluice/).
+struct HealthConfig {
+    std::string healthz = "/healthz";  // 200 while sluice runs, 503 while it drains
+    std::string readyz = "/readyz";    // 200 while Ollama answered /api/version recently
+    std::chrono::milliseconds ready_within{std::chrono::seconds(30)};  // "recently"
+
+    bool operator==(const HealthConfig&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 // rewrite: per-model rules the request rewriter applies (see rewrite.hpp for what each does).
 
@@ -137,12 +147,16 @@ bool model_pattern_matches(std::string_view pattern, std::string_view model);
 
 struct Config {
     HostPort listen{"127.0.0.1", 8080};
+    // Listening beyond loopback without authentication is refused unless this says the network
+    // is trusted (API keys are not implemented yet).
+    bool allow_unauthenticated = false;
     UpstreamUrl upstream{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"};
     unsigned threads = 0;  // event loops; 0 = one per core
     Limits limits;
     Timeouts timeouts;
     UpstreamPoolConfig upstream_pool;
     LogConfig log;
+    HealthConfig health;
     RewriteConfig rewrite;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
@@ -167,5 +181,10 @@ UpstreamUrl parse_upstream_url(std::string_view text);
 std::chrono::milliseconds parse_duration(std::string_view text);  // "250ms", "30s", "10m", "1h", "1m30s"
 std::size_t parse_size(std::string_view text);                    // "65536", "64KiB", "64MiB", "1GiB"
 void validate_log_level(std::string_view level);
+
+// Whether a listen host reaches only this machine: 127.0.0.0/8, ::1 or localhost.
+bool is_loopback_host(std::string_view host);
+// The refusal to serve `address` (e.g. "0.0.0.0:8080") to the network without authentication.
+std::string unauthenticated_exposure_message(std::string_view address);
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "sluice/config.hpp"
+#include "sluice/health.hpp"
 #include "sluice/json_edit.hpp"
 #include "sluice/model_catalog.hpp"
 #include "sluice/upstream_pool.hpp"
@@ -40,6 +41,7 @@ struct EventLoop {
     UpstreamPool pool;
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
+    const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
     ServerState& state;
 };
 

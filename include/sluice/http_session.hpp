@@ -6,6 +6,7 @@
 #include "sluice/access_log.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/relay.hpp"
+#include "sluice/router.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,11 +34,13 @@ private:
     void on_request_header(error_code ec);
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
+    void send_json(unsigned status, std::string body, bool keep_alive);
     void begin_exchange();
     void end_exchange(bool keep_alive);
     void end_exchange_without_reading();  // logs and uncounts the exchange
     void start_websocket();
     void serve_ui_asset();
+    void serve_health(Handler handler);
     void close();
     void drain();
 
@@ -49,7 +52,8 @@ private:
     std::unique_ptr<char[]> relay_buffer_;  // allocated once, on the first proxied request
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
-    std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> error_response_;
+    // sluice's own small JSON answers (errors, health), kept until written.
+    std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> json_response_;
 };
 
 }  // namespace sluice

@@ -45,7 +45,6 @@ private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<void> refresh();
     boost::asio::awaitable<InstalledModel> show(const std::string& name, std::uint64_t size);
-    boost::asio::awaitable<std::string> fetch(std::string_view method, std::string_view target, std::string body);
     void publish(std::shared_ptr<const ModelFacts> facts, std::string error = {});
 
     boost::asio::io_context& io_;

@@ -3,7 +3,9 @@
 // Most requests are proxied to Ollama. sluice's own endpoints live under one fixed prefix,
 // /_sluice/, that Ollama does not use; the one exception is `GET /` from a browser (its Accept
 // names text/html), which gets the chat page while every other `GET /` and `HEAD /` still reaches
-// Ollama ("Ollama is running"), so clients that probe it see no difference.
+// Ollama ("Ollama is running"), so clients that probe it see no difference. The other exceptions
+// are the health paths (health.healthz, health.readyz), configurable because probes of
+// orchestrators and load balancers expect their own conventions.
 #pragma once
 
 #include <string_view>
@@ -14,6 +16,14 @@ enum class Handler {
     proxy,      // forward to Ollama
     websocket,  // the browser UI's WebSocket, /_sluice/ws
     ui_asset,   // a file of the embedded page: `/` for browsers, /_sluice/<file>
+    healthz,    // sluice is alive (and not draining)
+    readyz,     // sluice can reach Ollama
+};
+
+// Where the health endpoints are (from config.health); empty paths are never matched.
+struct HealthPaths {
+    std::string_view healthz;
+    std::string_view readyz;
 };
 
 // sluice's own paths; fixed, so the page and the server always agree.
@@ -33,7 +43,8 @@ struct Route {
 
 // `target` may carry a query string; it is ignored for routing. `accept` is the request's
 // Accept header (only `GET /` looks at it).
-Route route_request(std::string_view method, std::string_view target, std::string_view accept = {});
+Route route_request(std::string_view method, std::string_view target, std::string_view accept = {},
+                    HealthPaths health = {});
 
 // The path part of a request target ("/api/chat?x=1" -> "/api/chat").
 std::string_view target_path(std::string_view target);

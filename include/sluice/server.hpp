@@ -8,6 +8,7 @@
 
 #include "sluice/config.hpp"
 #include "sluice/event_loop.hpp"
+#include "sluice/health.hpp"
 #include "sluice/model_catalog.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -68,6 +69,7 @@ private:
     std::atomic<std::size_t> loops_answered_{0};
     std::vector<std::unique_ptr<Loop>> loops_;
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
+    std::unique_ptr<ReadinessProbe> readiness_;  // runs on the first loop
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::string listening_on_;  // for the start-up log line

@@ -4,7 +4,8 @@
 // {"id":"<id>","cancel":true}. Each chat is its own exchange with Ollama's /api/chat (through the
 // upstream pool and the request rewriter, as a proxied chat would be); each NDJSON line Ollama
 // sends comes back as one frame {"id":"<id>","line":<the line, byte for byte>}, and the chat ends
-// with {"id":"<id>","done":true} (plus "cancelled":true after a cancel) or
+// with {"id":"<id>","done":true,"status":200} ("cancelled":true instead of the status after a
+// cancel; "rewrite":"<X-Sluice-Rewrite's value>" when the rewriter changed the request) or
 // {"id":"<id>","error":"..."}. Memory is bounded per chat: while a chat's frames waiting for the
 // browser exceed a fixed budget, sluice stops reading that chat from Ollama. A cancel closes that
 // chat's upstream connection; closing the socket closes all of them.

@@ -58,6 +58,14 @@ try {
   check((await page.title()) === "sluice", "GET / from a browser is the page");
   await until("the model list", async () => (await page.locator("#model option").count()) > 0);
   check((await page.locator("#model").inputValue()) === "qwen3:14b", "the model picker lists /api/tags");
+  const timing = await page.evaluate(() => {
+    const at = (entry) => Math.round(entry?.startTime ?? NaN);
+    return { firstPaint: at(performance.getEntriesByName("first-contentful-paint")[0]),
+             modelsListed: at(performance.getEntriesByName("sluice:models-listed")[0]) };
+  });
+  console.log(`time to interactive: first contentful paint ${timing.firstPaint} ms, model list filled ${timing.modelsListed} ms`);
+  await until("the loaded model (/api/ps)", async () => (await page.locator("#loaded").textContent()).includes("qwen3:14b-q8_0"));
+  check(true, "/api/ps's loaded model is shown next to the picker");
 
   const lastReply = page.locator(".message.assistant").last();
   const replyText = () => lastReply.locator(".body").textContent();
@@ -74,6 +82,8 @@ try {
   }, 15000);
   check([...seen].filter((t) => t && !t.includes("tok24")).length >= 3, `text arrived incrementally (${seen.size} states seen)`);
   check((await lastReply.locator(".stats").textContent()).includes("tok/s"), "the reply shows TTFT and tokens/s");
+  check((await lastReply.locator(".stats").textContent()).includes("sluice changed: num_ctx=8192"),
+        "the reply shows what the rewriter changed");
 
   // 2. Enter while an input method composes does not send.
   const before = await userCount();
@@ -116,8 +126,86 @@ try {
         "the reply's DOM has no script or event handler attributes");
   check(!failed, "no dialog opened");
 
+  // 6. System prompt and think switch go into the request; regenerate replaces the last reply.
+  const lastChat = async () => JSON.parse(await command("last-chat"));
+  const finished = (text) => async () => ((await replyText()) ?? "").includes(text) && (await page.locator("#stop").isHidden());
+  await page.click("#new-chat");
+  await page.click("#system-box summary");
+  await page.fill("#system", "You are terse.");
+  await page.selectOption("#think", "off");
+  await command("knobs 10 2 first take");
+  await page.fill("#input", "with system");
+  await page.press("#input", "Enter");
+  await until("the reply with a system prompt", finished("first take"));
+  let request = await lastChat();
+  check(request.messages[0].role === "system" && request.messages[0].content === "You are terse.",
+        "the conversation's system prompt is sent first");
+  check(request.think === false, "think off sends \"think\":false");
+  await page.selectOption("#think", "auto");
+  await command("knobs 10 2 second take");
+  await page.click(".message.assistant .regenerate");
+  await until("the regenerated reply", finished("second take"));
+  request = await lastChat();
+  check(!("think" in request), "think auto leaves \"think\" out");
+  check((await page.locator(".message.assistant").count()) === 1 && !(await replyText()).includes("first take"),
+        "regenerate replaces the last reply");
+
+  // 7. Edit-and-resend: the edited message replaces the old one and everything after it.
+  await page.click(".message.user .edit");
+  check((await page.inputValue("#input")) === "with system", "edit puts the message back in the composer");
+  await page.selectOption("#think", "on");
+  await page.fill("#input", "edited question");
+  await page.press("#input", "Enter");
+  await until("the reply to the edited message", finished("second take"));
+  request = await lastChat();
+  check((await userCount()) === 1 && (await page.locator(".message.user .body").textContent()) === "edited question" &&
+        request.messages.at(-1).content === "edited question" && request.think === true,
+        "edit-and-resend sends the edited message in place of the old one (think on: \"think\":true)");
+
+  // 8. A code block has a copy button that puts its text on the clipboard.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: `http://127.0.0.1:${port}` });
+  await command("knobs 10 1 Code:\\n\\n```js\\nconst answer = 42;\\n```\\n");
+  await page.fill("#input", "code please");
+  await page.press("#input", "Enter");
+  await until("the code reply", async () => (await lastReply.locator("pre .copy").count()) === 1);
+  await lastReply.locator("pre .copy").click();
+  await until("the copy to finish", async () => (await lastReply.locator("pre .copy").textContent()) === "Copied");
+  check((await page.evaluate(() => navigator.clipboard.readText())).includes("const answer = 42;"),
+        "the copy button put the code on the clipboard");
+
+  // 9. A model pull shows its progress while it streams.
+  await command("knobs 300 1");
+  await page.fill("#pull-name", "qwen3:8b");
+  await page.click("#pull button");
+  const fractions = new Set();
+  await until("the pull to succeed", async () => {
+    fractions.add(await page.locator("#pull-progress").evaluate((bar) => bar.value));
+    return (await page.locator("#pull-status").textContent()) === "success";
+  });
+  check([...fractions].some((f) => f > 0 && f < 1) && (await page.locator("#pull-progress").evaluate((bar) => bar.value)) === 1,
+        `the pull's progress bar moved (${[...fractions].map((f) => f.toFixed(2)).join(" ")})`);
+
+  // 10. Conversations: rename, search.
+  await page.locator("#conversations li").first().locator(".rename").click();
+  await page.fill(".rename-field", "Renamed chat");
+  await page.press(".rename-field", "Enter");
+  check((await page.locator("#conversations li span").first().textContent()) === "Renamed chat", "a conversation can be renamed");
+  await page.fill("#search", "EDITED question");
+  check((await page.locator("#conversations li").count()) === 1 &&
+        (await page.locator("#conversations li span").textContent()) === "Renamed chat", "search finds a chat by its messages");
+  await page.fill("#search", "");
+
   await page.screenshot({ path: path.join(outDir, "chat.png"), fullPage: true });
   console.log(`screenshot: ${path.join(outDir, "chat.png")}`);
+
+  // 11. At phone width the sidebar hides behind a button.
+  await page.setViewportSize({ width: 390, height: 800 });
+  check(await page.locator("#sidebar").isHidden(), "at phone width the sidebar is hidden");
+  await page.click("#menu");
+  check(await page.locator("#sidebar").isVisible(), "the menu button shows the sidebar");
+  await page.screenshot({ path: path.join(outDir, "phone.png") });
+  await page.locator("#conversations li span").first().click();
+  check(await page.locator("#sidebar").isHidden(), "picking a conversation hides the sidebar again");
 } catch (error) {
   failed = true;
   console.log(error.message);

@@ -3,6 +3,7 @@
 // activation through Debian's systemd-socket-activate.
 #include "child_process.hpp"
 #include "fake_ollama.hpp"
+#include "ports.hpp"
 #include "test_client.hpp"
 
 #include <gtest/gtest.h>
@@ -140,14 +141,7 @@ TEST(SocketActivation, ConnectionMadeBeforeSluiceStartsIsServed) {
                                      notify.environment()});
     ChildProcess activator(command);
 
-    std::unique_ptr<TestClient> client;
-    for (const auto deadline = Clock::now() + 5s; !client && Clock::now() < deadline;) {
-        try {
-            client = std::make_unique<TestClient>(port);
-        } catch (const std::runtime_error&) {
-            std::this_thread::sleep_for(20ms);  // systemd-socket-activate is not listening yet
-        }
-    }
+    const auto client = connect_when_listening(port, 5s);  // once systemd-socket-activate listens
     ASSERT_TRUE(client) << "systemd-socket-activate never listened on " << port;
     const auto response = client->request("GET", "/api/version");
     EXPECT_EQ(response.status, 200u);

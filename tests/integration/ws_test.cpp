@@ -35,6 +35,7 @@ struct Frame {
     bool done = false;
     bool cancelled = false;
     std::string error;
+    std::string rewrite;  // the end frame's X-Sluice-Rewrite value
 };
 
 Frame parse_frame(std::string raw) {
@@ -49,6 +50,7 @@ Frame parse_frame(std::string raw) {
     std::string_view text;
     if (object["id"].get(text) == simdjson::SUCCESS) frame.id = text;
     if (object["error"].get(text) == simdjson::SUCCESS) frame.error = text;
+    if (object["rewrite"].get(text) == simdjson::SUCCESS) frame.rewrite = text;
     bool flag = false;
     if (object["done"].get(flag) == simdjson::SUCCESS) frame.done = flag;
     if (object["cancelled"].get(flag) == simdjson::SUCCESS) frame.cancelled = flag;
@@ -121,8 +123,10 @@ private:
 
 class WebSocketTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        Config config;
+    void SetUp() override { start(Config{}); }
+    // Replaces the server with one configured as `config` (listening on a new port).
+    void start(Config config) {
+        server.reset();
         config.listen = {"127.0.0.1", 0};
         config.upstream = parse_upstream_url(ollama.url());
         config.log.access = false;
@@ -161,6 +165,26 @@ TEST_F(WebSocketTest, EachOllamaLineArrivesAsOneFrameTaggedWithItsId) {
     EXPECT_EQ(request.method, "POST");
     EXPECT_EQ(request.target, "/api/chat");
     EXPECT_NE(request.body.find(R"("content":"hi")"), std::string::npos);
+}
+
+TEST_F(WebSocketTest, EndFrameSaysWhatTheRewriterChanged) {
+    ollama.set_knobs({.tokens = 2});
+    WsClient plain(port());
+    plain.chat("as-sent");
+    EXPECT_EQ(plain.read_until_end_of("as-sent").back().raw, R"({"id":"as-sent","done":true,"status":200})");
+
+    start(parse_config(R"(
+rewrite:
+  models:
+    - match: "qwen3:14b"
+      options: {num_ctx: 8192}
+)", "sluice.yaml"));
+    WsClient client(port());
+    client.chat("rewritten");
+    const auto end = client.read_until_end_of("rewritten").back();
+    EXPECT_TRUE(end.done);
+    EXPECT_EQ(end.rewrite, "num_ctx=8192");
+    EXPECT_NE(ollama.last_request().body.find(R"("num_ctx":8192)"), std::string::npos) << ollama.last_request().body;
 }
 
 TEST_F(WebSocketTest, TwoChatsStreamAtOnceOnOneSocket) {

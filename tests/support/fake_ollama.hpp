@@ -67,6 +67,8 @@ public:
     void set_knobs(const FakeOllamaKnobs& knobs);
     FakeOllamaKnobs knobs() const;
 
+    // sluice's readiness probe (User-Agent: sluice-readiness) is answered but neither recorded
+    // nor counted in connections_accepted().
     std::vector<RecordedRequest> requests() const;  // every request fully received so far
     RecordedRequest last_request() const;           // the newest (throws if none)
     std::size_t connections_accepted() const;       // TCP connections accepted so far

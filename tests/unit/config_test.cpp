@@ -199,9 +199,10 @@ log:
 
 TEST(ParseConfig, FlowStyleAndQuotedValuesReadTheSame) {
     const Config config = parse_config(
-        "{listen: '0.0.0.0:0', threads: \"4\", limits: {max_header_bytes: '1 MiB'}, log: {access: off}}", "test.yaml");
+        "{listen: '0.0.0.0:0', allow_unauthenticated: true, threads: \"4\", limits: {max_header_bytes: '1 MiB'}, log: {access: off}}", "test.yaml");
     Config expected;
     expected.listen = {"0.0.0.0", 0};
+    expected.allow_unauthenticated = true;
     expected.threads = 4;
     expected.limits.max_header_bytes = 1 * MiB;
     expected.log.access = false;
@@ -473,8 +474,8 @@ INSTANTIATE_TEST_SUITE_P(
     Config, ConfigErrorMessage,
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
-                  "test.yaml:2: unknown key 'limts' (known: listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, rewrite)"},
+                  "test.yaml:2: unknown key 'limts' (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log, health, rewrite)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -522,11 +523,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ListWhereMappingExpected", "log:\n  - level: info\n",
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
-                  "test.yaml:1: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, rewrite, got a list"},
+                  "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log, health, rewrite, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
-                  "test.yaml:2: expected a mapping with the keys listen, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, rewrite, got \"hello\""},
+                  "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "upstream_pool, log, health, rewrite, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found"},
@@ -605,7 +606,7 @@ TEST(LoadConfigFile, ErrorsNameThePath) {
 }
 
 TEST(LoadConfigFile, ReadsAFile) {
-    const TemporaryFile file("sluice-config-test-good.yaml", "listen: 0.0.0.0:0\nlog:\n  level: warn\n");
+    const TemporaryFile file("sluice-config-test-good.yaml", "listen: 0.0.0.0:0\nallow_unauthenticated: yes\nlog:\n  level: warn\n");
     const Config config = load_config_file(file.path());
     EXPECT_EQ(config.listen, (HostPort{"0.0.0.0", 0}));
     EXPECT_EQ(config.log.level, "warn");
@@ -620,17 +621,85 @@ TEST(LoadConfigFile, ShippedConfigListsEveryKey) {
     std::stringstream text;
     text << in.rdbuf();
     for (const std::string_view line :
-         {"\nlisten: ", "\nupstream: ", "\nthreads: ", "\nlimits:\n", "\n  max_connections: ",
+         {"\nlisten: ", "\nallow_unauthenticated: ", "\nupstream: ", "\nthreads: ", "\nlimits:\n", "\n  max_connections: ",
           "\n  max_header_bytes: ", "\n  max_body_bytes: ", "\n  stream_buffer_bytes: ", "\ntimeouts:\n",
           "\n  client_header: ", "\n  client_body: ", "\n  client_send: ", "\n  upstream_connect: ",
           "\n  upstream_headers: ", "\n  drain: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
-          "\n  level: ", "\n  access: ", "\nrewrite:\n", "\n  gpu_memory: ", "\n  kv_cache_type: ", "\n  models: ",
+          "\n  level: ", "\n  access: ", "\nhealth:\n", "\n  healthz: ", "\n  readyz: ", "\n  ready_within: ",
+          "\nrewrite:\n", "\n  gpu_memory: ", "\n  kv_cache_type: ", "\n  models: ",
           "\n  #   - match: ", "\n  #     prefer: ", "\n  #     alias: ", "\n  #     options:", "\n  #     force: ",
           "\n  #     keep_alive: ", "\n  #     think: ", "\n  #     think_level: ", "\n  #     think_via: ",
           "\n  #     # template:"}) {
         EXPECT_NE(text.str().find(line), std::string::npos) << "missing: " << line.substr(1);
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Safe by default: no network exposure without authentication unless the user says so
+
+TEST(Exposure, LoopbackHostsAreLocal) {
+    for (const std::string_view host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) EXPECT_TRUE(is_loopback_host(host)) << host;
+    for (const std::string_view host : {"0.0.0.0", "::", "192.168.1.5", "gpu-box", "127.0.0", "128.0.0.1", "::2"}) {
+        EXPECT_FALSE(is_loopback_host(host)) << host;
+    }
+}
+
+TEST(Exposure, NonLoopbackListenIsRefusedWithoutAllowUnauthenticated) {
+    EXPECT_EQ(parse_error("log:\n  level: info\nlisten: 0.0.0.0:8080\n"),
+              "test.yaml:3: listen: refusing to listen on 0.0.0.0:8080 without authentication: every device that can "
+              "reach it could use Ollama through sluice, and API keys are not implemented yet in this version. If the "
+              "network is trusted, set 'allow_unauthenticated: true' in the config file; otherwise listen on 127.0.0.1 "
+              "(or [::1]) and put sluice behind a reverse proxy that authenticates");
+    EXPECT_NE(parse_error("listen: \"[::]:8080\"\nallow_unauthenticated: false\n").find("refusing to listen on [::]:8080"),
+              std::string::npos);
+    // Written after listen or before it, the opt-in counts.
+    EXPECT_TRUE(parse_config("listen: 0.0.0.0:8080\nallow_unauthenticated: true\n", "test.yaml").allow_unauthenticated);
+    EXPECT_EQ(parse_config("allow_unauthenticated: true\nlisten: 192.168.1.5:80\n", "test.yaml").listen.host, "192.168.1.5");
+    EXPECT_FALSE(parse_config("listen: localhost:8080\n", "test.yaml").allow_unauthenticated);
+}
+
+// -------------------------------------------------------------------------------------------
+// health
+
+TEST(HealthConfig, DefaultsAndEveryKey) {
+    EXPECT_EQ(Config{}.health, (HealthConfig{"/healthz", "/readyz", 30s}));
+    const Config config = parse_config("health:\n  healthz: /live\n  readyz: /sluice/ready\n  ready_within: 1m\n", "test.yaml");
+    EXPECT_EQ(config.health, (HealthConfig{"/live", "/sluice/ready", 60s}));
+}
+
+struct BadHealthCase {
+    std::string_view yaml;
+    std::string_view message;
+};
+
+class BadHealthConfig : public testing::TestWithParam<BadHealthCase> {};
+
+TEST_P(BadHealthConfig, IsRejectedWithTheReason) { EXPECT_EQ(parse_error(GetParam().yaml), GetParam().message); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Health, BadHealthConfig,
+    testing::Values(
+        BadHealthCase{"health:\n  healthz: healthz\n",
+                      "test.yaml:2: health.healthz: expected a path such as /healthz, got \"healthz\"; start it with '/'"},
+        BadHealthCase{"health:\n  readyz: /api/ready\n",
+                      "test.yaml:2: health.readyz: expected a path such as /healthz, got \"/api/ready\"; paths under "
+                      "/api/ belong to Ollama's API"},
+        BadHealthCase{"health:\n  healthz: /v1/health\n",
+                      "test.yaml:2: health.healthz: expected a path such as /healthz, got \"/v1/health\"; paths under "
+                      "/v1/ belong to Ollama's API"},
+        BadHealthCase{"health:\n  healthz: /_sluice/health\n",
+                      "test.yaml:2: health.healthz: expected a path such as /healthz, got \"/_sluice/health\"; paths "
+                      "under /_sluice/ belong to the browser page"},
+        BadHealthCase{"health:\n  healthz: /\n",
+                      "test.yaml:2: health.healthz: expected a path such as /healthz, got \"/\"; / is Ollama's "
+                      "(\"Ollama is running\") and the browser page's"},
+        BadHealthCase{"health:\n  healthz: /h?x=1\n",
+                      "test.yaml:2: health.healthz: expected a path such as /healthz, got \"/h?x=1\"; no query, "
+                      "fragment or spaces"},
+        BadHealthCase{"health:\n  healthz: /same\n  readyz: /same\n",
+                      "test.yaml:3: health.readyz: health.readyz and health.healthz must be different paths"},
+        BadHealthCase{"health:\n  ready_within: 0s\n",
+                      "test.yaml:2: health.ready_within: expected a duration greater than zero, such as 30s, got \"0s\""}));
 
 // -------------------------------------------------------------------------------------------
 // rewrite

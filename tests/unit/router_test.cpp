@@ -59,6 +59,17 @@ TEST(OwnRoutes, RootIsThePageOnlyForBrowsers) {
     EXPECT_EQ(route_request("GET", "/api/tags", "text/html").handler, Handler::proxy);
 }
 
+TEST(OwnRoutes, HealthPathsAreSluicesForEveryMethod) {
+    const HealthPaths health{"/healthz", "/ready"};
+    EXPECT_EQ(route_request("GET", "/healthz", {}, health).handler, Handler::healthz);
+    EXPECT_EQ(route_request("HEAD", "/healthz?verbose", {}, health).handler, Handler::healthz);
+    EXPECT_EQ(route_request("POST", "/ready", {}, health).handler, Handler::readyz);  // answered 405, not forwarded
+    EXPECT_EQ(route_request("GET", "/readyz", {}, health).handler, Handler::proxy);   // not the configured path
+    EXPECT_EQ(route_request("GET", "/healthz/x", {}, health).handler, Handler::proxy);
+    EXPECT_EQ(route_request("GET", "/healthz").handler, Handler::proxy);  // no health paths given
+    EXPECT_EQ(route_request("POST", "/api/chat", {}, health).body, BodyHandling::read);
+}
+
 TEST(SameOrigin, OriginMustNameTheAddressedHost) {
     EXPECT_TRUE(is_same_origin("http://127.0.0.1:8080", "127.0.0.1:8080"));
     EXPECT_TRUE(is_same_origin("https://Box.lan", "box.lan"));

@@ -1,12 +1,13 @@
 // main: the chat page. Talks to sluice over /_sluice/ws (one frame per Ollama NDJSON line,
-// tagged with the chat's id) and to Ollama's plain HTTP API through sluice for /api/tags.
+// tagged with the chat's id) and to Ollama's plain HTTP API through sluice for /api/tags,
+// /api/ps and /api/pull.
 import "./style.css";
 import hljs from "highlight.js/lib/common";
 import "highlight.js/styles/github-dark.css";
 import { formatStats, markdownToSafeHtml, splitThinking, type Stats } from "./render";
 
 interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string }
-interface Conversation { id: string; title: string; messages: Message[] }
+interface Conversation { id: string; title: string; system?: string; messages: Message[] }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelSelect = $<HTMLSelectElement>("model");
@@ -16,12 +17,17 @@ const input = $<HTMLTextAreaElement>("input");
 const sendButton = $<HTMLButtonElement>("send");
 const stopButton = $<HTMLButtonElement>("stop");
 const conversationList = $<HTMLUListElement>("conversations");
+const searchInput = $<HTMLInputElement>("search");
+const systemInput = $<HTMLTextAreaElement>("system");
+const thinkSelect = $<HTMLSelectElement>("think");
+const loadedLine = $<HTMLSpanElement>("loaded");
 
 // --- conversations, kept in localStorage -------------------------------------------------------
 
 const storageKey = "sluice.conversations";
 let conversations: Conversation[] = JSON.parse(localStorage.getItem(storageKey) ?? "[]");
 let current: Conversation = conversations[0] ?? newConversation();
+let editFrom: number | undefined;  // the user message being edited: it and all after it are replaced
 
 function newConversation(): Conversation {
   const conversation = { id: crypto.randomUUID(), title: "New chat", messages: [] };
@@ -29,41 +35,79 @@ function newConversation(): Conversation {
   return conversation;
 }
 
+function select(conversation: Conversation) {
+  current = conversation;
+  editFrom = undefined;
+  showAll();
+}
+
 function save() {
   localStorage.setItem(storageKey, JSON.stringify(conversations));
 }
 
+function matches(conversation: Conversation, query: string): boolean {
+  const text = (s: string) => s.toLowerCase().includes(query);
+  return text(conversation.title) || conversation.messages.some((m) => text(m.content));
+}
+
 function showConversations() {
+  const query = searchInput.value.trim().toLowerCase();
   conversationList.replaceChildren(
-    ...conversations.map((conversation) => {
+    ...conversations.filter((c) => !query || matches(c, query)).map((conversation) => {
       const item = document.createElement("li");
       item.classList.toggle("active", conversation === current);
       const title = document.createElement("span");
       title.textContent = conversation.title;
       title.onclick = () => {
         if (inFlight) return;
-        current = conversation;
-        showAll();
+        document.body.classList.remove("sidebar-open");
+        select(conversation);
       };
+      const rename = document.createElement("button");
+      rename.textContent = "✎";
+      rename.title = "Rename";
+      rename.className = "rename";
+      rename.onclick = () => renameInPlace(conversation, title);
       const remove = document.createElement("button");
       remove.textContent = "×";
       remove.title = "Delete";
       remove.onclick = () => {
         if (inFlight && conversation === current) return;
         conversations = conversations.filter((c) => c !== conversation);
-        if (conversation === current) current = conversations[0] ?? newConversation();
         save();
-        showAll();
+        select(conversation === current ? (conversations[0] ?? newConversation()) : current);
       };
-      item.append(title, remove);
+      item.append(title, rename, remove);
       return item;
     }),
   );
 }
 
+// The title becomes a text field; Enter or leaving it keeps the new name, Escape the old one.
+function renameInPlace(conversation: Conversation, title: HTMLElement) {
+  const field = document.createElement("input");
+  field.value = conversation.title;
+  field.className = "rename-field";
+  let done = false;
+  const finish = (keep: boolean) => {
+    if (done) return;
+    done = true;
+    if (keep && field.value.trim()) conversation.title = field.value.trim();
+    save();
+    showConversations();
+  };
+  field.onkeydown = (event) => {
+    if (event.key === "Enter") finish(true);
+    if (event.key === "Escape") finish(false);
+  };
+  field.onblur = () => finish(true);
+  title.replaceWith(field);
+  field.select();
+}
+
 // --- rendering: only the message that grows is re-rendered, at most once per frame ------------
 
-interface MessageView { root: HTMLElement; thinking: HTMLDetailsElement; thinkingText: HTMLElement; body: HTMLElement; stats: HTMLElement }
+interface MessageView { root: HTMLElement; thinking: HTMLDetailsElement; thinkingText: HTMLElement; body: HTMLElement; stats: HTMLElement; actions: HTMLElement }
 
 function messageView(message: Message): MessageView {
   const root = document.createElement("article");
@@ -79,8 +123,10 @@ function messageView(message: Message): MessageView {
   body.className = "body";
   const stats = document.createElement("div");
   stats.className = "stats";
-  root.append(thinking, body, stats);
-  return { root, thinking, thinkingText, body, stats };
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  root.append(thinking, body, stats, actions);
+  return { root, thinking, thinkingText, body, stats, actions };
 }
 
 function fill(view: MessageView, message: Message, streaming: boolean) {
@@ -100,15 +146,50 @@ function fill(view: MessageView, message: Message, streaming: boolean) {
     error.textContent = message.error;
     view.body.append(error);
   }
-  if (!streaming) view.body.querySelectorAll("pre code").forEach((code) => hljs.highlightElement(code as HTMLElement));
+  if (!streaming) view.body.querySelectorAll("pre code").forEach((code) => finishCodeBlock(code as HTMLElement));
   view.stats.textContent = message.stats ? formatStats(message.stats) : "";
 }
 
+// Highlighting and a copy button, once a code block is complete.
+function finishCodeBlock(code: HTMLElement) {
+  hljs.highlightElement(code);
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.className = "copy";
+  copy.textContent = "Copy";
+  copy.onclick = async () => {
+    try {
+      await navigator.clipboard.writeText(code.textContent ?? "");
+      copy.textContent = "Copied";
+    } catch {
+      // No clipboard (a page served over plain http to another host): select it for Ctrl+C.
+      getSelection()?.selectAllChildren(code);
+      copy.textContent = "Selected: press Ctrl+C";
+    }
+  };
+  code.parentElement?.prepend(copy);
+}
+
+function actionButton(label: string, className: string, onClick: () => void): HTMLButtonElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.className = className;
+  button.onclick = () => {
+    if (!inFlight) onClick();
+  };
+  return button;
+}
+
 function showAll() {
+  systemInput.value = current.system ?? "";
+  const last = current.messages.length - 1;
   messagesView.replaceChildren(
-    ...current.messages.map((message) => {
+    ...current.messages.map((message, index) => {
       const view = messageView(message);
       fill(view, message, false);
+      if (message.role === "user") view.actions.append(actionButton("Edit", "edit", () => editMessage(index)));
+      else if (index === last) view.actions.append(actionButton("Regenerate", "regenerate", regenerate));
       return view.root;
     }),
   );
@@ -118,7 +199,7 @@ function showAll() {
 
 // --- the socket ---------------------------------------------------------------------------------
 
-interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string }
+interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string }
 interface Pending { message: Message; view: MessageView; sentAt: number; scheduled: boolean }
 
 let socket: WebSocket | undefined;
@@ -169,12 +250,14 @@ function onFrame(frame: Frame) {
         ...message.stats,
         evalCount: line.eval_count,
         promptCount: line.prompt_eval_count,
+        loadMs: line.load_duration ? line.load_duration / 1e6 : undefined,
         tokensPerSecond: line.eval_count / (line.eval_duration / 1e9),
       };
     }
     schedule(pending);
     return;
   }
+  if (frame.rewrite) message.stats = { ...message.stats, rewrite: frame.rewrite };
   if (frame.error) end(pending, frame.error);
   else if (frame.done) end(pending, frame.cancelled ? "stopped" : undefined);
 }
@@ -182,19 +265,42 @@ function onFrame(frame: Frame) {
 function end(pending: Pending, note?: string) {
   if (note && note !== "stopped") pending.message.error = note;
   inFlight = undefined;
-  fill(pending.view, pending.message, false);
   sendButton.hidden = false;
   stopButton.hidden = true;
   save();
+  showAll();  // the last reply gets its Regenerate button
+  void loadRunning();
 }
 
-async function send() {
+function send() {
   const text = input.value.trim();
   if (!text || inFlight || !modelSelect.value) return;
   input.value = "";
+  if (editFrom !== undefined) current.messages.splice(editFrom);
+  editFrom = undefined;
   if (current.messages.length === 0) current.title = text.slice(0, 40);
   current.messages.push({ role: "user", content: text });
-  const history = current.messages.map((m) => ({ role: m.role, content: m.content }));
+  void ask();
+}
+
+function editMessage(index: number) {
+  editFrom = index;
+  input.value = current.messages[index].content;
+  input.focus();
+  statusLine.textContent = "editing: Enter resends from this message";
+}
+
+function regenerate() {
+  if (current.messages.at(-1)?.role === "assistant") current.messages.pop();
+  void ask();
+}
+
+// Sends the conversation so far and streams the reply into a new assistant message.
+async function ask() {
+  statusLine.textContent = "";
+  const system = current.system ? [{ role: "system", content: current.system }] : [];
+  const history = [...system, ...current.messages.map((m) => ({ role: m.role, content: m.content }))];
+  const think = thinkSelect.value === "auto" ? {} : { think: thinkSelect.value === "on" };
   const reply: Message = { role: "assistant", content: "" };
   current.messages.push(reply);
   save();
@@ -207,7 +313,7 @@ async function send() {
   stopButton.hidden = false;
   try {
     const ws = await connect();
-    ws.send(JSON.stringify({ id, chat: { model: modelSelect.value, messages: history, stream: true } }));
+    ws.send(JSON.stringify({ id, chat: { model: modelSelect.value, messages: history, stream: true, ...think } }));
   } catch (error) {
     end(inFlight.pending, (error as Error).message);
   }
@@ -237,8 +343,53 @@ async function loadModels() {
     const saved = localStorage.getItem("sluice.model");
     if (saved && models.some((m) => m.name === saved)) modelSelect.value = saved;
     statusLine.textContent = models.length ? "" : "no models installed";
+    performance.mark("sluice:models-listed");  // the e2e test's time to interactive
   } catch {
     statusLine.textContent = "cannot list models (is Ollama up?)";
+  }
+}
+
+// What Ollama has in memory now (/api/ps), shown next to the picker.
+async function loadRunning() {
+  try {
+    const response = await fetch("/api/ps");
+    const ps = (await response.json()) as { models?: { name: string; size_vram?: number }[] };
+    const running = (ps.models ?? []).map((m) => `${m.name}${m.size_vram ? ` (${(m.size_vram / 1e9).toFixed(1)} GB VRAM)` : ""}`);
+    loadedLine.textContent = running.length ? `loaded: ${running.join(", ")}` : "nothing loaded";
+  } catch {
+    loadedLine.textContent = "";
+  }
+}
+
+// /api/pull streams NDJSON progress: {"status","total","completed"} lines, "success" at the end.
+async function pull(name: string) {
+  const progress = $<HTMLProgressElement>("pull-progress");
+  const status = $<HTMLDivElement>("pull-status");
+  progress.hidden = false;
+  progress.value = 0;
+  status.textContent = `pulling ${name}`;
+  try {
+    const response = await fetch("/api/pull", { method: "POST", body: JSON.stringify({ model: name, stream: true }) });
+    if (!response.body) throw new Error(`HTTP ${response.status}`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      buffered += chunk.value;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines.filter((l) => l.trim())) {
+        const update = JSON.parse(line) as { status?: string; error?: string; total?: number; completed?: number };
+        if (update.error) throw new Error(update.error);
+        if (update.total) progress.value = (update.completed ?? 0) / update.total;
+        status.textContent = update.status ?? "";
+      }
+    }
+    if (status.textContent === "success") {
+      progress.value = 1;
+      await loadModels();
+    }
+  } catch (error) {
+    status.textContent = `pull failed: ${(error as Error).message}`;
   }
 }
 
@@ -246,22 +397,35 @@ async function loadModels() {
 
 $<HTMLFormElement>("composer").addEventListener("submit", (event) => {
   event.preventDefault();
-  void send();
+  send();
 });
 input.addEventListener("keydown", (event) => {
   // Enter while an input method is composing (Chinese, Japanese) confirms the composition.
   if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
   event.preventDefault();
-  void send();
+  send();
 });
 stopButton.addEventListener("click", stop);
+systemInput.addEventListener("input", () => {
+  current.system = systemInput.value;
+  save();
+});
+thinkSelect.value = localStorage.getItem("sluice.think") ?? "auto";
+thinkSelect.addEventListener("change", () => localStorage.setItem("sluice.think", thinkSelect.value));
+searchInput.addEventListener("input", showConversations);
+$<HTMLButtonElement>("menu").addEventListener("click", () => document.body.classList.toggle("sidebar-open"));
+$<HTMLFormElement>("pull").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $<HTMLInputElement>("pull-name").value.trim();
+  if (name) void pull(name);
+});
 modelSelect.addEventListener("change", () => localStorage.setItem("sluice.model", modelSelect.value));
 $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
   if (inFlight) return;
-  current = current.messages.length === 0 ? current : newConversation();
+  select(current.messages.length === 0 ? current : newConversation());
   save();
-  showAll();
 });
 
 showAll();
 void loadModels();
+void loadRunning();

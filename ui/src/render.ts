@@ -27,6 +27,8 @@ export interface Stats {
   tokensPerSecond?: number;
   evalCount?: number;
   promptCount?: number;
+  loadMs?: number;
+  rewrite?: string;  // what sluice's rewriter changed in the request (X-Sluice-Rewrite)
 }
 
 export function formatStats(stats: Stats): string {
@@ -35,5 +37,7 @@ export function formatStats(stats: Stats): string {
   if (stats.tokensPerSecond !== undefined) parts.push(`${stats.tokensPerSecond.toFixed(1)} tok/s`);
   if (stats.evalCount !== undefined) parts.push(`${stats.evalCount} tokens`);
   if (stats.promptCount !== undefined) parts.push(`prompt ${stats.promptCount}`);
+  if (stats.loadMs) parts.push(`load ${Math.round(stats.loadMs)} ms`);
+  if (stats.rewrite) parts.push(`sluice changed: ${stats.rewrite}`);
   return parts.join(" · ");
 }
