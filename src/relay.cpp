@@ -291,9 +291,7 @@ void Relay::on_request_body_piece(error_code ec) {
     if (ec) {
         // The client stopped sending its body: the upload is incomplete, so Ollama's side is
         // closed rather than left waiting for bytes that will never come.
-        client_gone_ = true;
-        cancel_upstream();
-        complete({});
+        abandon();
         return;
     }
     const auto size = request_piece_size();
@@ -375,9 +373,7 @@ void Relay::on_interim_response() {
     asio::async_write(client_.stream, asio::buffer(continue_response),
                       [self = shared_from_this()](error_code ec, std::size_t) {
                           if (ec) {
-                              self->client_gone_ = true;
-                              self->cancel_upstream();
-                              self->complete({});
+                              self->abandon();
                               return;
                           }
                           self->read_request_body_piece();
@@ -434,9 +430,7 @@ void Relay::start_response() {
 void Relay::on_head_written(error_code ec) {
     writing_ = false;
     if (ec) {
-        client_gone_ = true;
-        cancel_upstream();
-        complete({});
+        abandon();
     } else if (response_parser_->is_done()) {
         finish_response();
     } else {
@@ -529,9 +523,7 @@ void Relay::write_response_body(std::size_t fresh) {
 void Relay::on_body_written(error_code ec) {
     writing_ = false;
     if (ec) {
-        client_gone_ = true;
-        cancel_upstream();
-        complete({});
+        abandon();
     } else if (response_parser_->is_done()) {
         finish_response();
     } else {
@@ -598,6 +590,13 @@ void Relay::arm_send_deadline() {
         }
         self->arm_send_deadline();
     });
+}
+
+// The client is gone (or stopped sending): Ollama's side is closed so it stops working for it.
+void Relay::abandon() {
+    client_gone_ = true;
+    cancel_upstream();
+    complete({});
 }
 
 void Relay::cancel_upstream() {

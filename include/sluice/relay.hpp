@@ -89,6 +89,7 @@ private:
     void watch_client();
     void on_client_readable(error_code ec, std::size_t bytes);
     void arm_send_deadline();
+    void abandon();
     void cancel_upstream();
 
     bool can_replay() const;
