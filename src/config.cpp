@@ -1019,6 +1019,23 @@ void validate_log_level(std::string_view level) {
     }
 }
 
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+    std::vector<std::string> changed;
+    if (running.listen != next.listen) changed.emplace_back("listen");
+    if (running.upstream != next.upstream) changed.emplace_back("upstream");
+    if (running.threads != next.threads) changed.emplace_back("threads");
+    if (running.upstream_pool != next.upstream_pool) changed.emplace_back("upstream_pool");
+    return changed;
+}
+
+Config with_restart_only_keys_of(const Config& running, Config next) {
+    next.listen = running.listen;
+    next.upstream = running.upstream;
+    next.threads = running.threads;
+    next.upstream_pool = running.upstream_pool;
+    return next;
+}
+
 bool is_loopback_host(std::string_view host) {
     return host == "localhost" || host == "::1" || (host.starts_with("127.") && is_ipv4_address(host));
 }

@@ -15,7 +15,7 @@ namespace {
 // The catalog run to its first answer or failure: what a request right after start-up sees.
 std::shared_ptr<const ModelFacts> fetch_model_facts(const Config& config, std::string& error) {
     boost::asio::io_context io;
-    ModelCatalog catalog(io, config);
+    ModelCatalog catalog(io, std::make_shared<const Config>(config));
     catalog.start();
     catalog.when_ready(io.get_executor(), [&catalog] { catalog.stop(); });
     io.run();

@@ -65,10 +65,10 @@ HealthAnswer readyz_answer(const ReadinessSnapshot& snapshot, const Config& conf
                                              config.upstream.url, since, why))};
 }
 
-ReadinessProbe::ReadinessProbe(asio::io_context& io, const Config& config)
+ReadinessProbe::ReadinessProbe(asio::io_context& io, std::shared_ptr<const Config> config)
     : io_(io),
-      config_(config),
-      interval_(std::min(default_interval, config.health.ready_within / 2)),
+      config_(std::move(config)),
+      interval_(std::min(default_interval, config_->health.ready_within / 2)),
       wake_(io) {
     snapshot_.started = std::chrono::steady_clock::now();
 }
@@ -100,10 +100,10 @@ asio::awaitable<void> ReadinessProbe::run() {
 asio::awaitable<void> ReadinessProbe::ask() {
     try {
         auto version = parse_version(co_await fetch_from_upstream(
-            io_, config_, "GET", "/api/version", {}, {.user_agent = user_agent, .response_timeout = interval_}));
+            io_, *config_, "GET", "/api/version", {}, {.user_agent = user_agent, .response_timeout = interval_}));
         const std::lock_guard lock(mutex_);
         if (!snapshot_.answered || !snapshot_.last_error.empty()) {
-            spdlog::info("ollama at {} answers (version {})", config_.upstream.url, version);
+            spdlog::info("ollama at {} answers (version {})", config_->upstream.url, version);
         }
         snapshot_.answered = std::chrono::steady_clock::now();
         snapshot_.answered_wall = std::chrono::system_clock::now();
@@ -114,8 +114,8 @@ asio::awaitable<void> ReadinessProbe::ask() {
         const std::lock_guard lock(mutex_);
         // Once per outage, not every interval: the journal should show when it began.
         if (snapshot_.last_error.empty()) {
-            spdlog::warn("ollama at {} does not answer /api/version: {}; {} answers 503", config_.upstream.url, error,
-                         config_.health.readyz);
+            spdlog::warn("ollama at {} does not answer /api/version: {}; {} answers 503", config_->upstream.url, error,
+                         config_->health.readyz);
         }
         snapshot_.last_error = std::move(error);
     }

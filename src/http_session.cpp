@@ -51,14 +51,15 @@ void HttpSession::cut() {
 
 void HttpSession::read_request() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(loop_.config.limits.max_header_bytes));
+    parser_->header_limit(static_cast<std::uint32_t>(loop_.config->limits.max_header_bytes));
     parser_->body_limit(boost::none);  // streamed bodies are unbounded; read bodies are checked by the relay
-    stream_.expires_after(loop_.config.timeouts.client_header);
+    stream_.expires_after(loop_.config->timeouts.client_header);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_header(ec); });
 }
 
 void HttpSession::on_request_header(error_code ec) {
+    config_ = loop_.config;  // this exchange's settings, whatever a reload does meanwhile
     record_ = ExchangeRecord{};
     record_.client = address_;
     record_.start = Clock::now();
@@ -69,7 +70,7 @@ void HttpSession::on_request_header(error_code ec) {
     }
     if (ec == http::error::header_limit) {
         send_error(431, fmt::format("sluice: request header exceeds limits.max_header_bytes ({} bytes)",
-                                    loop_.config.limits.max_header_bytes),
+                                    config_->limits.max_header_bytes),
                    false);
         return;
     }
@@ -91,7 +92,7 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(503, "sluice: shutting down", false);
         return;
     }
-    const auto& health = loop_.config.health;
+    const auto& health = config_->health;
     const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
                                      {health.healthz, health.readyz});
     if (route.handler == Handler::healthz || route.handler == Handler::readyz) {
@@ -107,12 +108,15 @@ void HttpSession::on_request_header(error_code ec) {
         return;
     }
     record_.generation = route.generation;
-    const auto buffer_size = loop_.config.limits.stream_buffer_bytes;
+    const auto buffer_size = config_->limits.stream_buffer_bytes;
     // Not zero-filled: pages a stream of small lines never reaches never become resident.
-    if (!relay_buffer_) relay_buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
+    if (relay_buffer_size_ != buffer_size) {  // the first proxied request, or a reload changed the size
+        relay_buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
+        relay_buffer_size_ = buffer_size;
+    }
     stream_.expires_never();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
-    std::make_shared<Relay>(client, loop_, route, record_,
+    std::make_shared<Relay>(client, loop_, config_, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
 }
@@ -167,7 +171,7 @@ void HttpSession::serve_ui_asset() {
     record_.status = 200;
     const bool head = request.method() == http::verb::head;
     record_.bytes_out = head ? 0 : bytes.size();
-    stream_.expires_after(loop_.config.timeouts.client_send);
+    stream_.expires_after(config_->timeouts.client_send);
     auto serializer = std::make_shared<http::response_serializer<http::span_body<const char>>>(*response);
     const auto written = [self = shared_from_this(), response, serializer, keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
@@ -190,7 +194,7 @@ void HttpSession::serve_health(Handler handler) {
     }
     auto answer = handler == Handler::healthz
                       ? healthz_answer()
-                      : readyz_answer(loop_.readiness->snapshot(), loop_.config, std::chrono::steady_clock::now());
+                      : readyz_answer(loop_.readiness->snapshot(), *config_, std::chrono::steady_clock::now());
     send_json(answer.status, std::move(answer.body), keep_alive);
 }
 
@@ -219,7 +223,7 @@ void HttpSession::send_json(unsigned status, std::string body, bool keep_alive) 
     response.keep_alive(keep_alive);
     record_.status = status;
     record_.bytes_out = head ? 0 : response.payload_size().value_or(0);
-    stream_.expires_after(loop_.config.timeouts.client_send);
+    stream_.expires_after(config_->timeouts.client_send);
     const auto write = [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
     };
@@ -244,7 +248,7 @@ void HttpSession::end_exchange_without_reading() {
     }
     if (record_.status != 0 || !record_.method.empty()) {
         if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
-        if (loop_.config.log.access) log_access(record_);
+        if (config_->log.access) log_access(record_);
     }
     json_response_.reset();
 }

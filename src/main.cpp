@@ -76,27 +76,72 @@ std::string listen_address(const sluice::HostPort& listen) {
     return fmt::format("{}:{}", host.find(':') == std::string::npos ? host : "[" + host + "]", listen.port);
 }
 
-// Runs the server until SIGTERM or SIGINT has drained it (a second signal stops it at once),
-// telling systemd each step when it runs under it.
-int serve(const sluice::Config& config) {
-    const auto inherited = sluice::systemd::inherited_listener();
-    if (inherited && !config.allow_unauthenticated) {
-        // The socket unit's ListenStream= replaces listen:, so the same rule applies to it.
-        boost::asio::ip::tcp::endpoint bound;
-        socklen_t length = static_cast<socklen_t>(bound.capacity());
-        if (::getsockname(*inherited, bound.data(), &length) == 0) {
-            bound.resize(length);
-            if (!bound.address().is_loopback()) {
-                throw std::runtime_error(sluice::unauthenticated_exposure_message(
-                    fmt::format("the socket systemd passed ({})", listen_address({bound.address().to_string(), bound.port()}))));
-            }
+// The address sluice serves when it reaches beyond this machine: the listen address, or the
+// socket systemd passed (its ListenStream= replaces listen:, so the same rule applies to it).
+std::optional<std::string> network_exposure(const sluice::Config& config, std::optional<int> inherited) {
+    if (!inherited) {
+        if (sluice::is_loopback_host(config.listen.host)) return std::nullopt;
+        return listen_address(config.listen);
+    }
+    boost::asio::ip::tcp::endpoint bound;
+    socklen_t length = static_cast<socklen_t>(bound.capacity());
+    if (::getsockname(*inherited, bound.data(), &length) != 0) return std::nullopt;
+    bound.resize(length);
+    if (bound.address().is_loopback()) return std::nullopt;
+    return fmt::format("the socket systemd passed ({})", listen_address({bound.address().to_string(), bound.port()}));
+}
+
+// SIGHUP: the file and the flags over it read again, here, off the event loops; requests that
+// start from now on get the new config, streams in flight keep theirs. A file that fails to
+// load, or would leave the network unauthenticated, changes nothing.
+void reload(sluice::Server& server, const Options& options, const std::optional<std::string>& exposure,
+            const std::string& status) {
+    if (options.config_path.empty()) {
+        spdlog::warn("reload: sluice runs without --config; there is no file to read again");
+        return;
+    }
+    sluice::systemd::notify_reloading("reloading " + options.config_path);
+    try {
+        auto next = load(options);
+        if (exposure && !next.allow_unauthenticated) {
+            throw sluice::ConfigError(sluice::unauthenticated_exposure_message(*exposure));
         }
+        const auto level = next.log.level;
+        for (const auto& key : server.reload(std::move(next))) {
+            spdlog::warn("reload: {} changed in {}; it takes effect when sluice restarts", key, options.config_path);
+        }
+        spdlog::set_level(spdlog::level::from_str(level));
+        spdlog::info("reload: {} is in force for new requests; streams in flight keep the config they started with",
+                     options.config_path);
+    } catch (const sluice::ConfigError& e) {
+        spdlog::error("reload refused, the running config stays: {}", e.what());
+    }
+    sluice::systemd::notify_ready(status);
+}
+
+// Runs the server until SIGTERM or SIGINT has drained it (a second signal stops it at once),
+// reloading the config on SIGHUP, and telling systemd each step when it runs under it.
+int serve(const sluice::Config& config, const Options& options) {
+    const auto inherited = sluice::systemd::inherited_listener();
+    const auto exposure = network_exposure(config, inherited);
+    if (exposure && !config.allow_unauthenticated) {
+        throw std::runtime_error(sluice::unauthenticated_exposure_message(*exposure));
     }
     sluice::Server server(config, inherited);
+    const auto status = fmt::format(
+        "listening on {}, ollama at {}",
+        inherited ? fmt::format("the socket systemd passed (port {})", server.port())
+                  : listen_address({config.listen.host, server.port()}),
+        config.upstream.url);
     boost::asio::io_context signals_io;
-    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& ec, int signal) {
         if (ec) return;
+        if (signal == SIGHUP) {
+            if (!server.draining()) reload(server, options, exposure, status);
+            signals.async_wait(on_signal);
+            return;
+        }
         if (server.draining()) {
             spdlog::info("signal {} during the drain: stopping now", signal);
             server.stop();
@@ -114,11 +159,7 @@ int serve(const sluice::Config& config) {
     // The watchdog is fed only while every event loop answers: a stuck loop gets sluice restarted.
     if (const auto interval = sluice::systemd::watchdog_interval()) server.heartbeat(*interval, sluice::systemd::notify_watchdog);
     server.start();
-    sluice::systemd::notify_ready(fmt::format(
-        "listening on {}, ollama at {}",
-        inherited ? fmt::format("the socket systemd passed (port {})", server.port())
-                  : listen_address({config.listen.host, server.port()}),
-        config.upstream.url));
+    sluice::systemd::notify_ready(status);
     signals_io.run();
     return 0;
 }
@@ -197,7 +238,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(config.log.level));
 
     try {
-        return serve(config);
+        return serve(config, options);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;

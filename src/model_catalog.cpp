@@ -50,15 +50,29 @@ std::vector<TagEntry> parse_tags(const std::string& json) {
 
 }  // namespace
 
-ModelCatalog::ModelCatalog(asio::io_context& io, const Config& config)
-    : io_(io), config_(config), wake_(io), facts_(std::make_shared<const ModelFacts>()) {}
+ModelCatalog::ModelCatalog(asio::io_context& io, std::shared_ptr<const Config> config)
+    : io_(io), config_(std::move(config)), wake_(io), facts_(std::make_shared<const ModelFacts>()) {}
 
 void ModelCatalog::start() {
-    if (config_.rewrite.models.empty()) {
+    if (config_->rewrite.models.empty()) {
         publish(facts_);  // nothing to learn: requests never wait
         return;
     }
+    running_ = true;
     asio::co_spawn(io_, run(), asio::detached);
+}
+
+void ModelCatalog::reconfigure(std::shared_ptr<const Config> config) {
+    asio::post(io_, [this, config = std::move(config)]() mutable {
+        config_ = std::move(config);
+        if (stopped_ || config_->rewrite.models.empty()) return;
+        if (running_) {
+            wake_.cancel();
+        } else {
+            running_ = true;
+            asio::co_spawn(io_, run(), asio::detached);
+        }
+    });
 }
 
 void ModelCatalog::stop() {
@@ -123,12 +137,13 @@ asio::awaitable<void> ModelCatalog::run() {
 // One model's card. A model Ollama cannot describe (a broken blob) is listed without a shape,
 // so the other models' rules still work.
 asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std::uint64_t size) {
+    const auto config = config_;  // a reload may replace config_ while Ollama answers
     std::string request = R"({"model":")";
     append_json_escaped(request, name);
     request += "\"}";
     try {
         co_return installed_model_from_show(
-            name, size, co_await fetch_from_upstream(io_, config_, "POST", "/api/show", request));
+            name, size, co_await fetch_from_upstream(io_, *config, "POST", "/api/show", request));
     } catch (const std::exception& e) {
         spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", name, e.what());
     }
@@ -136,13 +151,14 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
 }
 
 asio::awaitable<void> ModelCatalog::refresh() {
+    const auto config = config_;  // one set of rules per refresh, alive while Ollama answers
     try {
-        const auto tags = parse_tags(co_await fetch_from_upstream(io_, config_, "GET", "/api/tags"));
+        const auto tags = parse_tags(co_await fetch_from_upstream(io_, *config, "GET", "/api/tags"));
         auto facts = std::make_shared<ModelFacts>();
         facts->known = true;
         std::map<std::string, InstalledModel> by_digest;
         for (const auto& tag : tags) {
-            const bool named_by_a_rule = std::any_of(config_.rewrite.models.begin(), config_.rewrite.models.end(),
+            const bool named_by_a_rule = std::any_of(config->rewrite.models.begin(), config->rewrite.models.end(),
                                                      [&](const RewriteRule& rule) {
                                                          return model_pattern_matches(rule.match, tag.name);
                                                      });
@@ -165,7 +181,7 @@ asio::awaitable<void> ModelCatalog::refresh() {
         std::string error = describe_fetch_error(e);
         spdlog::warn("rewrite: cannot read the installed models from ollama at {}: {}; "
                      "model rules that need them change nothing until it answers",
-                     config_.upstream.url, error);
+                     config->upstream.url, error);
         publish(facts(), std::move(error));  // keep what was known; waiting requests go on
     }
 }

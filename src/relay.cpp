@@ -71,16 +71,16 @@ std::string describe(const boost::system::error_code& ec) {
 
 }  // namespace
 
-void rewrite_request_body(EventLoop& loop, std::string_view path, std::string& body,
-                          std::function<void(std::string rewritten)> then) {
-    if (loop.config.rewrite.models.empty()) {
+void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
+                          std::string& body, std::function<void(std::string rewritten)> then) {
+    if (config->rewrite.models.empty()) {
         then({});
         return;
     }
     loop.catalog->when_ready(loop.io.get_executor(),
-                             [&loop, path = std::string(path), &body, then = std::move(then)] {
+                             [&loop, config = std::move(config), path = std::string(path), &body, then = std::move(then)] {
                                  const auto facts = loop.catalog->facts();
-                                 auto result = rewrite_request(path, body, loop.config.rewrite, *facts,
+                                 auto result = rewrite_request(path, body, config->rewrite, *facts,
                                                                loop.json_workspace);
                                  if (result.body) body = std::move(*result.body);
                                  for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", path, reason);
@@ -88,10 +88,11 @@ void rewrite_request_body(EventLoop& loop, std::string_view path, std::string& b
                              });
 }
 
-Relay::Relay(ClientSide client, EventLoop& loop, Route route, ExchangeRecord& record, Done done)
+Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, Route route,
+             ExchangeRecord& record, Done done)
     : client_(client),
       loop_(loop),
-      config_(loop.config),
+      config_(std::move(config)),
       route_(route),
       record_(record),
       done_(std::move(done)),
@@ -115,7 +116,7 @@ void Relay::build_upstream_request() {
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
 
-    out.set(http::field::host, config_.upstream.host_header);
+    out.set(http::field::host, config_->upstream.host_header);
     // Ollama refuses a browser Origin that does not match the Host it sees. An Origin naming the
     // host the client addressed is same-origin, which Ollama would not have checked had it seen
     // that Host, so it is dropped; any other Origin goes through and Ollama decides as it would.
@@ -144,7 +145,7 @@ void Relay::build_upstream_request() {
         }
     } else if (request_has_body_ && expects_continue) {
         const auto declared = client_.parser.content_length();
-        if (!declared || *declared <= config_.limits.max_body_bytes) {
+        if (!declared || *declared <= config_->limits.max_body_bytes) {
             asio::async_write(client_.stream, asio::buffer(continue_response),
                               [self = shared_from_this()](error_code, std::size_t) {});
         }
@@ -155,9 +156,9 @@ void Relay::build_upstream_request() {
 
 void Relay::read_whole_body() {
     const auto declared = client_.parser.content_length();
-    if (declared && *declared > config_.limits.max_body_bytes) {
+    if (declared && *declared > config_->limits.max_body_bytes) {
         fail(413, fmt::format("sluice: request body of {} bytes exceeds limits.max_body_bytes ({} bytes)",
-                              *declared, config_.limits.max_body_bytes));
+                              *declared, config_->limits.max_body_bytes));
         return;
     }
     if (declared) whole_body_.reserve(*declared);
@@ -170,7 +171,7 @@ void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
     body.data = client_.relay_buffer.data();
     body.size = client_.relay_buffer.size();
     client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
-    client_.stream.expires_after(config_.timeouts.client_body);
+    client_.stream.expires_after(config_->timeouts.client_body);
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
                           [self = shared_from_this(), on_piece](error_code ec, std::size_t) { ((*self).*on_piece)(ec); });
 }
@@ -188,9 +189,9 @@ void Relay::on_whole_body_piece(error_code ec) {
     }
     const auto size = request_piece_size();
     record_.bytes_in += size;
-    if (whole_body_.size() + size > config_.limits.max_body_bytes) {
+    if (whole_body_.size() + size > config_->limits.max_body_bytes) {
         fail(413, fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes)",
-                              config_.limits.max_body_bytes));
+                              config_->limits.max_body_bytes));
         return;
     }
     whole_body_.append(client_.relay_buffer.data(), size);
@@ -203,7 +204,7 @@ void Relay::on_whole_body_piece(error_code ec) {
         connect();
         return;
     }
-    rewrite_request_body(loop_, target_path(client_.parser.get().target()), whole_body_,
+    rewrite_request_body(loop_, config_, target_path(client_.parser.get().target()), whole_body_,
                          [self = shared_from_this()](std::string rewritten) {
                              self->rewritten_ = std::move(rewritten);
                              self->upstream_request_.content_length(self->whole_body_.size());
@@ -221,7 +222,7 @@ void Relay::connect() {
 
 void Relay::on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
     if (ec) {
-        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)));
+        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, describe(ec)));
         return;
     }
     upstream_ = std::move(connection);
@@ -251,7 +252,7 @@ void Relay::write_request() {
     body.size = whole_body_.size();
     body.more = !whole;
     request_serializer_.emplace(upstream_request_);
-    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
     auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_written(ec); };
     if (whole) {
         http::async_write(upstream_->stream, *request_serializer_, std::move(handler));
@@ -267,7 +268,7 @@ void Relay::on_request_written(error_code ec) {
             retry_on_fresh_connection();
             return;
         }
-        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)));
+        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, describe(ec)));
         return;
     }
     if (!request_has_body_ || route_.body == BodyHandling::read) {
@@ -300,7 +301,7 @@ void Relay::on_request_body_piece(error_code ec) {
     body.data = size ? client_.relay_buffer.data() : nullptr;
     body.size = size;
     body.more = !client_.parser.is_done();
-    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
     http::async_write(upstream_->stream, *request_serializer_,
                       [self = shared_from_this()](error_code write_ec, std::size_t) {
                           self->on_request_body_written(write_ec);
@@ -330,7 +331,7 @@ void Relay::read_response_header() {
     response_parser_->header_limit(max_upstream_header_bytes);
     response_parser_->body_limit(boost::none);
     if (client_.parser.get().method() == http::verb::head) response_parser_->skip(true);
-    upstream_->stream.expires_after(config_.timeouts.upstream_headers);
+    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
     if (request_body_sent_) watch_client();
     http::async_read_header(upstream_->stream, upstream_->buffer, *response_parser_,
                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
@@ -350,9 +351,9 @@ void Relay::on_response_header(error_code ec) {
         }
         if (ec == beast::error::timeout) {
             fail(504, fmt::format("sluice: ollama at {} sent no response within timeouts.upstream_headers ({})",
-                                  config_.upstream.url, config_.timeouts.upstream_headers));
+                                  config_->upstream.url, config_->timeouts.upstream_headers));
         } else {
-            fail(502, fmt::format("sluice: ollama at {} failed before responding: {}", config_.upstream.url,
+            fail(502, fmt::format("sluice: ollama at {} failed before responding: {}", config_->upstream.url,
                                   describe(ec)));
         }
         return;
@@ -418,7 +419,7 @@ void Relay::start_response() {
     upstream_->stream.expires_never();
     client_.stream.expires_never();
     arm_send_deadline();
-    upstream_->buffer.reserve(config_.limits.stream_buffer_bytes);
+    upstream_->buffer.reserve(config_->limits.stream_buffer_bytes);
 
     head_serializer_.emplace(client_head_);
     writing_ = true;
@@ -547,7 +548,7 @@ void Relay::finish_response() {
 // went away, and the upstream connection is closed at once so Ollama stops generating. Bytes
 // that arrive are pipelined requests; they stay in the session's buffer, bounded.
 void Relay::watch_client() {
-    if (watching_ || completed_ || client_.buffer.size() >= config_.limits.max_header_bytes) return;
+    if (watching_ || completed_ || client_.buffer.size() >= config_->limits.max_header_bytes) return;
     watching_ = true;
     client_.stream.socket().async_read_some(
         client_.buffer.prepare(watch_read_bytes),
@@ -576,7 +577,7 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
 // A client that takes no byte for timeouts.client_send is dropped (and Ollama's stream with it).
 // One timer per stream, checked lazily, rather than a timer update per written line.
 void Relay::arm_send_deadline() {
-    const auto limit = config_.timeouts.client_send;
+    const auto limit = config_->timeouts.client_send;
     send_deadline_.expires_after(limit);
     send_deadline_.async_wait([self = shared_from_this(), limit](error_code ec) {
         if (ec || self->completed_) return;

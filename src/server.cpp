@@ -1,4 +1,4 @@
-// server: the listeners and event loops, and their lifecycle (start, drain, stop).
+// server: the listeners and event loops, and their lifecycle (start, reload, drain, stop).
 #include "sluice/server.hpp"
 
 #include "sluice/http_session.hpp"
@@ -18,7 +18,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Server::Loop {
-    Loop(const Config& config, ServerState& state) : loop(config, state), acceptor(loop.io.get_executor()) {}
+    Loop(std::shared_ptr<const Config> config, ServerState& state)
+        : loop(std::move(config), state), acceptor(loop.io.get_executor()) {}
     EventLoop loop;
     Acceptor acceptor;
     asio::steady_timer heartbeat{loop.io};
@@ -84,9 +85,10 @@ const std::string& overload_response() {
 
 }  // namespace
 
-Server::Server(Config config, std::optional<int> inherited_listener) : config_(std::move(config)) {
-    const unsigned count = config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-    auto endpoint = inherited_listener ? tcp::endpoint{} : resolve_listen(config_.listen);
+Server::Server(Config config, std::optional<int> inherited_listener)
+    : config_(std::make_shared<const Config>(std::move(config))) {
+    const unsigned count = config_->threads != 0 ? config_->threads : std::max(1u, std::thread::hardware_concurrency());
+    auto endpoint = inherited_listener ? tcp::endpoint{} : resolve_listen(config_->listen);
     for (unsigned i = 0; i < count; ++i) {
         auto loop = std::make_unique<Loop>(config_, state_);
         try {
@@ -98,7 +100,7 @@ Server::Server(Config config, std::optional<int> inherited_listener) : config_(s
         } catch (const std::exception& e) {
             throw std::runtime_error(inherited_listener
                                          ? fmt::format("cannot use the listening socket systemd passed: {}", e.what())
-                                         : fmt::format("cannot listen on {}:{}: {}", config_.listen.host, endpoint.port(), e.what()));
+                                         : fmt::format("cannot listen on {}:{}: {}", config_->listen.host, endpoint.port(), e.what()));
         }
         endpoint = loop->acceptor.local_endpoint();  // port 0: the others join the first's port
         loops_.push_back(std::move(loop));
@@ -129,7 +131,17 @@ void Server::start() {
     }
     if (heartbeat_) asio::post(loops_.front()->loop.io, [this] { on_heartbeat_tick(); });
     spdlog::info("sluice listening on {} ({} event loop{}), ollama at {}", listening_on_, loops_.size(),
-                 loops_.size() == 1 ? "" : "s", config_.upstream.url);
+                 loops_.size() == 1 ? "" : "s", config_->upstream.url);
+}
+
+std::vector<std::string> Server::reload(Config next) {
+    auto restart_needed = restart_only_changes(*config_, next);
+    config_ = std::make_shared<const Config>(with_restart_only_keys_of(*config_, std::move(next)));
+    for (auto& loop : loops_) {
+        asio::post(loop->loop.io, [&l = loop->loop, config = config_] { l.config = config; });
+    }
+    catalog_->reconfigure(config_);
+    return restart_needed;
 }
 
 void Server::wait() {
@@ -238,7 +250,7 @@ void Server::accept(Loop& loop) {
             pause->async_wait([this, &loop, pause](boost::system::error_code) { accept(loop); });
             return;
         }
-        if (state_.open_connections.fetch_add(1) >= config_.limits.max_connections) {
+        if (state_.open_connections.fetch_add(1) >= loop.loop.config->limits.max_connections) {
             --state_.open_connections;
             boost::system::error_code ignored;
             socket.non_blocking(true, ignored);

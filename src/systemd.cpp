@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <ctime>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -23,6 +25,13 @@ void notify(const std::string& state) {
 }  // namespace
 
 void notify_ready(std::string_view status) { notify(fmt::format("READY=1\nSTATUS={}", status)); }
+
+void notify_reloading(std::string_view status) {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1'000;
+    notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS={}", usec, status));
+}
 
 void notify_stopping(std::string_view status) { notify(fmt::format("STOPPING=1\nSTATUS={}", status)); }
 

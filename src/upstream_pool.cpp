@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-UpstreamPool::UpstreamPool(asio::io_context& io, const Config& config)
+UpstreamPool::UpstreamPool(asio::io_context& io, const std::shared_ptr<const Config>& config)
     : io_(io), config_(config), resolver_(io) {}
 
 bool UpstreamPool::still_open(UpstreamConnection& connection) {
@@ -28,7 +28,7 @@ void UpstreamPool::acquire(Handler handler) {
     while (!idle_.empty()) {
         auto connection = std::move(idle_.back());
         idle_.pop_back();
-        if (now - connection->idle_since < config_.upstream_pool.idle_timeout && still_open(*connection)) {
+        if (now - connection->idle_since < config_->upstream_pool.idle_timeout && still_open(*connection)) {
             connection->reused = true;
             handler({}, std::move(connection));
             return;
@@ -39,7 +39,7 @@ void UpstreamPool::acquire(Handler handler) {
 
 void UpstreamPool::fresh_connection(Handler handler) {
     auto connection = std::make_unique<UpstreamConnection>(io_);
-    const auto& upstream = config_.upstream;
+    const auto& upstream = config_->upstream;
     resolver_.async_resolve(
         upstream.host, std::to_string(upstream.port), tcp::resolver::numeric_service,
         [this, connection = std::move(connection), handler = std::move(handler)](
@@ -49,7 +49,7 @@ void UpstreamPool::fresh_connection(Handler handler) {
                 return;
             }
             auto& stream = connection->stream;
-            stream.expires_after(config_.timeouts.upstream_connect);
+            stream.expires_after(config_->timeouts.upstream_connect);
             stream.async_connect(endpoints, [connection = std::move(connection), handler = std::move(handler)](
                                                 boost::system::error_code connect_ec, const tcp::endpoint&) mutable {
                 if (connect_ec) {
@@ -65,7 +65,7 @@ void UpstreamPool::fresh_connection(Handler handler) {
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
-    if (idle_.size() >= config_.upstream_pool.max_idle || connection->buffer.size() != 0) {
+    if (idle_.size() >= config_->upstream_pool.max_idle || connection->buffer.size() != 0) {
         return;  // closed by its destructor
     }
     connection->stream.expires_never();

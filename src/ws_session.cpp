@@ -44,10 +44,14 @@ std::string error_frame(std::string_view id, std::string_view message) {
 class WsChat : public std::enable_shared_from_this<WsChat> {
 public:
     WsChat(std::shared_ptr<WsSession> session, std::string id, std::string body)
-        : session_(std::move(session)), loop_(session_->loop()), id_(std::move(id)), body_(std::move(body)) {}
+        : session_(std::move(session)),
+          loop_(session_->loop()),
+          config_(loop_.config),
+          id_(std::move(id)),
+          body_(std::move(body)) {}
 
     void start() {
-        rewrite_request_body(loop_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
+        rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
             if (self->ended_) return;
             self->rewritten_ = std::move(rewritten);
             self->loop_.pool.acquire([self](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
@@ -89,18 +93,18 @@ private:
             return;
         }
         if (ec) {
-            finish(fmt::format("sluice: cannot reach ollama at {}: {}", loop_.config.upstream.url, ec.message()));
+            finish(fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, ec.message()));
             return;
         }
         upstream_ = std::move(connection);
         request_.method(http::verb::post);
         request_.target("/api/chat");
         request_.version(11);
-        request_.set(http::field::host, loop_.config.upstream.host_header);
+        request_.set(http::field::host, config_->upstream.host_header);
         request_.set(http::field::content_type, "application/json");
         request_.body() = body_;
         request_.prepare_payload();
-        upstream_->stream.expires_after(loop_.config.timeouts.upstream_headers);
+        upstream_->stream.expires_after(config_->timeouts.upstream_headers);
         http::async_write(upstream_->stream, request_, [self = shared_from_this()](error_code write_ec, std::size_t) {
             self->on_request_written(write_ec);
         });
@@ -118,7 +122,7 @@ private:
             return;
         }
         if (ec) {
-            finish(fmt::format("sluice: cannot reach ollama at {}: {}", loop_.config.upstream.url, ec.message()));
+            finish(fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, ec.message()));
             return;
         }
         parser_.emplace();
@@ -131,7 +135,7 @@ private:
         if (ec) {
             finish(ec == beast::error::timeout
                        ? fmt::format("sluice: ollama sent no response within timeouts.upstream_headers ({})",
-                                     loop_.config.timeouts.upstream_headers)
+                                     config_->timeouts.upstream_headers)
                        : fmt::format("sluice: ollama failed before responding: {}", ec.message()));
             return;
         }
@@ -166,7 +170,7 @@ private:
         }
         const auto size = body_read_bytes - parser_->get().body().size;
         split_lines({chunk_.get(), size});
-        if (pending_.size() > loop_.config.limits.max_body_bytes) {
+        if (pending_.size() > config_->limits.max_body_bytes) {
             close_upstream();
             finish("sluice: a line from ollama exceeds limits.max_body_bytes");
             return;
@@ -235,6 +239,7 @@ private:
 
     std::shared_ptr<WsSession> session_;
     EventLoop& loop_;
+    std::shared_ptr<const Config> config_;  // the snapshot this chat started with
     std::string id_;
     std::string body_;
     std::string rewritten_;  // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
@@ -262,7 +267,7 @@ WsSession::~WsSession() { --loop_.state.open_connections; }
 void WsSession::start() {
     beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.read_message_max(loop_.config.limits.max_body_bytes);
+    ws_.read_message_max(loop_.config->limits.max_body_bytes);
     ws_.auto_fragment(false);  // one line, one frame
     ws_.text(true);
     ws_.async_accept(upgrade_, [self = shared_from_this()](error_code ec) { self->on_accepted(ec); });

@@ -182,6 +182,13 @@ std::chrono::milliseconds parse_duration(std::string_view text);  // "250ms", "3
 std::size_t parse_size(std::string_view text);                    // "65536", "64KiB", "64MiB", "1GiB"
 void validate_log_level(std::string_view level);
 
+// A reload (SIGHUP) applies every key except these, which the listeners, event loops and upstream
+// connections are built from at start. Returns the keys that differ ("listen", "upstream",
+// "threads", "upstream_pool") so the reload can say a restart is needed.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+// `next` with the restart-only keys of `running`: what a reload actually puts in force.
+Config with_restart_only_keys_of(const Config& running, Config next);
+
 // Whether a listen host reaches only this machine: 127.0.0.0/8, ::1 or localhost.
 bool is_loopback_host(std::string_view host);
 // The refusal to serve `address` (e.g. "0.0.0.0:8080") to the network without authentication.

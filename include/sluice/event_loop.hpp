@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <unordered_set>
 
 namespace sluice {
@@ -26,8 +27,8 @@ struct ServerState {
 };
 
 struct EventLoop {
-    EventLoop(const Config& cfg, ServerState& server_state)
-        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(cfg), pool(io, cfg), state(server_state) {}
+    EventLoop(std::shared_ptr<const Config> cfg, ServerState& server_state)
+        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(std::move(cfg)), pool(io, config), state(server_state) {}
 
     // This loop's live sessions, so a drain past its deadline can cut them; loop thread only.
     // Declared before `io`: destroying io destroys the sessions its handlers still hold, and
@@ -37,7 +38,9 @@ struct EventLoop {
     // Run by exactly one thread, and its sockets used only from it: no locks around socket I/O.
     // (Other threads still post to it: the model catalog and the server's stop.)
     boost::asio::io_context io;
-    const Config& config;
+    // The config in force; a reload replaces it (on this thread). A request keeps the snapshot
+    // it started with, so a stream in flight never sees its settings change under it.
+    std::shared_ptr<const Config> config;
     UpstreamPool pool;
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server

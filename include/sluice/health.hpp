@@ -39,8 +39,9 @@ public:
     static constexpr std::chrono::milliseconds default_interval{std::chrono::seconds(10)};
 
     // Runs on `io` (one event loop's). Asks every 10 s, or twice per health.ready_within when
-    // that is shorter, so one slow answer cannot flip readiness on its own.
-    ReadinessProbe(boost::asio::io_context& io, const Config& config);
+    // that is shorter, so one slow answer cannot flip readiness on its own. The keys it reads
+    // are the start-up config's (upstream is restart-only).
+    ReadinessProbe(boost::asio::io_context& io, std::shared_ptr<const Config> config);
 
     void start();  // first ask now
     void stop();   // from any thread
@@ -55,7 +56,7 @@ private:
     boost::asio::awaitable<void> ask();
 
     boost::asio::io_context& io_;
-    const Config& config_;
+    std::shared_ptr<const Config> config_;
     std::chrono::milliseconds interval_;
     boost::asio::steady_timer wake_;
     bool stopped_ = false;  // loop thread only

@@ -47,9 +47,11 @@ private:
     Stream stream_;
     boost::beast::flat_buffer buffer_;
     EventLoop& loop_;
+    std::shared_ptr<const Config> config_;  // the snapshot the current exchange started with
     std::string address_;
     std::optional<RequestParser> parser_;
     std::unique_ptr<char[]> relay_buffer_;  // allocated once, on the first proxied request
+    std::size_t relay_buffer_size_ = 0;
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
     // sluice's own small JSON answers (errors, health), kept until written.

@@ -26,12 +26,15 @@ public:
     static constexpr std::chrono::seconds refresh_interval{60};
     static constexpr std::chrono::seconds min_refresh_gap{5};  // bounds refreshes asked for by 404s
 
-    // Runs on `io` (one event loop's). Does nothing until start(), and nothing at all when the
+    // Runs on `io` (one event loop's). Does nothing until start(), and nothing at all while the
     // config has no rewrite rules.
-    ModelCatalog(boost::asio::io_context& io, const Config& config);
+    ModelCatalog(boost::asio::io_context& io, std::shared_ptr<const Config> config);
 
     void start();         // first refresh now, then every refresh_interval
     void stop();          // from any thread
+    // A reload's new rules (from any thread): refreshes at once, so models they name next are
+    // described; starts refreshing if the old config had no rules.
+    void reconfigure(std::shared_ptr<const Config> config);
     void refresh_soon();  // from any thread: e.g. Ollama just said a model is not found
 
     std::shared_ptr<const ModelFacts> facts() const;  // from any thread
@@ -48,7 +51,8 @@ private:
     void publish(std::shared_ptr<const ModelFacts> facts, std::string error = {});
 
     boost::asio::io_context& io_;
-    const Config& config_;
+    std::shared_ptr<const Config> config_;  // loop thread only
+    bool running_ = false;                  // run() is going; loop thread only
     boost::asio::steady_timer wake_;
     std::chrono::steady_clock::time_point last_refresh_{};
     std::map<std::string, InstalledModel> by_digest_;  // /api/show answers, kept while the digest is installed

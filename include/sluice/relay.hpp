@@ -46,14 +46,17 @@ struct RelayResult {
 // start-up wait for the model catalog's first answer (a model's num_ctx never changes between
 // its requests); then `body` is rewritten in place and `then` gets X-Sluice-Rewrite's value
 // (empty when nothing changed). `body` must outlive the call to `then`, which runs on the loop.
-void rewrite_request_body(EventLoop& loop, std::string_view path, std::string& body,
-                          std::function<void(std::string rewritten)> then);
+// `config` is the exchange's snapshot: its rules apply even if a reload lands meanwhile.
+void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
+                          std::string& body, std::function<void(std::string rewritten)> then);
 
 class Relay : public std::enable_shared_from_this<Relay> {
 public:
     using Done = std::function<void(RelayResult)>;
 
-    Relay(ClientSide client, EventLoop& loop, Route route, ExchangeRecord& record, Done done);
+    // `config` is the snapshot the exchange started with (see EventLoop::config).
+    Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, Route route,
+          ExchangeRecord& record, Done done);
     void start();
 
 private:
@@ -100,7 +103,7 @@ private:
 
     ClientSide client_;
     EventLoop& loop_;
-    const Config& config_;
+    std::shared_ptr<const Config> config_;
     Route route_;
     ExchangeRecord& record_;
     Done done_;

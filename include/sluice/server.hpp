@@ -1,4 +1,4 @@
-// server: the listeners and event loops, and their lifecycle (start, drain, stop).
+// server: the listeners and event loops, and their lifecycle (start, reload, drain, stop).
 //
 // Each event loop is one thread with its own io_context, acceptor (SO_REUSEPORT, so the kernel
 // spreads connections) and upstream pool: a connection lives on one loop from accept to close
@@ -36,11 +36,15 @@ public:
     Server& operator=(const Server&) = delete;
 
     std::uint16_t port() const { return port_; }
-    const Config& config() const { return config_; }
 
     void start();  // runs the event loops on their threads and returns
     void wait();   // until stop()
     void stop();   // stops accepting, closes every connection, joins the threads; idempotent
+
+    // Puts `next` in force for requests that start from now on; those in flight keep the config
+    // they started with. The restart-only keys keep their running values: returns the ones
+    // `next` changed (see restart_only_changes), for the caller to report. One caller at a time.
+    std::vector<std::string> reload(Config next);
 
     // Graceful shutdown: stops accepting, answers new requests with 503, lets exchanges in
     // flight finish for up to `timeout`, then cuts the rest (closing their upstream connections)
@@ -61,7 +65,7 @@ private:
     void cut_exchanges();
     void stop_loops();
 
-    Config config_;
+    std::shared_ptr<const Config> config_;  // the one in force; reload() replaces it
     ServerState state_;
     std::thread drain_thread_;
     std::chrono::microseconds heartbeat_interval_{0};

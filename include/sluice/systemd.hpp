@@ -11,6 +11,9 @@ namespace sluice::systemd {
 
 // READY=1 with a one-line STATUS= for `systemctl status`: start-up is over.
 void notify_ready(std::string_view status);
+// RELOADING=1 (with MONOTONIC_USEC=, which newer systemd wants) and STATUS=: a reload has begun;
+// notify_ready() again when it is over, whether the new config was taken or refused.
+void notify_reloading(std::string_view status);
 // STOPPING=1 with STATUS=: a drain has begun.
 void notify_stopping(std::string_view status);
 // WATCHDOG=1: the event loops are alive.

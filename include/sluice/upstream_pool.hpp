@@ -27,7 +27,9 @@ class UpstreamPool {
 public:
     using Handler = std::function<void(boost::system::error_code, std::unique_ptr<UpstreamConnection>)>;
 
-    UpstreamPool(boost::asio::io_context& io, const Config& config);
+    // `config` is the loop's current config (read at each connect); the keys the pool reads
+    // besides timeouts are restart-only, so they never change under it.
+    UpstreamPool(boost::asio::io_context& io, const std::shared_ptr<const Config>& config);
 
     // Hands out an idle connection that is still open, or connects a new one
     // (bounded by timeouts.upstream_connect).
@@ -44,7 +46,7 @@ private:
     static bool still_open(UpstreamConnection& connection);
 
     boost::asio::io_context& io_;
-    const Config& config_;
+    const std::shared_ptr<const Config>& config_;
     boost::asio::ip::tcp::resolver resolver_;
     std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
 };

@@ -1,6 +1,6 @@
 // Integration tests of sluice under systemd's protocols, with the real binary and real tools:
-// sd_notify to a datagram socket the test owns (READY, WATCHDOG, STOPPING), and socket
-// activation through Debian's systemd-socket-activate.
+// sd_notify to a datagram socket the test owns (READY, WATCHDOG, RELOADING, STOPPING), SIGHUP
+// reload of the config file, and socket activation through Debian's systemd-socket-activate.
 #include "child_process.hpp"
 #include "fake_ollama.hpp"
 #include "ports.hpp"
@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace sluice::test {
@@ -119,6 +121,67 @@ TEST(SystemdNotify, NoWatchdogWithoutWatchdogUsec) {
     EXPECT_TRUE(notify.receive_containing("WATCHDOG=1", 500ms).empty());
     sluice.signal(SIGTERM);
     EXPECT_EQ(sluice.wait_exit(10s), std::optional<int>(0));
+}
+
+void write_file(const std::string& path, std::string_view text) {
+    std::ofstream(path, std::ios::trunc) << text;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream file(path);
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// `systemctl reload sluice` sends SIGHUP (ExecReload=): RELOADING=1 then READY=1 around it; the
+// edited rule applies to the next request while a stream in flight completes unchanged; a file
+// that fails to load is refused with a log line naming its line and key, and the old config stays.
+TEST(SystemdNotify, SighupReloadsTheFileAroundReloadingAndReady) {
+    FakeOllama ollama;
+    ollama.set_knobs({.token_interval = 20ms, .tokens = 40});
+    NotifySocket notify;
+    const auto base = std::filesystem::temp_directory_path() / fmt::format("sluice-reload-{}", ::getpid());
+    const auto config_path = base.string() + ".yaml";
+    const auto log_path = base.string() + ".log";
+    constexpr std::string_view rules = "listen: 127.0.0.1:0\nrewrite:\n  models:\n    - match: \"qwen3:*\"\n"
+                                       "      options: {{num_ctx: {}}}\n";
+    write_file(config_path, fmt::format(rules, 4096));
+    ChildProcess sluice({SLUICE_BINARY, "--config", config_path, "--upstream", ollama.url()}, {notify.environment()},
+                        log_path);
+    const auto port = port_in_status(notify.receive_containing("READY=1", 10s));
+    ASSERT_NE(port, 0u) << read_file(log_path);
+
+    constexpr std::string_view chat = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"Hi"}]})";
+    TestClient streaming(port);
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat.size(), chat));
+    ASSERT_EQ(streaming.read_header().header("X-Sluice-Rewrite"), "num_ctx=4096");
+
+    write_file(config_path, fmt::format(rules, 8192));
+    sluice.signal(SIGHUP);
+    const auto reloading = notify.receive_containing("RELOADING=1", 5s);
+    EXPECT_NE(reloading.find("MONOTONIC_USEC="), std::string::npos) << reloading;
+    EXPECT_NE(notify.receive_containing("READY=1", 5s).find("STATUS=listening on"), std::string::npos);
+    TestClient next(port);
+    EXPECT_EQ(next.request("POST", "/api/chat", chat).header("X-Sluice-Rewrite"), "num_ctx=8192");
+
+    // A broken file: refused, the running config (num_ctx 8192) stays, systemd still hears READY=1.
+    write_file(config_path, "listen: 127.0.0.1:0\ntimeouts:\n  drain: soon\n");
+    sluice.signal(SIGHUP);
+    EXPECT_FALSE(notify.receive_containing("RELOADING=1", 5s).empty());
+    EXPECT_FALSE(notify.receive_containing("READY=1", 5s).empty());
+    EXPECT_EQ(next.request("POST", "/api/chat", chat).header("X-Sluice-Rewrite"), "num_ctx=8192");
+
+    std::string body;
+    for (std::string piece; !(piece = streaming.read_body_piece()).empty();) body += piece;
+    EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 41) << body;
+
+    sluice.signal(SIGTERM);
+    EXPECT_EQ(sluice.wait_exit(10s), std::optional<int>(0));
+    const auto log = read_file(log_path);
+    EXPECT_NE(log.find("reload refused, the running config stays: " + config_path + ":3: timeouts.drain"),
+              std::string::npos)
+        << log;
+    std::filesystem::remove(config_path);
+    std::filesystem::remove(log_path);
 }
 
 std::string socket_activate_binary() {

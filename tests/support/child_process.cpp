@@ -1,6 +1,7 @@
 // child_process: posix_spawn, signals and a bounded wait for the exit status.
 #include "child_process.hpp"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,8 @@ extern char** environ;
 
 namespace sluice::test {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& environment) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+                           const std::string& output_path) {
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
@@ -25,7 +27,12 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);  // keep gtest's stdout readable
+    if (output_path.empty()) {
+        posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);  // keep gtest's stdout readable
+    } else {
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    }
     const int error = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(error));

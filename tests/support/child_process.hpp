@@ -13,8 +13,10 @@ namespace sluice::test {
 class ChildProcess {
 public:
     // Starts `argv` (argv[0] a path) with this process's environment plus `environment`
-    // ("NAME=value"); its stdout and stderr go to this process's stderr. Throws on failure.
-    ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& environment = {});
+    // ("NAME=value"); its stdout and stderr go to this process's stderr, or to the file
+    // `output_path` (created or truncated) when given, for a test to read. Throws on failure.
+    ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& environment = {},
+                 const std::string& output_path = {});
     ~ChildProcess();  // kills (SIGKILL) and reaps it if it is still running
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;

@@ -945,5 +945,33 @@ TEST(LoadConfigFile, ShippedRewriteExampleIsValid) {
     EXPECT_EQ(config.rewrite.models[1].options.size(), 1u);
 }
 
+// --- reload ------------------------------------------------------------------------------------
+
+TEST(Reload, RestartOnlyKeysAreNamedAndKeptAtTheirRunningValues) {
+    const Config running = parse_config("listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:11434\n", "a.yaml");
+    const Config next = parse_config(
+        "listen: 127.0.0.1:9090\nupstream: http://127.0.0.1:11435\nthreads: 3\n"
+        "upstream_pool: {max_idle: 4}\ntimeouts: {client_header: 5s}\nlog: {level: debug}\n",
+        "b.yaml");
+    EXPECT_EQ(restart_only_changes(running, next),
+              (std::vector<std::string>{"listen", "upstream", "threads", "upstream_pool"}));
+    const Config applied = with_restart_only_keys_of(running, next);
+    EXPECT_EQ(applied.listen, running.listen);
+    EXPECT_EQ(applied.upstream, running.upstream);
+    EXPECT_EQ(applied.threads, running.threads);
+    EXPECT_EQ(applied.upstream_pool, running.upstream_pool);
+    EXPECT_EQ(applied.timeouts.client_header, std::chrono::seconds(5));  // the rest is the new file's
+    EXPECT_EQ(applied.log.level, "debug");
+}
+
+TEST(Reload, NoRestartOnlyChangeWhenOnlyReloadableKeysDiffer) {
+    const Config running;
+    Config next;
+    next.limits.max_body_bytes = 1024;
+    next.rewrite.gpu_memory = 1;
+    EXPECT_TRUE(restart_only_changes(running, next).empty());
+    EXPECT_EQ(with_restart_only_keys_of(running, next), next);
+}
+
 }  // namespace
 }  // namespace sluice
