@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libssl-dev                # libcrypto: SHA-256 and random numbers for API keys and sessions
   libgtest-dev
   libsystemd-dev systemd     # sd_notify and socket activation; systemd-analyze and systemd-socket-activate for tests
   nginx-light haproxy curl   # the benchmark's comparison proxies

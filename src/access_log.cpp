@@ -122,6 +122,7 @@ std::string format_access_line(const ExchangeRecord& r, Clock::time_point end) {
         if (r.stats->eval_count) line += fmt::format(" eval={}tok", *r.stats->eval_count);
         if (const auto rate = r.stats->tokens_per_second()) line += fmt::format(" {:.1f}tok/s", *rate);
     }
+    if (!r.key.empty()) line += fmt::format(" key={}", r.key);
     if (!r.outcome.empty()) {
         line += " (";
         line += r.outcome;

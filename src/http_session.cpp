@@ -2,6 +2,7 @@
 #include "sluice/http_session.hpp"
 
 #include "sluice/health.hpp"
+#include "sluice/access_control.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/router.hpp"
 #include "sluice/ui_assets.hpp"
@@ -95,16 +96,45 @@ void HttpSession::on_request_header(error_code ec) {
     const auto& health = config_->health;
     const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
                                      {health.healthz, health.readyz});
-    if (route.handler == Handler::healthz || route.handler == Handler::readyz) {
+    const bool keep_alive = request.keep_alive() && parser_->is_done();
+    // A browser names the page's origin; a page of another site must not drive this Ollama with
+    // the user's network position (and cookie). Allowed origins are sluice's decision alone.
+    if (const auto origin = request[http::field::origin];
+        !origin.empty() && !origin_allowed(config_->cors, origin, request[http::field::host])) {
+        send_error(403, fmt::format("sluice: requests from origin {} are refused (cors.allowed_origins)", origin),
+                   keep_alive);
+        return;
+    }
+    if (request.method() == http::verb::options && request.count(http::field::access_control_request_method) != 0) {
+        answer_preflight();
+        return;
+    }
+    switch (route.handler) {
+    case Handler::healthz:
+    case Handler::readyz:
         serve_health(route.handler);
+        return;
+    case Handler::ui_asset:  // the page itself is public: it asks for a key when sluice wants one
+        serve_ui_asset();
+        return;
+    case Handler::login:
+    case Handler::logout:
+        serve_session(route.handler);
+        return;
+    default:
+        break;
+    }
+    // The WebSocket only runs chats: a key that may chat may use it.
+    const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(request.target());
+    const auto access = authorize(config_->auth, *loop_.browser_sessions, path, request[http::field::authorization],
+                                  request[http::field::cookie]);
+    if (access.key) record_.key = access.key->name;
+    if (access.status != 0) {
+        send_error(access.status, access.message, keep_alive);
         return;
     }
     if (route.handler == Handler::websocket) {
         start_websocket();
-        return;
-    }
-    if (route.handler == Handler::ui_asset) {
-        serve_ui_asset();
         return;
     }
     record_.generation = route.generation;
@@ -116,7 +146,7 @@ void HttpSession::on_request_header(error_code ec) {
     }
     stream_.expires_never();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
-    std::make_shared<Relay>(client, loop_, config_, route, record_,
+    std::make_shared<Relay>(client, loop_, config_, access.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
 }
@@ -129,17 +159,10 @@ void HttpSession::start_websocket() {
         send_error(400, "sluice: /_sluice/ws takes a WebSocket upgrade", false);
         return;
     }
-    // Browsers send Origin on every WebSocket; one naming another site is a page elsewhere
-    // trying to drive this Ollama with the user's network position.
-    if (const auto origin = request[http::field::origin];
-        !origin.empty() && !is_same_origin(origin, request[http::field::host])) {
-        send_error(403, fmt::format("sluice: WebSocket from origin {} refused (same-origin only)", origin), false);
-        return;
-    }
     http::request<http::empty_body> upgrade{request.base()};
     record_.status = 101;
     end_exchange_without_reading();
-    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_)->start();
+    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_, record_.key)->start();
 }
 
 // The embedded page's files, gzip-compressed when the browser takes it. Nothing is copied: the
@@ -198,6 +221,43 @@ void HttpSession::serve_health(Handler handler) {
     send_json(answer.status, std::move(answer.body), keep_alive);
 }
 
+// The page's login: the key arrives once, as `Authorization: Bearer`, and the answer sets a
+// cookie the script cannot read (HttpOnly) and no other site's page can send (SameSite=Strict).
+void HttpSession::serve_session(Handler handler) {
+    const auto& request = parser_->get();
+    const bool keep_alive = request.keep_alive() && parser_->is_done();
+    if (request.method() != http::verb::post) {
+        send_error(405, fmt::format("sluice: {} takes POST", target_path(request.target())), keep_alive);
+        return;
+    }
+    const auto cookie = [](std::string_view token, long long max_age) {
+        return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", BrowserSessions::cookie_name, token,
+                           max_age);
+    };
+    if (handler == Handler::logout) {
+        loop_.browser_sessions->close(cookie_value(request[http::field::cookie], BrowserSessions::cookie_name));
+        send_json(200, R"({"status":"logged out"})", keep_alive, cookie("", 0));
+        return;
+    }
+    const auto& auth = config_->auth;
+    if (auth.keys.empty()) {
+        send_json(200, R"({"status":"no keys configured"})", keep_alive);
+        return;
+    }
+    const ApiKey* key = find_api_key(auth, bearer_token(request[http::field::authorization]));
+    if (!key) {
+        send_error(401, "sluice: invalid API key", keep_alive);
+        return;
+    }
+    record_.key = key->name;
+    const auto token = loop_.browser_sessions->open(*key, auth.session_ttl);
+    std::string body = R"({"key":")";
+    append_json_escaped(body, key->name);
+    body += "\"}";
+    send_json(200, std::move(body), keep_alive,
+              cookie(token, std::chrono::duration_cast<std::chrono::seconds>(auth.session_ttl).count()));
+}
+
 void HttpSession::on_exchange_done(RelayResult result) {
     if (result.error_status != 0) {
         send_error(result.error_status, result.error_message, result.client_reusable);
@@ -211,18 +271,47 @@ void HttpSession::send_error(unsigned status, std::string_view message, bool kee
     send_json(status, json_error_body(message), keep_alive);
 }
 
-void HttpSession::send_json(unsigned status, std::string body, bool keep_alive) {
-    const bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+void HttpSession::send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie) {
     json_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     auto& response = *json_response_;
     response.set(http::field::content_type, "application/json; charset=utf-8");
     response.set(http::field::cache_control, "no-store");
+    if (status == 401) response.set(http::field::www_authenticate, R"(Bearer realm="sluice")");
+    if (!set_cookie.empty()) response.set(http::field::set_cookie, set_cookie);
     response.body() = std::move(body);
+    write_own_response(keep_alive);
+}
+
+// An allowed page of another origin asks first whether it may send its method and headers.
+void HttpSession::answer_preflight() {
+    const auto& request = parser_->get();
+    json_response_ = std::make_shared<http::response<http::string_body>>(http::status::no_content, 11);
+    auto& response = *json_response_;
+    response.set(http::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    const auto headers = request[http::field::access_control_request_headers];
+    response.set(http::field::access_control_allow_headers, headers.empty() ? "Authorization, Content-Type" : headers);
+    response.set(http::field::access_control_max_age, "600");
+    write_own_response(request.keep_alive() && parser_->is_done());
+}
+
+// sluice's own small answers: errors, health, sessions, preflights.
+void HttpSession::write_own_response(bool keep_alive) {
+    auto& response = *json_response_;
+    const bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+    if (parser_ && parser_->is_header_done()) {
+        const auto& request = parser_->get();
+        if (const auto origin = request[http::field::origin];
+            !origin.empty() && !is_same_origin(origin, request[http::field::host]) &&
+            origin_allowed(config_->cors, origin, request[http::field::host])) {
+            response.set(http::field::access_control_allow_origin, origin);
+            response.set(http::field::vary, "Origin");
+        }
+    }
     response.prepare_payload();
     if (head) response.body().clear();  // Content-Length stays: what a GET would have carried
     response.keep_alive(keep_alive);
-    record_.status = status;
-    record_.bytes_out = head ? 0 : response.payload_size().value_or(0);
+    record_.status = response.result_int();
+    record_.bytes_out = head ? 0 : response.body().size();
     stream_.expires_after(config_->timeouts.client_send);
     const auto write = [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);

@@ -1,4 +1,5 @@
 // main: command line (CLI11), config loading, logging set-up, and the server's lifetime.
+#include "sluice/access_control.hpp"
 #include "sluice/config.hpp"
 #include "sluice/explain.hpp"
 #include "sluice/server.hpp"
@@ -46,7 +47,7 @@ sluice::Config load(const Options& options) {
     };
     if (options.listen) {
         config.listen = flag("listen", [&] { return sluice::parse_host_port(*options.listen); });
-        if (!config.allow_unauthenticated && !sluice::is_loopback_host(config.listen.host)) {
+        if (!sluice::may_face_the_network(config) && !sluice::is_loopback_host(config.listen.host)) {
             throw sluice::ConfigError("--listen: " + sluice::unauthenticated_exposure_message(*options.listen));
         }
     }
@@ -57,6 +58,32 @@ sluice::Config load(const Options& options) {
     }
     if (options.threads) config.threads = *options.threads;
     return config;
+}
+
+// `sluice hash-key`: a new key and its hash (what auth.keys stores), or the hash of a key read
+// from stdin. The key is shown once: sluice keeps only the hash.
+int hash_key(bool from_stdin) {
+    constexpr std::size_t min_key_length = 16;
+    if (!from_stdin) {
+        const auto key = sluice::generate_api_key();
+        const auto hash = sluice::hash_api_key(key);
+        fmt::print("key:  {}\nhash: {}\n\n"
+                   "Give the key to its holder (sluice keeps only the hash) and add to the config file:\n"
+                   "auth:\n  keys:\n    - name: laptop        # who holds it; logs show this, never the key\n"
+                   "      hash: \"{}\"\n"
+                   "      routes: all         # or chat: all but pull, push, create, copy, delete, blobs\n",
+                   key, hash, hash);
+        return 0;
+    }
+    std::string key{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+    if (key.size() < min_key_length || key.size() > 512 || key.find_first_of(" \t\r\n") != std::string::npos) {
+        std::fprintf(stderr, "sluice hash-key: a key is %zu to 512 characters without spaces; run `sluice hash-key` "
+                             "without --stdin to make a random one\n", min_key_length);
+        return 2;
+    }
+    fmt::print("{}\n", sluice::hash_api_key(key));
+    return 0;
 }
 
 // `sluice explain`: the body from stdin as it would go to Ollama on stdout, the story on stderr.
@@ -103,7 +130,7 @@ void reload(sluice::Server& server, const Options& options, const std::optional<
     sluice::systemd::notify_reloading("reloading " + options.config_path);
     try {
         auto next = load(options);
-        if (exposure && !next.allow_unauthenticated) {
+        if (exposure && !sluice::may_face_the_network(next)) {
             throw sluice::ConfigError(sluice::unauthenticated_exposure_message(*exposure));
         }
         const auto level = next.log.level;
@@ -124,7 +151,7 @@ void reload(sluice::Server& server, const Options& options, const std::optional<
 int serve(const sluice::Config& config, const Options& options) {
     const auto inherited = sluice::systemd::inherited_listener();
     const auto exposure = network_exposure(config, inherited);
-    if (exposure && !config.allow_unauthenticated) {
+    if (exposure && !sluice::may_face_the_network(config)) {
         throw std::runtime_error(sluice::unauthenticated_exposure_message(*exposure));
     }
     sluice::Server server(config, inherited);
@@ -198,6 +225,12 @@ int main(int argc, char** argv) {
                                "/api/embeddings"}))
         ->option_text("ROUTE");
 
+    bool hash_from_stdin = false;
+    auto* hash_command = app.add_subcommand("hash-key", "make a new API key and print it with the hash auth.keys stores");
+    hash_command->add_flag("--stdin", hash_from_stdin, "print only the hash of a key read from stdin");
+    hash_command->footer("Keys go in requests as 'Authorization: Bearer <key>' (what OpenAI's SDKs send as api_key), or\n"
+                         "once in the browser page's login. Example: echo -n \"$KEY\" | sluice hash-key --stdin");
+
     sluice::UserBenchOptions bench;
     double bench_timeout_seconds = 300;
     auto* bench_command =
@@ -211,6 +244,7 @@ int main(int argc, char** argv) {
     bench_command->add_option("--num-predict", bench.num_predict, "tokens per answer at most")->capture_default_str()->check(CLI::Range(1, 100000));
     bench_command->add_option("--timeout", bench_timeout_seconds, "seconds per request, connect to last byte")->capture_default_str()->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
+    if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
         return sluice::run_user_bench(bench, std::cout, std::cerr);

@@ -1,6 +1,8 @@
 // relay: one proxied exchange, request up and response chunks down through one fixed buffer.
 #include "sluice/relay.hpp"
 
+#include "sluice/access_control.hpp"
+
 #include "sluice/rewrite.hpp"
 
 #include <boost/asio/write.hpp>
@@ -88,11 +90,12 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                              });
 }
 
-Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, Route route,
-             ExchangeRecord& record, Done done)
+Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key,
+             Route route, ExchangeRecord& record, Done done)
     : client_(client),
       loop_(loop),
       config_(std::move(config)),
+      key_(key),
       route_(route),
       record_(record),
       done_(std::move(done)),
@@ -117,11 +120,13 @@ void Relay::build_upstream_request() {
     copy_end_to_end_headers(in.base(), out.base());
 
     out.set(http::field::host, config_->upstream.host_header);
-    // Ollama refuses a browser Origin that does not match the Host it sees. An Origin naming the
-    // host the client addressed is same-origin, which Ollama would not have checked had it seen
-    // that Host, so it is dropped; any other Origin goes through and Ollama decides as it would.
-    if (const auto origin = in[http::field::origin]; !origin.empty() && is_same_origin(origin, in[http::field::host])) {
-        out.erase(http::field::origin);
+    // Origins are sluice's business (the session refused those not allowed): Ollama, seeing its
+    // own Host beside a browser's Origin, would refuse the request with 403.
+    out.erase(http::field::origin);
+    // With authentication on, the key (or session cookie) was for sluice: it goes no further.
+    if (key_) {
+        out.erase(http::field::authorization);
+        out.erase(http::field::cookie);
     }
     const auto forwarded_for = in["X-Forwarded-For"];
     out.set("X-Forwarded-For", forwarded_for.empty() ? std::string(client_.address)
@@ -199,7 +204,17 @@ void Relay::on_whole_body_piece(error_code ec) {
         read_whole_body();
         return;
     }
-    if (!client_.parser.get()[http::field::content_encoding].empty()) {
+    const bool encoded = !client_.parser.get()[http::field::content_encoding].empty();
+    if (key_ && !key_->models.empty()) {
+        const auto model = encoded ? std::nullopt : requested_model(whole_body_, loop_.json_workspace);
+        if (!model || !key_allows_model(*key_, *model)) {
+            fail(403, model ? fmt::format("sluice: key \"{}\" may not use model \"{}\"", key_->name, *model)
+                            : fmt::format("sluice: key \"{}\" may use only some models, and this request names none "
+                                          "sluice can read (an uncompressed JSON body with \"model\")", key_->name));
+            return;
+        }
+    }
+    if (encoded) {
         upstream_request_.content_length(whole_body_.size());
         connect();
         return;
@@ -390,6 +405,12 @@ void Relay::start_response() {
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
     if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", rewritten_);
+    // A page of an allowed other origin may read the answer (same-origin pages need nothing).
+    if (const auto origin = request[http::field::origin];
+        !origin.empty() && !is_same_origin(origin, request[http::field::host])) {
+        out.set(http::field::access_control_allow_origin, origin);
+        out.insert(http::field::vary, "Origin");
+    }
     // The rewritten model may have been removed since the catalog last looked.
     if (in.result() == http::status::not_found && route_.body == BodyHandling::read) loop_.catalog->refresh_soon();
 

@@ -53,7 +53,10 @@ Route route_request(std::string_view method, std::string_view target, std::strin
         return route;
     }
     if (path.starts_with(own_prefix)) {
-        route.handler = path == websocket_path ? Handler::websocket : Handler::ui_asset;
+        route.handler = path == websocket_path ? Handler::websocket
+                        : path == login_path   ? Handler::login
+                        : path == logout_path  ? Handler::logout
+                                               : Handler::ui_asset;
         return route;
     }
     if (method == "GET" && path == "/" && accept.find("text/html") != std::string_view::npos) {

@@ -114,6 +114,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     for (auto& loop : loops_) {
         loop->loop.catalog = catalog_.get();
         loop->loop.readiness = readiness_.get();
+        loop->loop.browser_sessions = &browser_sessions_;
     }
 }
 

@@ -257,8 +257,8 @@ private:
     bool ended_ = false;
 };
 
-WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop)
-    : ws_(std::move(stream)), upgrade_(std::move(upgrade)), loop_(loop) {
+WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string key_name)
+    : ws_(std::move(stream)), upgrade_(std::move(upgrade)), loop_(loop), key_name_(std::move(key_name)) {
     ++loop_.state.open_connections;
 }
 
@@ -324,9 +324,28 @@ void WsSession::handle_message(std::string_view text) {
         send(nullptr, error_frame(id, fmt::format("sluice: at most {} chats at once on one socket", max_chats)));
         return;
     }
+    std::string_view model;
+    if (chat["model"].get(model) != simdjson::SUCCESS) model = {};
+    if (const auto refusal = refusal_for(model)) {
+        send(nullptr, error_frame(id, *refusal));
+        return;
+    }
     auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), simdjson::minify(chat));
     chats_.emplace(std::string(id), exchange);
     exchange->start();
+}
+
+// The socket was opened with `key_name_`; a reload may since have removed that key or narrowed
+// what it may use, so each chat is checked against the config in force.
+std::optional<std::string> WsSession::refusal_for(std::string_view model) const {
+    const auto& auth = loop_.config->auth;
+    if (auth.keys.empty()) return std::nullopt;
+    const ApiKey* key = key_named(auth, key_name_);
+    if (!key || !key_allows_route(*key, "/api/chat")) {
+        return "sluice: the key this page logged in with is no longer valid; reload the page";
+    }
+    if (!key_allows_model(*key, model)) return fmt::format("sluice: key \"{}\" may not use model \"{}\"", key->name, model);
+    return std::nullopt;
 }
 
 void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {

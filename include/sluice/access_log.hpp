@@ -48,6 +48,7 @@ struct ExchangeRecord {
     std::string method;
     std::string target;
     std::string client;  // client IP
+    std::string key;     // the name of the API key used (never the key); empty without one
     unsigned status = 0;
     std::uint64_t bytes_in = 0;   // request body bytes received from the client
     std::uint64_t bytes_out = 0;  // response body bytes sent to the client

@@ -1,6 +1,7 @@
 // config: sluice's typed configuration, loaded from one YAML file and validated.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -144,11 +145,47 @@ std::string normalize_model_name(std::string_view name);
 bool model_pattern_matches(std::string_view pattern, std::string_view model);
 
 // ---------------------------------------------------------------------------------------------
+// auth and cors: who may use sluice (see access_control.hpp for how they are checked).
+
+// `routes:` what a key may call. chat: everything but managing models (pull, push, create,
+// copy, delete, blobs); listed: only the paths in ApiKey::routes.
+enum class KeyRoutes { all, chat, listed };
+
+// One API key. Only its salted SHA-256 is stored ("sha256:<32 hex salt>:<64 hex digest>",
+// printed by `sluice hash-key`), so the config file never holds a usable key.
+struct ApiKey {
+    std::string name;  // who holds it; logged instead of the key
+    std::array<unsigned char, 16> salt{};
+    std::array<unsigned char, 32> digest{};  // SHA-256(salt || key)
+    KeyRoutes routes = KeyRoutes::all;
+    std::vector<std::string> route_patterns;  // listed: "/api/chat", or a prefix with * ("/v1/*")
+    std::vector<std::string> models;          // model globs it may use (as rewrite's match); empty: any
+    int line = 0;                             // where it is in the config file
+
+    bool operator==(const ApiKey&) const = default;
+};
+
+struct AuthConfig {
+    std::vector<ApiKey> keys;  // none: no authentication (sluice must then stay on loopback)
+    std::chrono::milliseconds session_ttl{std::chrono::hours(12)};  // the browser page's login
+
+    bool operator==(const AuthConfig&) const = default;
+};
+
+// Browser pages of other origins that may call sluice (e.g. "http://192.168.1.20:3000"); a page
+// sluice serves itself (same origin) always may. Other origins are refused by sluice.
+struct CorsConfig {
+    std::vector<std::string> allowed_origins;  // scheme://host[:port], lowercase, no path
+
+    bool operator==(const CorsConfig&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
 
 struct Config {
     HostPort listen{"127.0.0.1", 8080};
-    // Listening beyond loopback without authentication is refused unless this says the network
-    // is trusted (API keys are not implemented yet).
+    // Listening beyond loopback is refused without API keys (auth.keys) unless this says the
+    // network is trusted.
     bool allow_unauthenticated = false;
     UpstreamUrl upstream{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"};
     unsigned threads = 0;  // event loops; 0 = one per core
@@ -158,6 +195,8 @@ struct Config {
     LogConfig log;
     HealthConfig health;
     RewriteConfig rewrite;
+    AuthConfig auth;
+    CorsConfig cors;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;
@@ -191,6 +230,8 @@ Config with_restart_only_keys_of(const Config& running, Config next);
 
 // Whether a listen host reaches only this machine: 127.0.0.0/8, ::1 or localhost.
 bool is_loopback_host(std::string_view host);
+// Whether sluice may listen beyond loopback: it has API keys, or the network is declared trusted.
+bool may_face_the_network(const Config& config);
 // The refusal to serve `address` (e.g. "0.0.0.0:8080") to the network without authentication.
 std::string unauthenticated_exposure_message(std::string_view address);
 

@@ -2,6 +2,7 @@
 // with other loops, so the relay path takes no locks.
 #pragma once
 
+#include "sluice/access_control.hpp"
 #include "sluice/config.hpp"
 #include "sluice/health.hpp"
 #include "sluice/json_edit.hpp"
@@ -45,6 +46,7 @@ struct EventLoop {
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
     const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
+    BrowserSessions* browser_sessions = nullptr; // shared by all loops; set by the server
     ServerState& state;
 };
 

@@ -34,13 +34,16 @@ private:
     void on_request_header(error_code ec);
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
-    void send_json(unsigned status, std::string body, bool keep_alive);
+    void send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie = {});
+    void answer_preflight();
+    void write_own_response(bool keep_alive);
     void begin_exchange();
     void end_exchange(bool keep_alive);
     void end_exchange_without_reading();  // logs and uncounts the exchange
     void start_websocket();
     void serve_ui_asset();
     void serve_health(Handler handler);
+    void serve_session(Handler handler);
     void close();
     void drain();
 

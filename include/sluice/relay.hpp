@@ -54,8 +54,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
 public:
     using Done = std::function<void(RelayResult)>;
 
-    // `config` is the snapshot the exchange started with (see EventLoop::config).
-    Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, Route route,
+    // `config` is the snapshot the exchange started with (see EventLoop::config); `key` the
+    // caller's API key in it (null when authentication is off), whose `models:` the relay checks.
+    Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key, Route route,
           ExchangeRecord& record, Done done);
     void start();
 
@@ -104,6 +105,7 @@ private:
     ClientSide client_;
     EventLoop& loop_;
     std::shared_ptr<const Config> config_;
+    const ApiKey* key_;
     Route route_;
     ExchangeRecord& record_;
     Done done_;

@@ -15,6 +15,8 @@ namespace sluice {
 enum class Handler {
     proxy,      // forward to Ollama
     websocket,  // the browser UI's WebSocket, /_sluice/ws
+    login,      // the page trades a key for a session cookie, /_sluice/login
+    logout,     // and ends the session, /_sluice/logout
     ui_asset,   // a file of the embedded page: `/` for browsers, /_sluice/<file>
     healthz,    // sluice is alive (and not draining)
     readyz,     // sluice can reach Ollama
@@ -29,6 +31,8 @@ struct HealthPaths {
 // sluice's own paths; fixed, so the page and the server always agree.
 inline constexpr std::string_view own_prefix = "/_sluice/";
 inline constexpr std::string_view websocket_path = "/_sluice/ws";
+inline constexpr std::string_view login_path = "/_sluice/login";
+inline constexpr std::string_view logout_path = "/_sluice/logout";
 
 // How the request body travels. `read`: sluice reads the whole body (bounded by
 // limits.max_body_bytes) so a request hook can rewrite it; `stream`: it goes upstream as it

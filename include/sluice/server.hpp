@@ -74,6 +74,7 @@ private:
     std::vector<std::unique_ptr<Loop>> loops_;
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
     std::unique_ptr<ReadinessProbe> readiness_;  // runs on the first loop
+    BrowserSessions browser_sessions_;
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::string listening_on_;  // for the start-up log line

@@ -23,6 +23,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sluice {
@@ -36,8 +37,10 @@ public:
     // Bytes of one chat's frames queued for the browser before its upstream reads pause.
     static constexpr std::size_t chat_queue_bytes = 256 * 1024;
 
-    // `upgrade` is the request's header, already read and checked (path, Origin).
-    WsSession(Stream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop);
+    // `upgrade` is the request's header, already read and checked (path, Origin, key);
+    // `key_name` names the API key it was opened with (empty when authentication is off).
+    WsSession(Stream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop,
+              std::string key_name);
     ~WsSession();
     void start();
 
@@ -57,6 +60,7 @@ private:
     void write_next();
     void on_written(error_code ec);
     void close_all();
+    std::optional<std::string> refusal_for(std::string_view model) const;
 
     struct Frame {
         std::shared_ptr<WsChat> chat;  // whose budget the frame counts against, if any
@@ -66,6 +70,7 @@ private:
     boost::beast::websocket::stream<Stream> ws_;
     boost::beast::http::request<boost::beast::http::empty_body> upgrade_;
     EventLoop& loop_;
+    std::string key_name_;
     boost::beast::flat_buffer read_buffer_;
     std::deque<Frame> outbox_;
     bool writing_ = false;

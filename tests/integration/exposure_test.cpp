@@ -42,7 +42,7 @@ TEST(Exposure, NonLoopbackListenFlagRefusesToStart) {
     EXPECT_NE(run.output.find("sluice: config error: --listen: refusing to listen on 0.0.0.0:0 without authentication"),
               std::string::npos)
         << run.output;
-    EXPECT_NE(run.output.find("API keys are not implemented yet"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("sluice hash-key"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("allow_unauthenticated: true"), std::string::npos) << run.output;
 }
 

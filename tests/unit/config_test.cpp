@@ -475,7 +475,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts' (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite)"},
+                  "upstream_pool, log, health, rewrite, auth, cors)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -524,10 +524,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite, got a list"},
+                  "upstream_pool, log, health, rewrite, auth, cors, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite, got \"hello\""},
+                  "upstream_pool, log, health, rewrite, auth, cors, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found"},
@@ -647,9 +647,8 @@ TEST(Exposure, LoopbackHostsAreLocal) {
 TEST(Exposure, NonLoopbackListenIsRefusedWithoutAllowUnauthenticated) {
     EXPECT_EQ(parse_error("log:\n  level: info\nlisten: 0.0.0.0:8080\n"),
               "test.yaml:3: listen: refusing to listen on 0.0.0.0:8080 without authentication: every device that can "
-              "reach it could use Ollama through sluice, and API keys are not implemented yet in this version. If the "
-              "network is trusted, set 'allow_unauthenticated: true' in the config file; otherwise listen on 127.0.0.1 "
-              "(or [::1]) and put sluice behind a reverse proxy that authenticates");
+              "reach it could use Ollama through sluice. Add an API key (run `sluice hash-key` and put the hash under "
+              "auth.keys in the config file), or, if the network is trusted, set 'allow_unauthenticated: true'");
     EXPECT_NE(parse_error("listen: \"[::]:8080\"\nallow_unauthenticated: false\n").find("refusing to listen on [::]:8080"),
               std::string::npos);
     // Written after listen or before it, the opt-in counts.

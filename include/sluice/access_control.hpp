@@ -1,0 +1,82 @@
+// access_control: who may use sluice, and for what. API keys (stored as salted SHA-256, compared
+// in constant time), the routes and models each key may use, the browser page's session cookie,
+// and which browser origins may call sluice at all (CORS). No I/O; OpenSSL's libcrypto for the
+// hash and the random numbers.
+#pragma once
+
+#include "sluice/config.hpp"
+#include "sluice/json_edit.hpp"
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace sluice {
+
+// A new key: "sk-sluice-" and 64 hex digits (256 random bits). Keys are random tokens, not
+// passwords, so one salted SHA-256 per check is as strong as a slow hash would be.
+std::string generate_api_key();
+// The `hash:` to put in the config for `key`: "sha256:<salt>:<digest>", a fresh salt each call.
+std::string hash_api_key(std::string_view key);
+// The configured key `presented` is, or null. Every key is hashed and compared in constant
+// time, so the time taken tells nothing about how close a guess came.
+const ApiKey* find_api_key(const AuthConfig& auth, std::string_view presented);
+
+// The key called `name` (keys are looked up by name once their holder is known: sessions, sockets).
+const ApiKey* key_named(const AuthConfig& auth, std::string_view name);
+// Whether `key` may call `path` (its `routes:`), and use `model` (its `models:`).
+bool key_allows_route(const ApiKey& key, std::string_view path);
+bool key_allows_model(const ApiKey& key, std::string_view model);
+// The "model" a JSON request body names (Ollama's, or OpenAI's field), if it names one.
+std::optional<std::string> requested_model(std::string_view body, JsonWorkspace& workspace);
+
+// "Bearer <token>" (any case, as OpenAI's SDKs send it) -> the token; else empty.
+std::string_view bearer_token(std::string_view authorization);
+// The value of cookie `name` in a Cookie header; empty when absent.
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name);
+
+// Whether a browser page at `origin` may call sluice, addressed as `host`: its own origin, or
+// one of cors.allowed_origins.
+bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string_view host);
+
+// The browser page's logins: a key is shown once at /_sluice/login, and the page then carries
+// an HttpOnly cookie naming a session. Shared by every event loop (a mutex; one lookup per
+// request, never per line). A session dies with its expiry, a logout, or its key leaving or
+// changing in a reloaded config.
+class BrowserSessions {
+public:
+    static constexpr std::string_view cookie_name = "sluice_session";
+    static constexpr std::size_t max_sessions = 10'000;  // the oldest go first beyond it
+
+    // A new session for `key`: the token to set as the cookie.
+    std::string open(const ApiKey& key, std::chrono::milliseconds ttl);
+    // The key of the session `token` names, in the config in force; null when there is none.
+    const ApiKey* find(const AuthConfig& auth, std::string_view token);
+    void close(std::string_view token);
+
+private:
+    struct Session {
+        std::string key_name;
+        std::array<unsigned char, 32> key_digest{};
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::mutex mutex_;
+    std::unordered_map<std::string, Session> by_token_hash_;  // SHA-256 of the token, hex
+};
+
+// What sluice decides about a request before it goes anywhere.
+struct Access {
+    unsigned status = 0;          // 0: allowed; else 401 or 403, with `message`
+    std::string message;
+    const ApiKey* key = nullptr;  // whose request it is; null when authentication is off
+};
+
+// With no keys configured everything is allowed. Otherwise the request needs a key, as
+// `Authorization: Bearer <key>` or the page's session cookie, that may use `path`.
+Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_view path,
+                 std::string_view authorization, std::string_view cookie_header);
+
+}  // namespace sluice

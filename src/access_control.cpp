@@ -1,0 +1,210 @@
+// access_control: API keys, their routes and models, browser sessions and origins.
+#include "sluice/access_control.hpp"
+
+#include "sluice/router.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace sluice {
+
+namespace {
+
+// Ollama's routes that change what is installed: a `routes: chat` key may not call them.
+constexpr std::array<std::string_view, 6> model_management_routes{
+    "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"};
+
+// No real key is longer; a longer "key" is refused before any hashing.
+constexpr std::size_t max_key_bytes = 512;
+
+template <std::size_t N>
+std::array<unsigned char, N> random_bytes() {
+    std::array<unsigned char, N> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(N)) != 1) throw std::runtime_error("no random numbers (OpenSSL RAND_bytes)");
+    return bytes;
+}
+
+std::string hex(const unsigned char* bytes, std::size_t size) {
+    constexpr std::string_view digits = "0123456789abcdef";
+    std::string text;
+    text.reserve(size * 2);
+    for (std::size_t i = 0; i < size; ++i) {
+        text += digits[bytes[i] >> 4];
+        text += digits[bytes[i] & 0xF];
+    }
+    return text;
+}
+
+std::array<unsigned char, 32> salted_digest(const std::array<unsigned char, 16>& salt, std::string_view key) {
+    std::array<unsigned char, 16 + max_key_bytes> input{};
+    std::copy(salt.begin(), salt.end(), input.begin());
+    std::copy(key.begin(), key.end(), input.begin() + salt.size());
+    std::array<unsigned char, 32> digest{};
+    SHA256(input.data(), salt.size() + key.size(), digest.data());
+    return digest;
+}
+
+std::string token_hash(std::string_view token) {
+    std::array<unsigned char, 32> digest{};
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest.data());
+    return hex(digest.data(), digest.size());
+}
+
+bool path_matches(std::string_view pattern, std::string_view path) {
+    if (pattern.ends_with('*')) return path.starts_with(pattern.substr(0, pattern.size() - 1));
+    return path == pattern;
+}
+
+}  // namespace
+
+const ApiKey* key_named(const AuthConfig& auth, std::string_view name) {
+    const auto key = std::find_if(auth.keys.begin(), auth.keys.end(), [&](const ApiKey& k) { return k.name == name; });
+    return key == auth.keys.end() ? nullptr : &*key;
+}
+
+std::string generate_api_key() {
+    const auto bytes = random_bytes<32>();
+    return "sk-sluice-" + hex(bytes.data(), bytes.size());
+}
+
+std::string hash_api_key(std::string_view key) {
+    if (key.size() > max_key_bytes) throw std::invalid_argument(fmt::format("a key is at most {} bytes", max_key_bytes));
+    const auto salt = random_bytes<16>();
+    const auto digest = salted_digest(salt, key);
+    return "sha256:" + hex(salt.data(), salt.size()) + ":" + hex(digest.data(), digest.size());
+}
+
+const ApiKey* find_api_key(const AuthConfig& auth, std::string_view presented) {
+    if (presented.empty() || presented.size() > max_key_bytes) return nullptr;
+    const ApiKey* found = nullptr;
+    for (const ApiKey& key : auth.keys) {
+        const auto digest = salted_digest(key.salt, presented);
+        if (CRYPTO_memcmp(digest.data(), key.digest.data(), digest.size()) == 0) found = &key;
+    }
+    return found;
+}
+
+bool key_allows_route(const ApiKey& key, std::string_view path) {
+    switch (key.routes) {
+    case KeyRoutes::all:
+        return true;
+    case KeyRoutes::chat:
+        return std::none_of(model_management_routes.begin(), model_management_routes.end(), [&](std::string_view route) {
+            return path == route || (path.starts_with(route) && path[route.size()] == '/');
+        });
+    case KeyRoutes::listed:
+        return std::any_of(key.route_patterns.begin(), key.route_patterns.end(),
+                           [&](const std::string& pattern) { return path_matches(pattern, path); });
+    }
+    return false;
+}
+
+bool key_allows_model(const ApiKey& key, std::string_view model) {
+    return key.models.empty() || std::any_of(key.models.begin(), key.models.end(), [&](const std::string& pattern) {
+               return model_pattern_matches(pattern, model);
+           });
+}
+
+std::optional<std::string> requested_model(std::string_view body, JsonWorkspace& workspace) {
+    const auto request = scan_request_json(body, workspace);
+    if (!request) return std::nullopt;
+    const JsonMember* model = request->top.find_field("model");
+    if (!model || model->kind != JsonKind::string) return std::nullopt;
+    return decode_json_string(body.substr(model->value.begin, model->value.end - model->value.begin));
+}
+
+std::string_view bearer_token(std::string_view authorization) {
+    constexpr std::string_view scheme = "bearer ";
+    if (authorization.size() <= scheme.size() || !boost::beast::iequals(authorization.substr(0, scheme.size()), scheme)) {
+        return {};
+    }
+    auto token = authorization.substr(scheme.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    return token;
+}
+
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name) {
+    while (!cookie_header.empty()) {
+        const auto end = std::min(cookie_header.find(';'), cookie_header.size());
+        auto pair = cookie_header.substr(0, end);
+        cookie_header.remove_prefix(std::min(end + 1, cookie_header.size()));
+        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+        if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+            return pair.substr(name.size() + 1);
+        }
+    }
+    return {};
+}
+
+bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string_view host) {
+    if (is_same_origin(origin, host)) return true;
+    if (origin.ends_with('/')) origin.remove_suffix(1);
+    return std::any_of(cors.allowed_origins.begin(), cors.allowed_origins.end(),
+                       [&](const std::string& allowed) { return boost::beast::iequals(allowed, origin); });
+}
+
+std::string BrowserSessions::open(const ApiKey& key, std::chrono::milliseconds ttl) {
+    const auto bytes = random_bytes<32>();
+    auto token = hex(bytes.data(), bytes.size());
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock(mutex_);
+    if (by_token_hash_.size() >= max_sessions) {
+        std::erase_if(by_token_hash_, [&](const auto& entry) { return entry.second.expires <= now; });
+        while (by_token_hash_.size() >= max_sessions) {
+            by_token_hash_.erase(std::min_element(by_token_hash_.begin(), by_token_hash_.end(), [](const auto& a, const auto& b) {
+                return a.second.expires < b.second.expires;
+            }));
+        }
+    }
+    by_token_hash_[token_hash(token)] = {key.name, key.digest, now + ttl};
+    return token;
+}
+
+const ApiKey* BrowserSessions::find(const AuthConfig& auth, std::string_view token) {
+    if (token.empty() || token.size() > 128) return nullptr;
+    const auto hash = token_hash(token);  // looked up by hash: the map's timing says nothing of tokens
+    const std::lock_guard lock(mutex_);
+    const auto session = by_token_hash_.find(hash);
+    if (session == by_token_hash_.end()) return nullptr;
+    const ApiKey* key = key_named(auth, session->second.key_name);
+    if (session->second.expires <= std::chrono::steady_clock::now() || !key || key->digest != session->second.key_digest) {
+        by_token_hash_.erase(session);
+        return nullptr;
+    }
+    return key;
+}
+
+void BrowserSessions::close(std::string_view token) {
+    const auto hash = token_hash(token);
+    const std::lock_guard lock(mutex_);
+    by_token_hash_.erase(hash);
+}
+
+Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_view path,
+                 std::string_view authorization, std::string_view cookie_header) {
+    if (auth.keys.empty()) return {};
+    Access access;
+    if (const auto token = bearer_token(authorization); !token.empty()) {
+        access.key = find_api_key(auth, token);
+        if (!access.key) return {401, "sluice: invalid API key", nullptr};
+    } else if (const auto session = cookie_value(cookie_header, BrowserSessions::cookie_name); !session.empty()) {
+        access.key = sessions.find(auth, session);
+        if (!access.key) return {401, "sluice: the browser session has ended; log in again with your key", nullptr};
+    } else {
+        return {401, "sluice: an API key is required: send it as 'Authorization: Bearer <key>'", nullptr};
+    }
+    if (!key_allows_route(*access.key, path)) {
+        return {403, fmt::format("sluice: key \"{}\" may not use {}", access.key->name, path), access.key};
+    }
+    return access;
+}
+
+}  // namespace sluice

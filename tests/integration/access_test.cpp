@@ -1,0 +1,222 @@
+// Integration tests of access control through real sockets: API keys (401/403), a chat-only key,
+// a key limited to some models, the browser page's login cookie (HTTP and WebSocket), CORS owned
+// by sluice (preflight, foreign origins refused, Origin never forwarded), and a key changed by a
+// reload while a stream runs.
+#include "fake_ollama.hpp"
+#include "test_client.hpp"
+
+#include "sluice/access_control.hpp"
+#include "sluice/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr std::string_view laptop_key = "sk-sluice-laptop-0123456789abcdef";
+constexpr std::string_view phone_key = "sk-sluice-phone-0123456789abcdef";
+constexpr std::string_view chat = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"Hi"}]})";
+
+class AccessTest : public ::testing::Test {
+protected:
+    Config config(std::string_view extra = {}) {
+        Config c = parse_config(fmt::format(R"(
+auth:
+  keys:
+    - name: laptop
+      hash: "{}"
+    - name: phone
+      hash: "{}"
+      routes: chat
+      models: ["qwen3:*"]
+{})",
+                                            hash_api_key(laptop_key), hash_api_key(phone_key), extra),
+                                "sluice.yaml");
+        c.listen = {"127.0.0.1", 0};
+        c.upstream = parse_upstream_url(ollama.url());
+        c.log.access = false;
+        return c;
+    }
+    void start(std::string_view extra = {}) {
+        server = std::make_unique<Server>(config(extra));
+        server->start();
+    }
+    Response request(std::string_view method, std::string_view path, std::string_view body = {}, const Headers& headers = {}) {
+        TestClient client(server->port());
+        return client.request(method, path, body, headers);
+    }
+    static Headers bearer(std::string_view key) { return {{"Authorization", fmt::format("Bearer {}", key)}}; }
+    std::string origin() const { return fmt::format("http://127.0.0.1:{}", server->port()); }
+
+    FakeOllama ollama;
+    std::unique_ptr<Server> server;
+};
+
+TEST_F(AccessTest, MissingOrWrongKeyIs401AndNothingReachesOllama) {
+    start();
+    const auto missing = request("GET", "/api/tags");
+    EXPECT_EQ(missing.status, 401u);
+    EXPECT_EQ(missing.header("WWW-Authenticate"), R"(Bearer realm="sluice")");
+    EXPECT_EQ(missing.body, R"({"error":"sluice: an API key is required: send it as 'Authorization: Bearer <key>'"})");
+    const auto wrong = request("POST", "/api/chat", chat, bearer("sk-sluice-not-a-key-at-all"));
+    EXPECT_EQ(wrong.status, 401u);
+    EXPECT_EQ(wrong.body, R"({"error":"sluice: invalid API key"})");
+    EXPECT_EQ(request("GET", "/", {}, {}).status, 401u);  // "Ollama is running" is Ollama's too
+    const auto requests = ollama.requests();
+    EXPECT_TRUE(std::none_of(requests.begin(), requests.end(), [](const RecordedRequest& r) {
+        return r.target == "/api/chat" || r.target == "/";
+    }));
+}
+
+TEST_F(AccessTest, RightKeyIsServedAndNotForwarded) {
+    start();
+    const auto response = request("POST", "/api/chat", chat, {{"Authorization", fmt::format("Bearer {}", laptop_key)},
+                                                              {"Cookie", "theme=dark"}});
+    EXPECT_EQ(response.status, 200u);
+    EXPECT_NE(response.body.find(R"("done":true)"), std::string::npos);
+    EXPECT_FALSE(ollama.last_request().has_header("Authorization"));
+    EXPECT_FALSE(ollama.last_request().has_header("Cookie"));
+    // As OpenAI's SDKs send it.
+    const auto openai = request("POST", "/v1/chat/completions",
+                                R"({"model":"qwen3:14b","messages":[{"role":"user","content":"Hi"}]})", bearer(laptop_key));
+    EXPECT_EQ(openai.status, 200u);
+    // sluice's own endpoints stay public: probes carry no keys.
+    EXPECT_EQ(request("GET", "/healthz").status, 200u);
+}
+
+TEST_F(AccessTest, ChatOnlyKeyGets403OnModelManagement) {
+    start();
+    const auto pull = request("POST", "/api/pull", R"({"model":"qwen3:14b"})", bearer(phone_key));
+    EXPECT_EQ(pull.status, 403u);
+    EXPECT_EQ(pull.body, R"({"error":"sluice: key \"phone\" may not use /api/pull"})");
+    EXPECT_EQ(request("DELETE", "/api/delete", R"({"model":"qwen3:14b"})", bearer(phone_key)).status, 403u);
+    EXPECT_EQ(request("GET", "/api/tags", {}, bearer(phone_key)).status, 200u);
+    EXPECT_EQ(request("POST", "/api/pull", R"({"model":"qwen3:14b","stream":false})", bearer(laptop_key)).status, 200u);
+}
+
+TEST_F(AccessTest, KeyLimitedToSomeModelsGets403ForOthers) {
+    start();
+    EXPECT_EQ(request("POST", "/api/chat", chat, bearer(phone_key)).status, 200u);
+    const auto other = request("POST", "/api/generate", R"({"model":"llama3.2","prompt":"Hi"})", bearer(phone_key));
+    EXPECT_EQ(other.status, 403u);
+    EXPECT_EQ(other.body, R"({"error":"sluice: key \"phone\" may not use model \"llama3.2\""})");
+    EXPECT_EQ(request("POST", "/api/generate", R"({"model":"llama3.2","prompt":"Hi"})", bearer(laptop_key)).status, 200u);
+}
+
+TEST_F(AccessTest, BrowserLoginSetsAStrictHttpOnlyCookieThatWorksUntilLogout) {
+    start();
+    EXPECT_EQ(request("POST", "/_sluice/login", {}, bearer("sk-sluice-wrong-0123456789")).status, 401u);
+    const auto login = request("POST", "/_sluice/login", {}, bearer(phone_key));
+    ASSERT_EQ(login.status, 200u) << login.body;
+    EXPECT_EQ(login.body, R"({"key":"phone"})");
+    const auto set_cookie = login.header("Set-Cookie");
+    EXPECT_TRUE(set_cookie.starts_with("sluice_session=")) << set_cookie;
+    EXPECT_NE(set_cookie.find("; HttpOnly"), std::string::npos) << set_cookie;
+    EXPECT_NE(set_cookie.find("; SameSite=Strict"), std::string::npos) << set_cookie;
+    EXPECT_NE(set_cookie.find("; Max-Age=43200"), std::string::npos) << set_cookie;
+    const auto cookie = set_cookie.substr(0, set_cookie.find(';'));
+    EXPECT_EQ(cookie.find(phone_key), std::string::npos);
+
+    EXPECT_EQ(request("GET", "/api/tags", {}, {{"Cookie", cookie}}).status, 200u);
+    EXPECT_EQ(request("POST", "/api/pull", R"({"model":"x"})", {{"Cookie", cookie}}).status, 403u);  // still "chat"
+
+    // The WebSocket upgrade checks the cookie too.
+    const auto upgrade = [&](const Headers& extra) {
+        TestClient client(server->port());
+        Headers headers{{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Version", "13"},
+                        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, {"Origin", origin()}};
+        headers.insert(headers.end(), extra.begin(), extra.end());
+        client.send_raw(fmt::format("GET /_sluice/ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", server->port()));
+        for (const auto& [name, value] : headers) client.send_raw(fmt::format("{}: {}\r\n", name, value));
+        client.send_raw("\r\n");
+        return client.read_header().status;
+    };
+    EXPECT_EQ(upgrade({}), 401u);
+    EXPECT_EQ(upgrade({{"Cookie", cookie}}), 101u);
+
+    const auto logout = request("POST", "/_sluice/logout", {}, {{"Cookie", cookie}});
+    EXPECT_EQ(logout.status, 200u);
+    EXPECT_NE(logout.header("Set-Cookie").find("Max-Age=0"), std::string::npos);
+    EXPECT_EQ(request("GET", "/api/tags", {}, {{"Cookie", cookie}}).status, 401u);
+}
+
+TEST_F(AccessTest, SameOriginPagePostIsServedWithoutForwardingOrigin) {
+    start();
+    auto headers = bearer(laptop_key);
+    headers.emplace_back("Origin", origin());
+    const auto response = request("POST", "/api/chat", chat, headers);
+    EXPECT_EQ(response.status, 200u);
+    EXPECT_FALSE(ollama.last_request().has_header("Origin"));
+    EXPECT_EQ(response.header("Access-Control-Allow-Origin"), "");  // same-origin needs none
+}
+
+TEST_F(AccessTest, ForeignOriginIsRefusedBySluiceItself) {
+    start();
+    auto headers = bearer(laptop_key);
+    headers.emplace_back("Origin", "http://evil.example");
+    const auto response = request("POST", "/api/chat", chat, headers);
+    EXPECT_EQ(response.status, 403u);
+    EXPECT_EQ(response.body, R"x({"error":"sluice: requests from origin http://evil.example are refused (cors.allowed_origins)"})x");
+    const auto preflight = request("OPTIONS", "/api/chat", {}, {{"Origin", "http://evil.example"},
+                                                                {"Access-Control-Request-Method", "POST"}});
+    EXPECT_EQ(preflight.status, 403u);
+    EXPECT_EQ(preflight.header("Access-Control-Allow-Origin"), "");
+    EXPECT_TRUE(ollama.requests().empty());
+}
+
+TEST_F(AccessTest, AllowedOriginGetsPreflightAndCorsHeaders) {
+    start("cors:\n  allowed_origins: [\"http://192.168.1.20:3000\"]\n");
+    const auto preflight = request("OPTIONS", "/api/chat", {}, {{"Origin", "http://192.168.1.20:3000"},
+                                                                {"Access-Control-Request-Method", "POST"},
+                                                                {"Access-Control-Request-Headers", "authorization, content-type"}});
+    EXPECT_EQ(preflight.status, 204u);
+    EXPECT_EQ(preflight.header("Access-Control-Allow-Origin"), "http://192.168.1.20:3000");
+    EXPECT_EQ(preflight.header("Access-Control-Allow-Headers"), "authorization, content-type");
+    EXPECT_NE(preflight.header("Access-Control-Allow-Methods").find("POST"), std::string::npos);
+    EXPECT_TRUE(ollama.requests().empty() || ollama.last_request().method != "OPTIONS");  // never forwarded
+
+    auto headers = bearer(laptop_key);
+    headers.emplace_back("Origin", "http://192.168.1.20:3000");
+    const auto response = request("POST", "/api/chat", chat, headers);
+    EXPECT_EQ(response.status, 200u);
+    EXPECT_EQ(response.header("Access-Control-Allow-Origin"), "http://192.168.1.20:3000");
+    EXPECT_FALSE(ollama.last_request().has_header("Origin"));
+    // sluice's own answers carry it too, so the page can read why it was refused.
+    const auto refused = request("GET", "/api/tags", {}, {{"Origin", "http://192.168.1.20:3000"}});
+    EXPECT_EQ(refused.status, 401u);
+    EXPECT_EQ(refused.header("Access-Control-Allow-Origin"), "http://192.168.1.20:3000");
+}
+
+TEST_F(AccessTest, ReloadChangesKeysWhileAStreamInFlightCompletes) {
+    ollama.set_knobs({.token_interval = 20ms, .tokens = 30});
+    start();
+    TestClient streaming(server->port());
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{}",
+                                   laptop_key, chat.size(), chat));
+    ASSERT_EQ(streaming.read_header().status, 200u);
+
+    // The new file drops "laptop" and keeps "phone".
+    Config next = parse_config(fmt::format("auth:\n  keys:\n    - name: phone\n      hash: \"{}\"\n", hash_api_key(phone_key)),
+                               "sluice.yaml");
+    next.listen = {"127.0.0.1", 0};
+    next.upstream = parse_upstream_url(ollama.url());
+    server->reload(std::move(next));
+    EXPECT_EQ(request("GET", "/api/tags", {}, bearer(laptop_key)).status, 401u);
+    EXPECT_EQ(request("POST", "/api/pull", R"({"model":"x","stream":false})", bearer(phone_key)).status, 200u);  // routes: all now
+
+    std::string body;
+    for (std::string piece; !(piece = streaming.read_body_piece()).empty();) body += piece;
+    EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 31) << body;
+}
+
+}  // namespace
+}  // namespace sluice::test

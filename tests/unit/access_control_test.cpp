@@ -1,0 +1,189 @@
+// Unit tests of access_control: key hashing and lookup, what a key may use, sessions, origins,
+// and the decision a request gets.
+#include "sluice/access_control.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+namespace sluice {
+namespace {
+
+// A config with the keys `yaml` lists under auth.keys (hashes made here from `keys`).
+Config config_with_keys(std::string_view yaml) { return parse_config(yaml, "sluice.yaml"); }
+
+Config one_key(std::string_view key, std::string_view extra = {}) {
+    return config_with_keys(fmt::format("auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n{}", hash_api_key(key), extra));
+}
+
+TEST(ApiKeys, GeneratedKeysAreLongRandomAndHashWithAFreshSalt) {
+    const auto a = generate_api_key();
+    const auto b = generate_api_key();
+    EXPECT_TRUE(a.starts_with("sk-sluice-"));
+    EXPECT_EQ(a.size(), 10u + 64u);
+    EXPECT_NE(a, b);
+    const auto first = hash_api_key(a);
+    const auto second = hash_api_key(a);
+    EXPECT_TRUE(first.starts_with("sha256:"));
+    EXPECT_EQ(first.size(), 7u + 32u + 1u + 64u);
+    EXPECT_NE(first, second);  // salted: the same key never hashes the same twice
+    EXPECT_EQ(first.find(a.substr(10)), std::string::npos);
+}
+
+TEST(ApiKeys, OnlyTheRightKeyIsFound) {
+    const auto config = config_with_keys(fmt::format(
+        "auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n    - name: phone\n      hash: \"{}\"\n",
+        hash_api_key("sk-sluice-laptop-0123456789"), hash_api_key("sk-sluice-phone-0123456789")));
+    ASSERT_NE(find_api_key(config.auth, "sk-sluice-phone-0123456789"), nullptr);
+    EXPECT_EQ(find_api_key(config.auth, "sk-sluice-phone-0123456789")->name, "phone");
+    EXPECT_EQ(find_api_key(config.auth, "sk-sluice-laptop-0123456789")->name, "laptop");
+    EXPECT_EQ(find_api_key(config.auth, "sk-sluice-phone-012345678"), nullptr);
+    EXPECT_EQ(find_api_key(config.auth, "sk-sluice-phone-0123456789 "), nullptr);
+    EXPECT_EQ(find_api_key(config.auth, ""), nullptr);
+    EXPECT_EQ(find_api_key(config.auth, std::string(10'000, 'x')), nullptr);
+}
+
+TEST(ApiKeys, ChatRoutesExcludeManagingModels) {
+    const auto config = one_key("sk-sluice-0123456789abcdef", "      routes: chat\n");
+    const ApiKey& key = config.auth.keys.front();
+    for (const auto* path : {"/api/chat", "/api/generate", "/api/tags", "/api/show", "/api/ps", "/v1/chat/completions",
+                             "/api/embed", "/", "/api/version", "/api/pulled"}) {
+        EXPECT_TRUE(key_allows_route(key, path)) << path;
+    }
+    for (const auto* path : {"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
+                             "/api/blobs/sha256:abc"}) {
+        EXPECT_FALSE(key_allows_route(key, path)) << path;
+    }
+}
+
+TEST(ApiKeys, ListedRoutesAndModels) {
+    const auto config = one_key("sk-sluice-0123456789abcdef",
+                                "      routes: [/api/chat, \"/v1/*\"]\n      models: [\"qwen3:*\", llama3.2]\n");
+    const ApiKey& key = config.auth.keys.front();
+    EXPECT_TRUE(key_allows_route(key, "/api/chat"));
+    EXPECT_TRUE(key_allows_route(key, "/v1/models"));
+    EXPECT_FALSE(key_allows_route(key, "/api/tags"));
+    EXPECT_FALSE(key_allows_route(key, "/api/chat/x"));
+    EXPECT_TRUE(key_allows_model(key, "qwen3:14b"));
+    EXPECT_TRUE(key_allows_model(key, "QWEN3:8b"));
+    EXPECT_TRUE(key_allows_model(key, "llama3.2"));
+    EXPECT_TRUE(key_allows_model(key, "llama3.2:latest"));
+    EXPECT_FALSE(key_allows_model(key, "llama3.2:1b"));
+    EXPECT_FALSE(key_allows_model(key, "gemma3"));
+    EXPECT_TRUE(key_allows_model(one_key("sk-sluice-0123456789abcdef").auth.keys.front(), "anything"));
+}
+
+TEST(ApiKeys, RequestedModelIsReadFromTheBody) {
+    JsonWorkspace workspace;
+    EXPECT_EQ(requested_model(R"({"model":"qwen3:14b","messages":[]})", workspace), "qwen3:14b");
+    EXPECT_EQ(requested_model(R"({"messages":[],"model":"a\u0062"})", workspace), "ab");
+    EXPECT_EQ(requested_model(R"({"model":7})", workspace), std::nullopt);
+    EXPECT_EQ(requested_model(R"({"prompt":"x"})", workspace), std::nullopt);
+    EXPECT_EQ(requested_model("not json", workspace), std::nullopt);
+}
+
+TEST(Headers, BearerTokenAndCookieValue) {
+    EXPECT_EQ(bearer_token("Bearer sk-1"), "sk-1");
+    EXPECT_EQ(bearer_token("bearer  sk-1 "), "sk-1");
+    EXPECT_EQ(bearer_token("Basic dXNlcg=="), "");
+    EXPECT_EQ(bearer_token("Bearer "), "");
+    EXPECT_EQ(bearer_token(""), "");
+    EXPECT_EQ(cookie_value("a=1; sluice_session=abc; b=2", "sluice_session"), "abc");
+    EXPECT_EQ(cookie_value("sluice_session=abc", "sluice_session"), "abc");
+    EXPECT_EQ(cookie_value("xsluice_session=abc", "sluice_session"), "");
+    EXPECT_EQ(cookie_value("a=1", "sluice_session"), "");
+}
+
+TEST(Origins, SameOriginOrListed) {
+    CorsConfig cors;
+    EXPECT_TRUE(origin_allowed(cors, "http://box.lan:8080", "box.lan:8080"));
+    EXPECT_FALSE(origin_allowed(cors, "http://evil.example", "box.lan:8080"));
+    cors.allowed_origins = {"http://192.168.1.20:3000"};
+    EXPECT_TRUE(origin_allowed(cors, "http://192.168.1.20:3000", "box.lan:8080"));
+    EXPECT_TRUE(origin_allowed(cors, "HTTP://192.168.1.20:3000/", "box.lan:8080"));
+    EXPECT_FALSE(origin_allowed(cors, "http://192.168.1.20:3001", "box.lan:8080"));
+    EXPECT_FALSE(origin_allowed(cors, "null", "box.lan:8080"));
+}
+
+TEST(Authorize, NoKeysAllowsEverything) {
+    BrowserSessions sessions;
+    const Config config;
+    const auto access = authorize(config.auth, sessions, "/api/pull", "", "");
+    EXPECT_EQ(access.status, 0u);
+    EXPECT_EQ(access.key, nullptr);
+}
+
+TEST(Authorize, MissingWrongForbiddenAndAllowed) {
+    BrowserSessions sessions;
+    const auto config = one_key("sk-sluice-0123456789abcdef", "      routes: chat\n");
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/chat", "", "").status, 401u);
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/chat", "Bearer sk-sluice-wrong-0123456", "").status, 401u);
+    const auto forbidden = authorize(config.auth, sessions, "/api/pull", "Bearer sk-sluice-0123456789abcdef", "");
+    EXPECT_EQ(forbidden.status, 403u);
+    EXPECT_EQ(forbidden.message, R"(sluice: key "laptop" may not use /api/pull)");
+    const auto allowed = authorize(config.auth, sessions, "/api/chat", "Bearer sk-sluice-0123456789abcdef", "");
+    EXPECT_EQ(allowed.status, 0u);
+    ASSERT_NE(allowed.key, nullptr);
+    EXPECT_EQ(allowed.key->name, "laptop");
+    // No message ever repeats what was presented.
+    const auto wrong = authorize(config.auth, sessions, "/api/chat", "Bearer sk-sluice-secret-guess", "");
+    EXPECT_EQ(wrong.message.find("secret-guess"), std::string::npos);
+}
+
+TEST(Authorize, SessionCookieLastsUntilLogoutOrItsKeyChanges) {
+    BrowserSessions sessions;
+    const auto config = one_key("sk-sluice-0123456789abcdef");
+    const auto token = sessions.open(config.auth.keys.front(), std::chrono::hours(1));
+    const auto cookie = fmt::format("theme=dark; sluice_session={}", token);
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", cookie).status, 0u);
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=forged").status, 401u);
+
+    // A reload that gives "laptop" another key ends the session made with the old one.
+    const auto rekeyed = one_key("sk-sluice-another-key-0123");
+    EXPECT_EQ(authorize(rekeyed.auth, sessions, "/api/tags", "", cookie).status, 401u);
+
+    const auto token2 = sessions.open(config.auth.keys.front(), std::chrono::hours(1));
+    sessions.close(token2);
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=" + token2).status, 401u);
+
+    const auto expired = sessions.open(config.auth.keys.front(), std::chrono::milliseconds(0));
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=" + expired).status, 401u);
+}
+
+TEST(AuthConfig, MistakesNameTheLine) {
+    const auto error_of = [](std::string_view yaml) {
+        try {
+            parse_config(yaml, "sluice.yaml");
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(error_of("auth:\n  keys:\n    - name: a\n      hash: sk-sluice-00\n"),
+              "sluice.yaml:4: auth.keys[0].hash: expected a hash printed by `sluice hash-key` (sha256:<32 hex "
+              "digits>:<64 hex digits>), got \"sk-sluice-00\"; this looks like the key itself: store its hash");
+    EXPECT_EQ(error_of("auth:\n  keys:\n    - name: a\n"),
+              "sluice.yaml:3: auth.keys[0]: a key needs hash: run `sluice hash-key` and paste the hash it prints");
+    const auto hash = hash_api_key("sk-sluice-0123456789abcdef");
+    EXPECT_NE(error_of(fmt::format("auth:\n  keys:\n    - name: a\n      hash: \"{}\"\n    - name: a\n      hash: \"{}\"\n",
+                                   hash, hash_api_key("x")))
+                  .find("sluice.yaml:5: auth.keys[1]: the key on line 3 has the same name"),
+              std::string::npos);
+    EXPECT_NE(error_of(fmt::format("auth:\n  keys:\n    - name: a\n      hash: \"{}\"\n      routes: admin\n", hash))
+                  .find("expected all, chat, or a list of paths"),
+              std::string::npos);
+    EXPECT_NE(error_of("cors:\n  allowed_origins: [\"*\"]\n").find("any origin is not allowed"), std::string::npos);
+    EXPECT_NE(error_of("cors:\n  allowed_origins: [\"http://x/app\"]\n").find("no path"), std::string::npos);
+}
+
+TEST(AuthConfig, KeysLetSluiceFaceTheNetwork) {
+    EXPECT_THROW(parse_config("listen: 0.0.0.0:8080\n", "sluice.yaml"), ConfigError);
+    const auto config = parse_config(
+        fmt::format("listen: 0.0.0.0:8080\nauth:\n  keys:\n    - name: a\n      hash: \"{}\"\n", hash_api_key("sk-sluice-0123456789")),
+        "sluice.yaml");
+    EXPECT_TRUE(may_face_the_network(config));
+    EXPECT_EQ(config.auth.session_ttl, std::chrono::hours(12));
+}
+
+}  // namespace
+}  // namespace sluice
