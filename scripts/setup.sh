@@ -11,6 +11,8 @@ packages=(
   libsystemd-dev systemd     # sd_notify and socket activation; systemd-analyze and systemd-socket-activate for tests
   nginx-light haproxy curl   # the benchmark's comparison proxies
   chromium                   # the browser UI's end-to-end tests (driven by playwright-core)
+  help2man                   # the man page, generated from sluice --help at build time
+  dpkg-dev                   # dpkg-shlibdeps: the .deb's Depends: (cpack -G DEB)
 )
 # The browser UI is built with node and npm; Debian's packages unless a node is already there.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

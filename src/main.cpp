@@ -197,16 +197,32 @@ int main(int argc, char** argv) {
     CLI::App app{"sluice: a streaming reverse proxy for the Ollama API.\n"
                  "Point Ollama clients at sluice instead of port 11434: every request goes through, each streamed\n"
                  "chunk the moment it arrives. Rewrite rules in the config (rewrite.models) can pick a model variant,\n"
-                 "set default options, size num_ctx and switch thinking; `sluice explain` shows what they do."};
+                 "set default options, size num_ctx and switch thinking; `sluice explain` shows what they do.",
+                 "sluice"};  // named, so usage lines say sluice whatever path it was run by
     app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+    app.set_help_all_flag("--help-all", "Print this help message with every subcommand's options and exit");
+    app.footer("Flags override the config file's keys named beside them. Exit status: 0; 1 when serving fails\n"
+               "(the port is in use); 2 for a config error; 100 or more for a command line that cannot be parsed.\n"
+               "SIGTERM or SIGINT drains replies in flight and exits. More: man sluice.");
     Options options;
-    app.add_option("-c,--config", options.config_path, "YAML config file (every key optional; without it, defaults)")
-        ->check(CLI::ExistingFile);
-    app.add_option("--listen", options.listen, "address to listen on, HOST:PORT (default 127.0.0.1:8080)");
-    app.add_option("--upstream", options.upstream, "Ollama's URL (default http://127.0.0.1:11434)");
-    app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, critical or off (default info)");
-    app.add_option("--threads", options.threads, "event loops; 0 = one per core (default 0)")->check(CLI::Range(0u, 256u));
-    app.add_flag("--check-config", options.check_config, "validate the config and flags, print the result, and exit");
+    app.add_option("-c,--config", options.config_path,
+                   "YAML config file (every key optional; without it, the defaults). Installed: /etc/sluice/sluice.yaml")
+        ->check(CLI::ExistingFile)
+        ->option_text("FILE");
+    app.add_option("--listen", options.listen,
+                   "address to accept connections on (listen:), default 127.0.0.1:8080; [::1]:8080 for IPv6")
+        ->option_text("HOST:PORT");
+    app.add_option("--upstream", options.upstream, "Ollama's URL (upstream:), default http://127.0.0.1:11434")
+        ->option_text("URL");
+    app.add_option("--log-level", options.log_level,
+                   "least severe message logged (log.level): trace, debug, info, warn, error, critical or off;\n"
+                   "default info")
+        ->option_text("LEVEL");
+    app.add_option("--threads", options.threads, "event loops (threads:), 0 to 256; 0 (the default) = one per CPU core")
+        ->check(CLI::Range(0u, 256u))
+        ->option_text("N");
+    app.add_flag("--check-config", options.check_config,
+                 "validate the config file and flags, print the result, and exit (status 0 or 2)");
 
     auto* explain_command =
         app.add_subcommand("explain", "show what the rewrite rules do to a request body read from stdin");
@@ -214,9 +230,11 @@ int main(int argc, char** argv) {
                             "rule that matched (file:line), each change and its reason. Exit status 0, or 2 for a config\n"
                             "error. Example: sluice explain --config sluice.yaml --path /api/generate < body.json");
     explain_command->add_option("-c,--config", options.config_path, "YAML config file with the rewrite rules")
-        ->check(CLI::ExistingFile);
-    explain_command->add_option("--upstream", options.upstream,
-                                "Ollama's URL, asked for the installed models (default: the config's upstream)");
+        ->check(CLI::ExistingFile)
+        ->option_text("FILE");
+    explain_command
+        ->add_option("--upstream", options.upstream, "Ollama's URL, asked for the installed models (default: the config's upstream)")
+        ->option_text("URL");
     explain_command
         ->add_option("--path", options.explain_path,
                      "the route the body is for: /api/chat (default), /api/generate, /v1/chat/completions,\n"
@@ -237,12 +255,21 @@ int main(int argc, char** argv) {
         app.add_subcommand("bench", "TTFT and tokens/s of a model on your Ollama, directly and through a running sluice");
     bench_command->footer("Prints a table (median and range of each figure, and sluice / direct). Exit status 0, or 1 with\n"
                           "one line saying what to do. Details: bench/README.md. Example: sluice bench --model qwen3:14b");
-    bench_command->add_option("--model", bench.model, "the model to run (installed in Ollama)")->required();
-    bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str();
-    bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str();
-    bench_command->add_option("--prompts", bench.prompts, "timed requests per path")->capture_default_str()->check(CLI::Range(1, 1000));
-    bench_command->add_option("--num-predict", bench.num_predict, "tokens per answer at most")->capture_default_str()->check(CLI::Range(1, 100000));
-    bench_command->add_option("--timeout", bench_timeout_seconds, "seconds per request, connect to last byte")->capture_default_str()->check(CLI::PositiveNumber);
+    bench_command->add_option("--model", bench.model, "the model to run (installed in Ollama)")->required()->type_name("MODEL");
+    bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str()->type_name("URL");
+    bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str()->type_name("URL");
+    bench_command->add_option("--prompts", bench.prompts, "timed requests per path, 1 to 1000")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000).description(""))
+        ->type_name("K");
+    bench_command->add_option("--num-predict", bench.num_predict, "tokens per answer at most, 1 to 100000")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000).description(""))
+        ->type_name("N");
+    bench_command->add_option("--timeout", bench_timeout_seconds, "seconds per request, connect to last byte")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber.description(""))
+        ->type_name("SECONDS");
     CLI11_PARSE(app, argc, argv);
     if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {

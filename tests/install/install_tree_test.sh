@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `cmake --install` into a scratch DESTDIR installs exactly the Debian layout (binary, conffile,
+# units, man page and nothing else: no test, benchmark or fuzz binaries), and the installed
+# binary accepts the installed config.
+# Usage: install_tree_test.sh CMAKE BUILD_DIR SCRATCH_DIR
+set -euo pipefail
+cmake=$1 build=$2 scratch=$3
+
+rm -rf "$scratch"
+mkdir -p "$scratch"
+DESTDIR="$scratch/root" "$cmake" --install "$build" >"$scratch/install.log"
+
+expected=$(printf '%s\n' \
+    /etc/sluice/sluice.yaml \
+    /usr/bin/sluice \
+    /usr/lib/systemd/system/sluice.service \
+    /usr/lib/systemd/system/sluice.socket \
+    /usr/share/man/man1/sluice.1.gz)
+installed=$(cd "$scratch/root" && find . ! -type d | sed 's/^\.//' | LC_ALL=C sort)
+if [[ $installed != "$expected" ]]; then
+    echo "FAIL: cmake --install installed a different set of files (< expected, > installed):"
+    diff <(echo "$expected") <(echo "$installed") || true
+    exit 1
+fi
+
+[[ -x $scratch/root/usr/bin/sluice ]] || { echo "FAIL: /usr/bin/sluice is not executable"; exit 1; }
+mode=$(stat -c %a "$scratch/root/etc/sluice/sluice.yaml")
+[[ $mode == 644 ]] || { echo "FAIL: /etc/sluice/sluice.yaml has mode $mode, not 644 (the service's DynamicUser reads it)"; exit 1; }
+
+output=$("$scratch/root/usr/bin/sluice" --config "$scratch/root/etc/sluice/sluice.yaml" --check-config 2>&1) || {
+    echo "FAIL: the installed sluice rejects the installed config:"
+    echo "$output"
+    exit 1
+}
+[[ $output == "config OK: "* ]] || { echo "FAIL: unexpected --check-config output: $output"; exit 1; }
+gzip -t "$scratch/root/usr/share/man/man1/sluice.1.gz" || { echo "FAIL: the man page is not valid gzip"; exit 1; }
+echo "installed: $(echo "$installed" | tr '\n' ' ')"
+echo "$output"
