@@ -162,7 +162,7 @@ void HttpSession::start_websocket() {
     http::request<http::empty_body> upgrade{request.base()};
     record_.status = 101;
     end_exchange_without_reading();
-    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_, record_.key)->start();
+    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_, address_, record_.key)->start();
 }
 
 // The embedded page's files, gzip-compressed when the browser takes it. Nothing is copied: the

@@ -2,6 +2,7 @@
 #include "sluice/server.hpp"
 
 #include "sluice/http_session.hpp"
+#include "sluice/ws_session.hpp"
 #include "sluice/json_error.hpp"
 
 #include <boost/asio/post.hpp>
@@ -215,6 +216,10 @@ void Server::cut_exchanges() {
             const std::vector<HttpSession*> sessions(l.sessions.begin(), l.sessions.end());
             for (auto* session : sessions) {
                 if (l.sessions.contains(session)) session->cut();
+            }
+            const std::vector<WsSession*> sockets(l.ws_sessions.begin(), l.ws_sessions.end());
+            for (auto* socket : sockets) {
+                if (l.ws_sessions.contains(socket)) socket->cut();
             }
         });
     }

@@ -48,7 +48,22 @@ public:
           loop_(session_->loop()),
           config_(loop_.config),
           id_(std::move(id)),
-          body_(std::move(body)) {}
+          line_prefix_(frame_for(id_, R"("line":)")),
+          body_(std::move(body)) {
+        // A chat is an exchange like a proxied request: logged, and waited for by a drain.
+        ++loop_.state.active_exchanges;
+        record_.method = "WS";
+        record_.target = "/api/chat";
+        record_.client = session_->client_address();
+        record_.key = session_->key_name();
+        record_.start = Clock::now();
+        record_.generation = true;
+        record_.bytes_in = body_.size();
+    }
+
+    ~WsChat() {
+        if (!ended_) --loop_.state.active_exchanges;  // torn down with its loop, never finished
+    }
 
     void start() {
         rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
@@ -194,9 +209,13 @@ private:
 
     void send_line() {
         if (pending_.empty()) return;
-        std::string frame = frame_for(id_, R"("line":)");
+        if (!record_.first_byte) record_.first_byte = Clock::now();
+        record_.bytes_out += pending_.size() + 1;
+        std::string frame = session_->frame_buffer();  // a written frame's memory, reused
+        frame += line_prefix_;
         frame += pending_;
         frame += '}';
+        last_line_.swap(pending_);  // the final line carries the generation statistics
         pending_.clear();
         session_->send(shared_from_this(), std::move(frame));
     }
@@ -212,6 +231,7 @@ private:
         if (ended_) return;
         ended_ = true;
         upstream_.reset();
+        log_exchange(error);
         if (!aborted_) session_->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
         session_->chat_finished(id_);
         // The session keeps the frames still queued alive; the chat lets its session go.
@@ -230,6 +250,16 @@ private:
         return frame_for(id_, rest);
     }
 
+    void log_exchange(const std::string& error) {
+        --loop_.state.active_exchanges;
+        record_.status = status_ != 0 ? status_ : error.empty() ? 499 : 502;
+        record_.stats = parse_generation_stats(last_line_);
+        if (aborted_) record_.outcome = "client went away";
+        if (cancelled_) record_.outcome = "client cancelled";
+        if (!error.empty() && !cancelled_ && !aborted_) record_.outcome = "failed";
+        if (config_->log.access) log_access(record_);
+    }
+
     void close_upstream() {
         if (!upstream_) return;
         error_code ignored;
@@ -241,6 +271,7 @@ private:
     EventLoop& loop_;
     std::shared_ptr<const Config> config_;  // the snapshot this chat started with
     std::string id_;
+    std::string line_prefix_;  // {"id":"<id>","line":  escaped once, not per line
     std::string body_;
     std::string rewritten_;  // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
     std::unique_ptr<UpstreamConnection> upstream_;
@@ -248,6 +279,8 @@ private:
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::unique_ptr<char[]> chunk_;  // de-chunked body bytes of one read
     std::string pending_;            // the line not yet complete
+    std::string last_line_;          // the line sent last
+    ExchangeRecord record_;
     std::size_t queued_ = 0;         // bytes of this chat's frames not yet written to the browser
     unsigned status_ = 0;
     bool paused_ = false;
@@ -257,14 +290,31 @@ private:
     bool ended_ = false;
 };
 
-WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string key_name)
-    : ws_(std::move(stream)), upgrade_(std::move(upgrade)), loop_(loop), key_name_(std::move(key_name)) {
+WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string client_address,
+                     std::string key_name)
+    : ws_(std::move(stream)),
+      upgrade_(std::move(upgrade)),
+      loop_(loop),
+      client_address_(std::move(client_address)),
+      key_name_(std::move(key_name)) {
     ++loop_.state.open_connections;
 }
 
-WsSession::~WsSession() { --loop_.state.open_connections; }
+WsSession::~WsSession() {
+    loop_.ws_sessions.erase(this);
+    --loop_.state.open_connections;
+}
+
+std::string WsSession::frame_buffer() {
+    if (spare_frames_.empty()) return {};
+    auto frame = std::move(spare_frames_.back());
+    spare_frames_.pop_back();
+    frame.clear();
+    return frame;
+}
 
 void WsSession::start() {
+    loop_.ws_sessions.insert(this);
     beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(loop_.config->limits.max_body_bytes);
@@ -314,6 +364,10 @@ void WsSession::handle_message(std::string_view text) {
     simdjson::dom::object chat;
     if (message["chat"].get(chat) != simdjson::SUCCESS) {
         send(nullptr, error_frame(id, "sluice: the message has no \"chat\" object"));
+        return;
+    }
+    if (loop_.state.draining) {
+        send(nullptr, error_frame(id, "sluice: shutting down"));
         return;
     }
     if (chats_.contains(id)) {
@@ -372,10 +426,15 @@ void WsSession::on_written(error_code ec) {
         return;
     }
     if (frame.chat) frame.chat->frame_sent(frame.bytes.size());
+    if (spare_frames_.size() < max_spare_frames && frame.bytes.capacity() <= max_spare_frame_bytes) {
+        spare_frames_.push_back(std::move(frame.bytes));
+    }
     write_next();
 }
 
 void WsSession::chat_finished(const std::string& id) { chats_.erase(id); }
+
+void WsSession::cut() { close_all(); }
 
 void WsSession::close_all() {
     if (closed_) return;

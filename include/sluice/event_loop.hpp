@@ -19,6 +19,7 @@
 namespace sluice {
 
 class HttpSession;
+class WsSession;
 
 // What the server shares with every loop, read-mostly: counters and the drain flag.
 struct ServerState {
@@ -35,6 +36,7 @@ struct EventLoop {
     // Declared before `io`: destroying io destroys the sessions its handlers still hold, and
     // they leave this set as they go.
     std::unordered_set<HttpSession*> sessions;
+    std::unordered_set<WsSession*> ws_sessions;
 
     // Run by exactly one thread, and its sockets used only from it: no locks around socket I/O.
     // (Other threads still post to it: the model catalog and the server's stop.)

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sluice {
 
@@ -37,18 +38,27 @@ public:
     // Bytes of one chat's frames queued for the browser before its upstream reads pause.
     static constexpr std::size_t chat_queue_bytes = 256 * 1024;
 
+    // Written frames whose memory is kept for the next ones: no allocation per relayed line.
+    static constexpr std::size_t max_spare_frames = 16;
+    static constexpr std::size_t max_spare_frame_bytes = 16 * 1024;
+
     // `upgrade` is the request's header, already read and checked (path, Origin, key);
     // `key_name` names the API key it was opened with (empty when authentication is off).
     WsSession(Stream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop,
-              std::string key_name);
+              std::string client_address, std::string key_name);
     ~WsSession();
     void start();
+    // Drain past its deadline: aborts every chat (closing Ollama's side) and the socket.
+    void cut();
 
     // For WsChat: queue a frame for the browser on behalf of `chat` (nullptr: not counted
     // against any chat), and take a finished chat off the socket.
     void send(std::shared_ptr<WsChat> chat, std::string frame);
     void chat_finished(const std::string& id);
     EventLoop& loop() { return loop_; }
+    const std::string& client_address() const { return client_address_; }
+    const std::string& key_name() const { return key_name_; }
+    std::string frame_buffer();  // an empty string, with a written frame's capacity when there is one
 
 private:
     using error_code = boost::system::error_code;
@@ -70,7 +80,9 @@ private:
     boost::beast::websocket::stream<Stream> ws_;
     boost::beast::http::request<boost::beast::http::empty_body> upgrade_;
     EventLoop& loop_;
+    std::string client_address_;
     std::string key_name_;
+    std::vector<std::string> spare_frames_;
     boost::beast::flat_buffer read_buffer_;
     std::deque<Frame> outbox_;
     bool writing_ = false;
