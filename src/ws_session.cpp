@@ -2,6 +2,7 @@
 #include "sluice/ws_session.hpp"
 
 #include "sluice/json_error.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
 
 #include <boost/beast/http.hpp>
@@ -47,6 +48,7 @@ public:
         : session_(std::move(session)), loop_(session_->loop()), id_(std::move(id)), body_(std::move(body)) {}
 
     void start() {
+        if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
         rewrite_request_body(loop_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
             if (self->ended_) return;
             self->rewritten_ = std::move(rewritten);
@@ -89,6 +91,7 @@ private:
             return;
         }
         if (ec) {
+            upstream_unreachable_ = true;
             finish(fmt::format("sluice: cannot reach ollama at {}: {}", loop_.config.upstream.url, ec.message()));
             return;
         }
@@ -165,6 +168,7 @@ private:
             return;
         }
         const auto size = body_read_bytes - parser_->get().body().size;
+        bytes_out_ += size;
         split_lines({chunk_.get(), size});
         if (pending_.size() > loop_.config.limits.max_body_bytes) {
             close_upstream();
@@ -207,6 +211,7 @@ private:
     void finish(std::string error) {
         if (ended_) return;
         ended_ = true;
+        count();
         upstream_.reset();
         if (!aborted_) session_->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
         session_->chat_finished(id_);
@@ -224,6 +229,22 @@ private:
         }
         rest += '}';
         return frame_for(id_, rest);
+    }
+
+    // A chat is one request on the metrics' route "ws": its status is Ollama's, or what sluice
+    // would have answered over HTTP (502 when Ollama failed first, 499 when the browser left first).
+    void count() {
+        active_stream_.release();
+        if (!loop_.metrics) return;
+        ExchangeRecord record;
+        record.handler = Handler::websocket;
+        record.status = status_ != 0 ? status_ : cancelled_ || aborted_ ? 499 : 502;
+        record.bytes_in = body_.size();
+        record.bytes_out = bytes_out_;
+        record.client_gone = (cancelled_ || aborted_) && !(parser_ && parser_->is_done());
+        record.upstream_unreachable = upstream_unreachable_;
+        record.rewrites = rewritten_;
+        loop_.metrics->exchange_finished(record);
     }
 
     void close_upstream() {
@@ -245,6 +266,9 @@ private:
     std::string pending_;            // the line not yet complete
     std::size_t queued_ = 0;         // bytes of this chat's frames not yet written to the browser
     unsigned status_ = 0;
+    std::uint64_t bytes_out_ = 0;  // body bytes Ollama sent (de-chunked), for the metrics
+    ActiveStream active_stream_;   // counted in sluice_active_streams while the chat runs
+    bool upstream_unreachable_ = false;
     bool paused_ = false;
     bool retried_ = false;
     bool cancelled_ = false;

@@ -17,6 +17,7 @@
 namespace sluice {
 
 class HttpSession;
+class Metrics;
 
 // What the server shares with every loop, read-mostly: counters and the drain flag.
 struct ServerState {
@@ -42,6 +43,7 @@ struct EventLoop {
     JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
     const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
+    Metrics* metrics = nullptr;                  // shared by all loops; null when metrics.path is ""
     ServerState& state;
 };
 
