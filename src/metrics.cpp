@@ -135,22 +135,50 @@ Metrics::Metrics()
 }
 
 void Metrics::exchange_finished(const ExchangeRecord& record) {
-    const std::string route(route_label(record.handler, record.target));
-    requests_.Add({{"route", route}, {"status", std::to_string(record.status)}}).Increment();
-    request_bytes_.Add({{"route", route}}).Increment(static_cast<double>(record.bytes_in));
-    response_bytes_.Add({{"route", route}}).Increment(static_cast<double>(record.bytes_out));
+    const auto route = route_label(record.handler, record.target);
+    std::lock_guard lock(series_mutex_);
+    auto& series = routes_[route];
+    auto*& requests = series.requests[record.status];
+    if (!requests) requests = &requests_.Add({{"route", std::string(route)}, {"status", std::to_string(record.status)}});
+    requests->Increment();
+    if (!series.request_bytes) {
+        series.request_bytes = &request_bytes_.Add({{"route", std::string(route)}});
+        series.response_bytes = &response_bytes_.Add({{"route", std::string(route)}});
+    }
+    series.request_bytes->Increment(static_cast<double>(record.bytes_in));
+    series.response_bytes->Increment(static_cast<double>(record.bytes_out));
     if (record.upstream_unreachable) upstream_connect_errors_.Increment();
-    if (record.client_gone) client_cancels_.Add({{"route", route}}).Increment();
-    for (const auto kind : rewrite_kinds(record.rewrites)) rewrites_.Add({{"kind", std::string(kind)}}).Increment();
+    if (record.client_gone) {
+        if (!series.client_cancels) series.client_cancels = &client_cancels_.Add({{"route", std::string(route)}});
+        series.client_cancels->Increment();
+    }
+    if (!record.rewrites.empty()) {
+        for (const auto kind : rewrite_kinds(record.rewrites)) {
+            auto found = rewrites_by_kind_.find(kind);
+            if (found == rewrites_by_kind_.end()) {
+                found = rewrites_by_kind_.emplace(kind, &rewrites_.Add({{"kind", std::string(kind)}})).first;
+            }
+            found->second->Increment();
+        }
+    }
     if (!record.stats) return;
     // A final line that began before the kept tail (a long /api/generate context) lost its model.
-    const std::string model = record.stats->model.empty() ? "unknown" : record.stats->model;
+    const std::string_view model = record.stats->model.empty() ? std::string_view("unknown") : record.stats->model;
+    auto found = models_.find(model);
+    if (found == models_.end()) found = models_.emplace(model, ModelSeries{}).first;
+    auto& by_model = found->second;
     if (record.streamed && record.first_byte) {
-        time_to_first_token_.Add({{"model", model}}, time_to_first_token_buckets)
-            .Observe(seconds(*record.first_byte - record.start));
+        if (!by_model.time_to_first_token) {
+            by_model.time_to_first_token =
+                &time_to_first_token_.Add({{"model", std::string(model)}}, time_to_first_token_buckets);
+        }
+        by_model.time_to_first_token->Observe(seconds(*record.first_byte - record.start));
     }
     if (const auto rate = record.stats->tokens_per_second()) {
-        tokens_per_second_.Add({{"model", model}}, tokens_per_second_buckets).Observe(*rate);
+        if (!by_model.tokens_per_second) {
+            by_model.tokens_per_second = &tokens_per_second_.Add({{"model", std::string(model)}}, tokens_per_second_buckets);
+        }
+        by_model.tokens_per_second->Observe(*rate);
     }
 }
 

@@ -16,8 +16,11 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -87,6 +90,23 @@ private:
     prometheus::Family<prometheus::Counter>& rewrites_;
     prometheus::Family<prometheus::Histogram>& time_to_first_token_;
     prometheus::Family<prometheus::Histogram>& tokens_per_second_;
+
+    // The series an exchange touches, each found through its family once: Family::Add builds and
+    // hashes a label map and takes the family's lock, which was most of the cost of counting.
+    struct RouteSeries {
+        std::unordered_map<unsigned, prometheus::Counter*> requests;  // by status
+        prometheus::Counter* request_bytes = nullptr;
+        prometheus::Counter* response_bytes = nullptr;
+        prometheus::Counter* client_cancels = nullptr;
+    };
+    struct ModelSeries {
+        prometheus::Histogram* time_to_first_token = nullptr;
+        prometheus::Histogram* tokens_per_second = nullptr;
+    };
+    std::mutex series_mutex_;  // guards the maps below (the loops share them)
+    std::map<std::string_view, RouteSeries> routes_;  // keys: route_label's fixed strings
+    std::map<std::string, prometheus::Counter*, std::less<>> rewrites_by_kind_;
+    std::map<std::string, ModelSeries, std::less<>> models_;
 };
 
 }  // namespace sluice
