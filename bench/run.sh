@@ -15,7 +15,7 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 
 usage() {
     cat <<'EOF'
-usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --callgrind]
+usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --callgrind | --metrics-cost]
                     [--paths LIST] [--repeat N] [--out DIR] [--no-install] [--wait-quiet S]
   --build-dir DIR  where the binaries are (default: <repo>/build; the tools in DIR/bench or DIR)
   --sluice BIN     the sluice binary (default: DIR/sluice)
@@ -24,6 +24,9 @@ usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --call
                    returned errors or no lines, never on timings (for CI)
   --callgrind      instead of timings: user-space instructions per relayed line of each proxy
                    under valgrind --tool=callgrind (repeatable on a noisy machine; ~1 minute)
+  --metrics-cost   only sluice, with Prometheus metrics on (metrics.path: /metrics) and off
+                   (""): CPU per relayed line at 100 streams x 80 tok/s, the two in alternating
+                   order, --repeat pairs (default 3); prints each pair and the median on/off ratio
   --paths LIST     comma-separated subset of direct,sluice,nginx,haproxy (default: all)
   --repeat N       run the whole comparison N times (a table each, then the spread)
   --out DIR        keep raw results there: results.jsonl, table.md, logs
@@ -37,7 +40,7 @@ BUILD_DIR=$REPO_DIR/build
 SLUICE_BIN=
 MODE=full
 PATH_LIST=direct,sluice,nginx,haproxy
-REPEAT=1
+REPEAT=
 OUT_DIR=
 INSTALL=1
 QUIET_WAIT=0
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --quick) MODE=quick; shift ;;
     --smoke) MODE=smoke; shift ;;
     --callgrind) MODE=callgrind; shift ;;
+    --metrics-cost) MODE=metrics; PATH_LIST=sluice; shift ;;
     --paths) PATH_LIST=${2:?--paths needs a value}; shift 2 ;;
     --repeat) REPEAT=${2:?--repeat needs a value}; shift 2 ;;
     --out) OUT_DIR=${2:?--out needs a value}; shift 2 ;;
@@ -58,7 +62,8 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-case $REPEAT in '' | *[!0-9]* | 0) echo "run.sh: --repeat wants a positive number" >&2; exit 2 ;; esac
+[ -z "$REPEAT" ] && REPEAT=$([ "$MODE" = metrics ] && echo 3 || echo 1)
+case $REPEAT in *[!0-9]* | 0) echo "run.sh: --repeat wants a positive number" >&2; exit 2 ;; esac
 IFS=, read -r -a PATHS <<<"$PATH_LIST"
 for p in "${PATHS[@]}"; do
     case $p in direct | sluice | nginx | haproxy) ;; *) echo "run.sh: unknown path $p" >&2; exit 2 ;; esac
@@ -79,6 +84,7 @@ if [ "$MODE" = quick ]; then
     S1_DURATION=3 S100_DURATION=3 S1000_DURATION=4 SAT_DURATION=3
     CANCELS=50 UPLOAD_BYTES=$((512 << 20))
 fi
+METRICS_DURATION=8  # --metrics-cost: each half of a pair, 100 streams (~64k lines)
 
 # ---------------------------------------------------------------------------------------------
 # Processes, clean-up, small helpers.
@@ -318,7 +324,9 @@ start_path() {
         ;;
     sluice)
         port=$SLUICE_PORT
-        "${run_proxy[@]}" "$SLUICE_BIN" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
+        local -a config=()
+        [ -n "${SLUICE_CONFIG:-}" ] && config=(--config "$SLUICE_CONFIG")  # --metrics-cost's on/off
+        "${run_proxy[@]}" "$SLUICE_BIN" "${config[@]}" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
             --threads 1 --log-level warn >>"$dir/sluice.log" 2>&1 &
         ;;
     nginx)
@@ -808,6 +816,68 @@ print_spread() {  # CPU us/line across rounds: min / max and the spread relative
 }
 
 # ---------------------------------------------------------------------------------------------
+# --metrics-cost: the same 100-stream load against sluice with metrics on and off, in pairs.
+
+metrics_half() {  # metrics_half on|off: a fresh sluice with that config, one run; says if it counted
+    local variant=$1 counted
+    SLUICE_CONFIG=$WORK/metrics-$variant.yaml
+    if ! start_path sluice; then
+        SLUICE_CONFIG=
+        record "sluice.failed" 1
+        return 1
+    fi
+    SLUICE_CONFIG=
+    run_load sluice "metrics_$variant" 0 --streams 100 --rate "$RATE" --tokens "$TOKENS" --duration "$METRICS_DURATION"
+    if [ "$variant" = on ] && command -v curl >/dev/null; then
+        # The "on" half must have counted what it relayed, or the pair compares nothing.
+        counted=$(curl -s "http://127.0.0.1:$SLUICE_PORT/metrics" |
+            sed -n 's|^sluice_requests_total{route="/api/chat",status="200"} \([0-9]*\).*|\1|p')
+        record "sluice.metrics_on.counted" "${counted:-0}"
+        log "  -> /metrics counted ${counted:-no} /api/chat requests"
+    fi
+    stop_path
+}
+
+metrics_pair() {  # one pair, in the order of the round (alternating, so drift favours neither)
+    log ""
+    log "== sluice, metrics pair $ROUND of $REPEAT"
+    if ((ROUND % 2 == 1)); then
+        metrics_half on && metrics_half off
+    else
+        metrics_half off && metrics_half on
+    fi
+}
+
+print_metrics_table() {
+    local r on off ratio order ratios=() ons=() offs=() other
+    echo "## sluice metrics cost: proxy CPU us/line, metrics on vs off"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
+    echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), kernel $(uname -r); load average before start: $LOAD_NOTE"
+    echo "- placement: $PLACEMENT$(sluice_note)"
+    echo "- load: 100 streams x $RATE tok/s, $TOKENS token lines per response (/api/chat), ${METRICS_DURATION} s per half; on: \`metrics: {path: /metrics}\`, off: \`metrics: {path: \"\"}\`; before start: $QUIET_NOTE"
+    echo
+    echo "| pair | order | on: CPU us/line | off: CPU us/line | on / off | requests counted (on) | other work on CPU 0, on / off |"
+    echo "|---|---|---|---|---|---|---|"
+    for ((r = 1; r <= REPEAT; r++)); do
+        on=${R[$r.sluice.metrics_on.proxy_cpu_us_per_line]:-}
+        off=${R[$r.sluice.metrics_off.proxy_cpu_us_per_line]:-}
+        ratio=$(calc "%.3f" "a / b" a="$on" b="$off")
+        order=$( ((r % 2 == 1)) && echo "on, off" || echo "off, on")
+        other="${R[$r.sluice.metrics_on.other_on_proxy_cpu_pct]:-–} % / ${R[$r.sluice.metrics_off.other_on_proxy_cpu_pct]:-–} %"
+        echo "| $r | $order | $(fmt_or_dash "$on") | $(fmt_or_dash "$off") | $(fmt_or_dash "$ratio") | ${R[$r.sluice.metrics_on.counted]:-–} | $other |"
+        [ -n "$ratio" ] && ratios+=("$ratio") ons+=("$on") offs+=("$off")
+    done
+    if [ ${#ratios[@]} -gt 0 ]; then
+        echo "| median | | $(median "${ons[@]}") | $(median "${offs[@]}") | **$(median "${ratios[@]}")** | | |"
+    fi
+    echo
+    echo "- on / off: CPU per relayed line with metrics on divided by off, same pair; the target is <= 1.05."
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ---------------------------------------------------------------------------------------------
 # Main.
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -838,6 +908,7 @@ done
 
 # Is the machine quiet? Other work on CPU 0 shows up in the proxy's figures.
 read -r IDLE0 IDLE1 < <(idle_pct 1)
+LOAD_NOTE=$(cut -d' ' -f1-3 /proc/loadavg)
 QUIET_NOTE="CPU 0 ${IDLE0} % idle, CPU 1 ${IDLE1} % idle"
 if [ "${IDLE0:-0}" -lt 85 ] || [ "${IDLE1:-0}" -lt 85 ]; then
     log "warning: the machine is busy before the benchmark starts ($QUIET_NOTE): figures will be noisy"
@@ -853,6 +924,9 @@ STARTED_PIDS+=("$UPSTREAM_PID")
 wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" || { cat "$WORK/fast_upstream.log" >&2; die "fast_upstream did not start"; }
 log "fast_upstream on 127.0.0.1:$UPSTREAM_PORT ($PLACEMENT)"
 
+printf 'metrics:\n  path: /metrics\n' >"$WORK/metrics-on.yaml"
+printf 'metrics:\n  path: ""\n' >"$WORK/metrics-off.yaml"
+
 TABLES=""
 for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
     ORDER=("${PATHS[@]}")
@@ -864,13 +938,15 @@ for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
         [ -n "${SKIPPED[$p]:-}" ] && continue
         if [ "$MODE" = callgrind ]; then
             callgrind_path "$p"
+        elif [ "$MODE" = metrics ]; then
+            metrics_pair
         else
             bench_path "$p"
         fi
     done
     if [ "$MODE" = callgrind ]; then
         TABLES+=$(print_callgrind_table)$'\n\n'
-    elif [ "$MODE" != smoke ]; then
+    elif [ "$MODE" != smoke ] && [ "$MODE" != metrics ]; then
         TABLES+=$(print_header; print_table; print_legend)$'\n\n'
     fi
 done
@@ -903,8 +979,9 @@ if [ "$MODE" = smoke ]; then
     exit $status
 fi
 
+[ "$MODE" = metrics ] && TABLES=$(print_metrics_table)$'\n'
 printf '%s' "$TABLES" | tee "$WORK/table.md"
-if [ "$REPEAT" -gt 1 ]; then
+if [ "$REPEAT" -gt 1 ] && [ "$MODE" != metrics ]; then
     print_spread | tee -a "$WORK/table.md"
 fi
 exit 0

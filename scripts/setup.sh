@@ -8,6 +8,8 @@ packages=(
   libboost1.81-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libssl-dev                # libcrypto: SHA-256 and random numbers for API keys and sessions
   libgtest-dev
+  prometheus-cpp-dev         # metrics: the core library (registry, text format); not its pull server
+  prometheus                 # promtool, which the metrics tests run on sluice's /metrics output
   libsystemd-dev systemd     # sd_notify and socket activation; systemd-analyze and systemd-socket-activate for tests
   nginx-light haproxy curl   # the benchmark's comparison proxies
   chromium                   # the browser UI's end-to-end tests (driven by playwright-core)

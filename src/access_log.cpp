@@ -53,6 +53,9 @@ std::optional<GenerationStats> parse_line(std::string_view line) {
             stats.prompt_eval_count = read_count(value);
         } else if (key == "load_duration") {
             stats.load_duration_ns = read_count(value);
+        } else if (key == "model") {
+            std::string_view model;
+            if (value.get_string().get(model) == simdjson::SUCCESS) stats.model = model;
         } else if (key == "total_duration") {
             saw_stats = true;
         }

@@ -833,6 +833,12 @@ void read_health(const ConfigValue& value, HealthConfig& health) {
     }
 }
 
+void read_metrics(const ConfigValue& value, MetricsConfig& metrics) {
+    read_mapping(value, {
+        setting("path", metrics.path, [](std::string_view text) { return text.empty() ? std::string() : own_path(text); }),
+    });
+}
+
 void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite) {
     std::vector<ConfigValue> automatic_num_ctx;  // checked once gpu_memory is known, wherever it is written
     read_mapping(value, {
@@ -975,7 +981,7 @@ void read_cors(const ConfigValue& value, CorsConfig& cors) {
 }
 
 void read_config(const ConfigValue& value, Config& config) {
-    std::optional<ConfigValue> listen_value;
+    std::optional<ConfigValue> listen_value, metrics_value;
     read_mapping(value, {
         {"listen", [&](const ConfigValue& v) { config.listen = v.parse(parse_host_port); listen_value = v; }},
         setting("allow_unauthenticated", config.allow_unauthenticated, parse_bool),
@@ -986,10 +992,15 @@ void read_config(const ConfigValue& value, Config& config) {
         section("upstream_pool", config.upstream_pool, read_upstream_pool),
         section("log", config.log, read_log),
         section("health", config.health, read_health),
+        {"metrics", [&](const ConfigValue& v) { read_metrics(v, config.metrics); metrics_value = v; }},
         section("rewrite", config.rewrite, read_rewrite),
         section("auth", config.auth, read_auth),
         section("cors", config.cors, read_cors),
     });
+    if (metrics_value && !config.metrics.path.empty() &&
+        (config.metrics.path == config.health.healthz || config.metrics.path == config.health.readyz)) {
+        metrics_value->fail("metrics.path must differ from health.healthz and health.readyz");
+    }
     if (listen_value && !may_face_the_network(config) && !is_loopback_host(config.listen.host)) {
         listen_value->fail(unauthenticated_exposure_message(listen_value->node().Scalar()));
     }

@@ -4,6 +4,7 @@
 #include "sluice/health.hpp"
 #include "sluice/access_control.hpp"
 #include "sluice/json_error.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/router.hpp"
 #include "sluice/ui_assets.hpp"
 #include "sluice/ws_session.hpp"
@@ -95,7 +96,8 @@ void HttpSession::on_request_header(error_code ec) {
     }
     const auto& health = config_->health;
     const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
-                                     {health.healthz, health.readyz});
+                                     {health.healthz, health.readyz}, config_->metrics.path);
+    record_.handler = route.handler;
     const bool keep_alive = request.keep_alive() && parser_->is_done();
     // A browser names the page's origin; a page of another site must not drive this Ollama with
     // the user's network position (and cookie). Allowed origins are sluice's decision alone.
@@ -133,6 +135,10 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(access.status, access.message, keep_alive);
         return;
     }
+    if (route.handler == Handler::metrics) {
+        serve_metrics();
+        return;
+    }
     if (route.handler == Handler::websocket) {
         start_websocket();
         return;
@@ -145,6 +151,7 @@ void HttpSession::on_request_header(error_code ec) {
         relay_buffer_size_ = buffer_size;
     }
     stream_.expires_never();
+    if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
     std::make_shared<Relay>(client, loop_, config_, access.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
@@ -258,6 +265,40 @@ void HttpSession::serve_session(Handler handler) {
               cookie(token, std::chrono::duration_cast<std::chrono::seconds>(auth.session_ttl).count()));
 }
 
+// Prometheus' scrape. Read-only, so GET and HEAD only; the text is made from counters the
+// exchanges fed as they finished, so a scrape costs no upstream request.
+void HttpSession::serve_metrics() {
+    const auto& request = parser_->get();
+    const bool keep_alive = request.keep_alive() && parser_->is_done();
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
+        return;
+    }
+    if (!loop_.metrics) {  // metrics.path was set by a reload; counting starts with the process
+        send_error(404, "sluice: metrics were off when sluice started; restart it to turn them on", keep_alive);
+        return;
+    }
+    auto response = std::make_shared<http::response<http::string_body>>(http::status::ok, 11);
+    response->set(http::field::content_type, Metrics::content_type);
+    response->set(http::field::cache_control, "no-store");
+    response->body() = loop_.metrics->scrape();
+    response->prepare_payload();
+    response->keep_alive(keep_alive);
+    record_.status = 200;
+    const bool head = request.method() == http::verb::head;
+    record_.bytes_out = head ? 0 : response->body().size();
+    stream_.expires_after(config_->timeouts.client_send);
+    auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*response);
+    const auto written = [self = shared_from_this(), response, serializer, keep_alive](error_code ec, std::size_t) {
+        self->end_exchange(keep_alive && !ec);
+    };
+    if (head) {
+        http::async_write_header(stream_, *serializer, written);
+    } else {
+        http::async_write(stream_, *serializer, written);
+    }
+}
+
 void HttpSession::on_exchange_done(RelayResult result) {
     if (result.error_status != 0) {
         send_error(result.error_status, result.error_message, result.client_reusable);
@@ -338,7 +379,9 @@ void HttpSession::end_exchange_without_reading() {
     if (record_.status != 0 || !record_.method.empty()) {
         if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
         if (config_->log.access) log_access(record_);
+        if (loop_.metrics) loop_.metrics->exchange_finished(record_);
     }
+    active_stream_.release();
     json_response_.reset();
 }
 

@@ -222,6 +222,7 @@ void Relay::on_whole_body_piece(error_code ec) {
     rewrite_request_body(loop_, config_, target_path(client_.parser.get().target()), whole_body_,
                          [self = shared_from_this()](std::string rewritten) {
                              self->rewritten_ = std::move(rewritten);
+                             self->record_.rewrites = self->rewritten_;
                              self->upstream_request_.content_length(self->whole_body_.size());
                              self->connect();
                          });
@@ -237,6 +238,7 @@ void Relay::connect() {
 
 void Relay::on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
     if (ec) {
+        record_.upstream_unreachable = true;
         fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, describe(ec)));
         return;
     }
@@ -433,6 +435,7 @@ void Relay::start_response() {
     }
     out.keep_alive(keep_alive);
     if (route_.generation) response_parser_->get().body().tail = &tail_;
+    record_.streamed = response_parser_->chunked();
     record_.status = in.result_int();
     response_started_ = true;
     // No per-operation timers while the body flows: generation and pulls legitimately take
@@ -645,6 +648,7 @@ void Relay::complete(RelayResult result) {
     completed_ = true;
     if (client_gone_) {
         result.client_reusable = false;
+        record_.client_gone = true;
         if (record_.outcome.empty()) record_.outcome = "client went away";
     }
     result_ = std::move(result);

@@ -40,7 +40,8 @@ bool is_same_origin(std::string_view origin, std::string_view host) {
     return false;
 }
 
-Route route_request(std::string_view method, std::string_view target, std::string_view accept, HealthPaths health) {
+Route route_request(std::string_view method, std::string_view target, std::string_view accept, HealthPaths health,
+                    std::string_view metrics_path) {
     Route route;
     const auto path = target_path(target);
     // Every method: a health path is sluice's, so a POST to it gets 405 rather than Ollama's 404.
@@ -50,6 +51,10 @@ Route route_request(std::string_view method, std::string_view target, std::strin
     }
     if (!health.readyz.empty() && path == health.readyz) {
         route.handler = Handler::readyz;
+        return route;
+    }
+    if (!metrics_path.empty() && path == metrics_path) {
+        route.handler = Handler::metrics;
         return route;
     }
     if (path.starts_with(own_prefix)) {

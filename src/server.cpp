@@ -112,10 +112,12 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     if (inherited_listener) listening_on_ += " (the socket systemd passed)";
     catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
     readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
+    if (!config_->metrics.path.empty()) metrics_ = std::make_unique<Metrics>();
     for (auto& loop : loops_) {
         loop->loop.catalog = catalog_.get();
         loop->loop.readiness = readiness_.get();
         loop->loop.browser_sessions = &browser_sessions_;
+        loop->loop.metrics = metrics_.get();
     }
 }
 

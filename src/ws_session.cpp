@@ -2,6 +2,7 @@
 #include "sluice/ws_session.hpp"
 
 #include "sluice/json_error.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
 
 #include <boost/beast/http.hpp>
@@ -58,6 +59,8 @@ public:
         record_.key = session_->key_name();
         record_.start = Clock::now();
         record_.generation = true;
+        record_.streamed = true;
+        record_.handler = Handler::websocket;
         record_.bytes_in = body_.size();
     }
 
@@ -66,6 +69,7 @@ public:
     }
 
     void start() {
+        if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
         rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
             if (self->ended_) return;
             self->rewritten_ = std::move(rewritten);
@@ -108,6 +112,7 @@ private:
             return;
         }
         if (ec) {
+            record_.upstream_unreachable = true;
             finish(fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, ec.message()));
             return;
         }
@@ -250,14 +255,21 @@ private:
         return frame_for(id_, rest);
     }
 
+    // One access-log line and one request on the metrics' route "ws": its status is Ollama's, or
+    // what sluice would have answered over HTTP (502 when Ollama failed first, 499 when the
+    // browser left first).
     void log_exchange(const std::string& error) {
         --loop_.state.active_exchanges;
+        active_stream_.release();
         record_.status = status_ != 0 ? status_ : error.empty() ? 499 : 502;
         record_.stats = parse_generation_stats(last_line_);
+        record_.client_gone = (cancelled_ || aborted_) && !(parser_ && parser_->is_done());
+        record_.rewrites = rewritten_;
         if (aborted_) record_.outcome = "client went away";
         if (cancelled_) record_.outcome = "client cancelled";
         if (!error.empty() && !cancelled_ && !aborted_) record_.outcome = "failed";
         if (config_->log.access) log_access(record_);
+        if (loop_.metrics) loop_.metrics->exchange_finished(record_);
     }
 
     void close_upstream() {
@@ -283,6 +295,7 @@ private:
     ExchangeRecord record_;
     std::size_t queued_ = 0;         // bytes of this chat's frames not yet written to the browser
     unsigned status_ = 0;
+    ActiveStream active_stream_;   // counted in sluice_active_streams while the chat runs
     bool paused_ = false;
     bool retried_ = false;
     bool cancelled_ = false;

@@ -1,6 +1,8 @@
 // access_log: one line per request, and the generation statistics read from a stream's final line.
 #pragma once
 
+#include "sluice/router.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -20,6 +22,7 @@ struct GenerationStats {
     std::optional<std::uint64_t> eval_count;
     std::optional<std::uint64_t> eval_duration_ns;
     std::optional<std::uint64_t> load_duration_ns;
+    std::string model;  // as Ollama names it; empty when the kept tail began after it
 
     std::optional<double> tokens_per_second() const;
 };
@@ -57,6 +60,12 @@ struct ExchangeRecord {
     bool generation = false;
     std::optional<GenerationStats> stats;
     std::string_view outcome;  // empty when complete; otherwise why it ended early
+    // For metrics (metrics.hpp):
+    Handler handler = Handler::proxy;   // what the router made of it: the route label
+    bool streamed = false;              // the response came chunked (a stream): its TTFT means something
+    bool client_gone = false;           // the client ended the exchange early (a cancel)
+    bool upstream_unreachable = false;  // no connection to Ollama could be made
+    std::string rewrites;               // X-Sluice-Rewrite's value; empty when nothing was changed
 };
 
 std::string format_access_line(const ExchangeRecord& record, Clock::time_point end);

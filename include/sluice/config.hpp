@@ -75,6 +75,14 @@ struct HealthConfig {
     bool operator==(const HealthConfig&) const = default;
 };
 
+// Prometheus metrics (metrics.hpp), answered by sluice at `path` in the text format and never
+// forwarded; validated like the health paths. "" turns them off: nothing is counted.
+struct MetricsConfig {
+    std::string path = "/metrics";
+
+    bool operator==(const MetricsConfig&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 // rewrite: per-model rules the request rewriter applies (see rewrite.hpp for what each does).
 
@@ -194,6 +202,7 @@ struct Config {
     UpstreamPoolConfig upstream_pool;
     LogConfig log;
     HealthConfig health;
+    MetricsConfig metrics;
     RewriteConfig rewrite;
     AuthConfig auth;
     CorsConfig cors;

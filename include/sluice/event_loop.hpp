@@ -20,6 +20,7 @@ namespace sluice {
 
 class HttpSession;
 class WsSession;
+class Metrics;
 
 // What the server shares with every loop, read-mostly: counters and the drain flag.
 struct ServerState {
@@ -49,6 +50,7 @@ struct EventLoop {
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
     const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
     BrowserSessions* browser_sessions = nullptr; // shared by all loops; set by the server
+    Metrics* metrics = nullptr;                  // shared by all loops; null when metrics.path is ""
     ServerState& state;
 };
 

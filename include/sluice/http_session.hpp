@@ -5,6 +5,7 @@
 
 #include "sluice/access_log.hpp"
 #include "sluice/event_loop.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
 #include "sluice/router.hpp"
 
@@ -44,6 +45,7 @@ private:
     void serve_ui_asset();
     void serve_health(Handler handler);
     void serve_session(Handler handler);
+    void serve_metrics();
     void close();
     void drain();
 
@@ -57,6 +59,7 @@ private:
     std::size_t relay_buffer_size_ = 0;
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
+    ActiveStream active_stream_;  // a proxied exchange, counted in sluice_active_streams
     // sluice's own small JSON answers (errors, health), kept until written.
     std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> json_response_;
 };

@@ -4,8 +4,8 @@
 // /_sluice/, that Ollama does not use; the one exception is `GET /` from a browser (its Accept
 // names text/html), which gets the chat page while every other `GET /` and `HEAD /` still reaches
 // Ollama ("Ollama is running"), so clients that probe it see no difference. The other exceptions
-// are the health paths (health.healthz, health.readyz), configurable because probes of
-// orchestrators and load balancers expect their own conventions.
+// are the health paths (health.healthz, health.readyz) and the metrics path (metrics.path),
+// configurable because probes, orchestrators and Prometheus expect their own conventions.
 #pragma once
 
 #include <string_view>
@@ -20,6 +20,7 @@ enum class Handler {
     ui_asset,   // a file of the embedded page: `/` for browsers, /_sluice/<file>
     healthz,    // sluice is alive (and not draining)
     readyz,     // sluice can reach Ollama
+    metrics,    // Prometheus' scrape, metrics.path
 };
 
 // Where the health endpoints are (from config.health); empty paths are never matched.
@@ -46,9 +47,9 @@ struct Route {
 };
 
 // `target` may carry a query string; it is ignored for routing. `accept` is the request's
-// Accept header (only `GET /` looks at it).
+// Accept header (only `GET /` looks at it). An empty `metrics_path` is never matched.
 Route route_request(std::string_view method, std::string_view target, std::string_view accept = {},
-                    HealthPaths health = {});
+                    HealthPaths health = {}, std::string_view metrics_path = {});
 
 // The path part of a request target ("/api/chat?x=1" -> "/api/chat").
 std::string_view target_path(std::string_view target);

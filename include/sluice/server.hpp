@@ -9,6 +9,7 @@
 #include "sluice/config.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/health.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/model_catalog.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -71,6 +72,7 @@ private:
     std::chrono::microseconds heartbeat_interval_{0};
     std::function<void()> heartbeat_;
     std::atomic<std::size_t> loops_answered_{0};
+    std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""; outlives the loops' sessions
     std::vector<std::unique_ptr<Loop>> loops_;
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
     std::unique_ptr<ReadinessProbe> readiness_;  // runs on the first loop

@@ -24,6 +24,7 @@ TEST(GenerationStats, ReadFromTheFinalLineOfARealChatStream) {
     ASSERT_TRUE(stats->eval_duration_ns);
     ASSERT_TRUE(stats->tokens_per_second());
     EXPECT_NEAR(*stats->tokens_per_second(), *stats->eval_count * 1e9 / *stats->eval_duration_ns, 1e-9);
+    EXPECT_EQ(stats->model, "qwen3:14b");
 }
 
 TEST(GenerationStats, ReadFromGenerateWithContext) {
@@ -44,6 +45,7 @@ TEST(GenerationStats, OmittedZeroFieldsStayEmpty) {
     const auto stats = parse_generation_stats(R"({"model":"m","done":true,"eval_count":3})");
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->eval_count, 3u);
+    EXPECT_EQ(stats->model, "m");  // the metrics' model label
     EXPECT_FALSE(stats->eval_duration_ns);
     EXPECT_FALSE(stats->tokens_per_second());
 }
@@ -63,6 +65,7 @@ TEST(GenerationStats, ReadEvenWhenTheFinalLineIsLongerThanTheTail) {
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->eval_count, 40u);
     EXPECT_DOUBLE_EQ(*stats->tokens_per_second(), 80.0);
+    EXPECT_EQ(stats->model, "");  // it came before the kept tail
 }
 
 TEST(StreamTail, KeepsTheLastBytesAcrossWraps) {

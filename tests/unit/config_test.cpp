@@ -475,7 +475,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts' (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite, auth, cors)"},
+                  "upstream_pool, log, health, metrics, rewrite, auth, cors)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -524,10 +524,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite, auth, cors, got a list"},
+                  "upstream_pool, log, health, metrics, rewrite, auth, cors, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, rewrite, auth, cors, got \"hello\""},
+                  "upstream_pool, log, health, metrics, rewrite, auth, cors, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found"},
@@ -626,6 +626,7 @@ TEST(LoadConfigFile, ShippedConfigListsEveryKey) {
           "\n  client_header: ", "\n  client_body: ", "\n  client_send: ", "\n  upstream_connect: ",
           "\n  upstream_headers: ", "\n  drain: ", "\nupstream_pool:\n", "\n  max_idle: ", "\n  idle_timeout: ", "\nlog:\n",
           "\n  level: ", "\n  access: ", "\nhealth:\n", "\n  healthz: ", "\n  readyz: ", "\n  ready_within: ",
+          "\nmetrics:\n", "\n  path: ",
           "\nrewrite:\n", "\n  gpu_memory: ", "\n  kv_cache_type: ", "\n  models: ",
           "\n  #   - match: ", "\n  #     prefer: ", "\n  #     alias: ", "\n  #     options:", "\n  #     force: ",
           "\n  #     keep_alive: ", "\n  #     think: ", "\n  #     think_level: ", "\n  #     think_via: ",
@@ -699,6 +700,33 @@ INSTANTIATE_TEST_SUITE_P(
                       "test.yaml:3: health.readyz: health.readyz and health.healthz must be different paths"},
         BadHealthCase{"health:\n  ready_within: 0s\n",
                       "test.yaml:2: health.ready_within: expected a duration greater than zero, such as 30s, got \"0s\""}));
+
+
+// -------------------------------------------------------------------------------------------
+// metrics
+
+TEST(MetricsConfig, DefaultsAndOff) {
+    EXPECT_EQ(Config{}.metrics.path, "/metrics");
+    EXPECT_EQ(parse_config("metrics:\n  path: /sluice-metrics\n", "test.yaml").metrics.path, "/sluice-metrics");
+    EXPECT_EQ(parse_config("metrics:\n  path: \"\"\n", "test.yaml").metrics.path, "");  // off
+    EXPECT_EQ(parse_config("metrics:\n  path:\n", "test.yaml").metrics.path, "");
+}
+
+TEST(MetricsConfig, PathIsCheckedLikeTheHealthPaths) {
+    EXPECT_EQ(parse_error("metrics:\n  path: /api/metrics\n"),
+              "test.yaml:2: metrics.path: expected a path such as /healthz, got \"/api/metrics\"; paths under /api/ "
+              "belong to Ollama's API");
+    EXPECT_EQ(parse_error("metrics:\n  path: metrics\n"),
+              "test.yaml:2: metrics.path: expected a path such as /healthz, got \"metrics\"; start it with '/'");
+    EXPECT_EQ(parse_error("metrics:\n  path: /_sluice/metrics\n"),
+              "test.yaml:2: metrics.path: expected a path such as /healthz, got \"/_sluice/metrics\"; paths under "
+              "/_sluice/ belong to the browser page");
+    EXPECT_EQ(parse_error("metrics:\n  path: /readyz\n"),
+              "test.yaml:2: metrics: metrics.path must differ from health.healthz and health.readyz");
+    EXPECT_EQ(parse_error("metrics:\n  path: /live\nhealth:\n  healthz: /live\n"),
+              "test.yaml:2: metrics: metrics.path must differ from health.healthz and health.readyz");
+    EXPECT_EQ(parse_error("metrics:\n  paths: /m\n"), "test.yaml:2: unknown key 'metrics.paths' (known: path)");
+}
 
 // -------------------------------------------------------------------------------------------
 // rewrite

@@ -59,6 +59,15 @@ TEST(OwnRoutes, RootIsThePageOnlyForBrowsers) {
     EXPECT_EQ(route_request("GET", "/api/tags", "text/html").handler, Handler::proxy);
 }
 
+TEST(OwnRoutes, TheMetricsPathIsSluicesForEveryMethod) {
+    EXPECT_EQ(route_request("GET", "/metrics", {}, {}, "/metrics").handler, Handler::metrics);
+    EXPECT_EQ(route_request("HEAD", "/metrics?x=1", {}, {}, "/metrics").handler, Handler::metrics);
+    EXPECT_EQ(route_request("POST", "/metrics", {}, {}, "/metrics").handler, Handler::metrics);  // answered 405
+    EXPECT_EQ(route_request("GET", "/metrics").handler, Handler::proxy);           // metrics off: Ollama's
+    EXPECT_EQ(route_request("GET", "/metrics/x", {}, {}, "/metrics").handler, Handler::proxy);
+    EXPECT_EQ(route_request("GET", "/prom", {}, {}, "/prom").handler, Handler::metrics);
+}
+
 TEST(OwnRoutes, HealthPathsAreSluicesForEveryMethod) {
     const HealthPaths health{"/healthz", "/ready"};
     EXPECT_EQ(route_request("GET", "/healthz", {}, health).handler, Handler::healthz);

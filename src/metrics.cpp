@@ -1,0 +1,189 @@
+// metrics: sluice's Prometheus families, fed from finished exchanges and serialized on scrape.
+#include "sluice/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
+namespace sluice {
+namespace {
+
+// Ollama's routes (docs/api.md and the OpenAI-compatible ones). Those marked `prefix` carry a
+// name in the path (/api/blobs/sha256:..., /v1/models/qwen3:14b), so they match below it too.
+struct KnownRoute {
+    std::string_view path;
+    bool prefix;
+};
+
+constexpr std::array known_routes{
+    KnownRoute{"/api/chat", false},           KnownRoute{"/api/generate", false},
+    KnownRoute{"/api/embed", false},          KnownRoute{"/api/embeddings", false},
+    KnownRoute{"/api/tags", false},           KnownRoute{"/api/show", false},
+    KnownRoute{"/api/ps", false},             KnownRoute{"/api/pull", false},
+    KnownRoute{"/api/push", false},           KnownRoute{"/api/create", false},
+    KnownRoute{"/api/copy", false},           KnownRoute{"/api/delete", false},
+    KnownRoute{"/api/blobs", true},           KnownRoute{"/api/version", false},
+    KnownRoute{"/v1/chat/completions", false}, KnownRoute{"/v1/completions", false},
+    KnownRoute{"/v1/embeddings", false},      KnownRoute{"/v1/models", true},
+    KnownRoute{"/", false},
+};
+
+// Time to first token: a loaded model answers in tens of milliseconds; a cold load of a large
+// model takes tens of seconds.
+const prometheus::Histogram::BucketBoundaries time_to_first_token_buckets{
+    0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+// Generation speed: CPU-only small models to a fast GPU's small models.
+const prometheus::Histogram::BucketBoundaries tokens_per_second_buckets{
+    1, 2.5, 5, 10, 20, 30, 40, 50, 60, 80, 100, 150, 200, 300, 500};
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+std::string_view route_label(Handler handler, std::string_view target) {
+    switch (handler) {
+    case Handler::websocket: return "ws";
+    case Handler::ui_asset: return "ui";
+    case Handler::healthz: return "healthz";
+    case Handler::readyz: return "readyz";
+    case Handler::metrics: return "metrics";
+    case Handler::proxy: break;
+    }
+    const auto path = target_path(target);
+    for (const auto& route : known_routes) {
+        if (path == route.path) return route.path;
+        if (route.prefix && path.size() > route.path.size() && path.starts_with(route.path) &&
+            path[route.path.size()] == '/') {
+            return route.path;
+        }
+    }
+    return "other";
+}
+
+std::vector<std::string_view> rewrite_kinds(std::string_view rewrite_header) {
+    constexpr std::string_view separator = "; ";  // RewriteResult::header_value joins changes so
+    const auto is_name = [](std::string_view text) {
+        return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        });
+    };
+    std::vector<std::string_view> kinds;
+    while (!rewrite_header.empty()) {
+        const auto end = rewrite_header.find(separator);
+        const auto change = rewrite_header.substr(0, end);
+        rewrite_header = end == std::string_view::npos ? std::string_view{} : rewrite_header.substr(end + separator.size());
+        // A piece without a name= in front is the rest of a value that held the separator.
+        const auto equals = change.find('=');
+        if (equals != std::string_view::npos && is_name(change.substr(0, equals))) kinds.push_back(change.substr(0, equals));
+    }
+    return kinds;
+}
+
+Metrics::Metrics()
+    : requests_(prometheus::BuildCounter()
+                    .Name("sluice_requests_total")
+                    .Help("Requests answered, by route and HTTP status (a WebSocket chat counts as one on route ws)")
+                    .Register(registry_)),
+      active_streams_(prometheus::BuildGauge()
+                          .Name("sluice_active_streams")
+                          .Help("Exchanges with Ollama in flight: proxied requests and WebSocket chats")
+                          .Register(registry_)
+                          .Add({})),
+      request_bytes_(prometheus::BuildCounter()
+                         .Name("sluice_request_body_bytes_total")
+                         .Help("Request body bytes received from clients, by route")
+                         .Register(registry_)),
+      response_bytes_(prometheus::BuildCounter()
+                          .Name("sluice_response_body_bytes_total")
+                          .Help("Response body bytes sent to clients (as framed on the wire), by route")
+                          .Register(registry_)),
+      upstream_connect_errors_(prometheus::BuildCounter()
+                                   .Name("sluice_upstream_connect_errors_total")
+                                   .Help("Connections to Ollama that could not be made (refused, unreachable, timed out)")
+                                   .Register(registry_)
+                                   .Add({})),
+      client_cancels_(prometheus::BuildCounter()
+                          .Name("sluice_client_cancels_total")
+                          .Help("Exchanges the client ended before their end (closed, or stopped reading), by route; "
+                                "Ollama's side is closed so it stops generating")
+                          .Register(registry_)),
+      rewrites_(prometheus::BuildCounter()
+                    .Name("sluice_rewrites_total")
+                    .Help("Changes the request rewriter made, by kind (model, keep_alive, think, an option name)")
+                    .Register(registry_)),
+      time_to_first_token_(prometheus::BuildHistogram()
+                               .Name("sluice_time_to_first_token_seconds")
+                               .Help("From a streamed generation's request header to its first response byte, by "
+                                     "the model Ollama's final line names")
+                               .Register(registry_)),
+      tokens_per_second_(prometheus::BuildHistogram()
+                             .Name("sluice_generation_tokens_per_second")
+                             .Help("eval_count / eval_duration of Ollama's final line, by the model it names")
+                             .Register(registry_)) {
+    prometheus::BuildGauge()
+        .Name("sluice_build_info")
+        .Help("The running sluice's version, as a label; always 1")
+        .Register(registry_)
+        .Add({{"version", SLUICE_VERSION}})
+        .Set(1);
+}
+
+void Metrics::exchange_finished(const ExchangeRecord& record) {
+    const auto route = route_label(record.handler, record.target);
+    std::lock_guard lock(series_mutex_);
+    auto& series = routes_[route];
+    auto*& requests = series.requests[record.status];
+    if (!requests) requests = &requests_.Add({{"route", std::string(route)}, {"status", std::to_string(record.status)}});
+    requests->Increment();
+    if (!series.request_bytes) {
+        series.request_bytes = &request_bytes_.Add({{"route", std::string(route)}});
+        series.response_bytes = &response_bytes_.Add({{"route", std::string(route)}});
+    }
+    series.request_bytes->Increment(static_cast<double>(record.bytes_in));
+    series.response_bytes->Increment(static_cast<double>(record.bytes_out));
+    if (record.upstream_unreachable) upstream_connect_errors_.Increment();
+    if (record.client_gone) {
+        if (!series.client_cancels) series.client_cancels = &client_cancels_.Add({{"route", std::string(route)}});
+        series.client_cancels->Increment();
+    }
+    if (!record.rewrites.empty()) {
+        for (const auto kind : rewrite_kinds(record.rewrites)) {
+            auto found = rewrites_by_kind_.find(kind);
+            if (found == rewrites_by_kind_.end()) {
+                found = rewrites_by_kind_.emplace(kind, &rewrites_.Add({{"kind", std::string(kind)}})).first;
+            }
+            found->second->Increment();
+        }
+    }
+    if (!record.stats) return;
+    // A final line that began before the kept tail (a long /api/generate context) lost its model.
+    const std::string_view model = record.stats->model.empty() ? std::string_view("unknown") : record.stats->model;
+    auto found = models_.find(model);
+    if (found == models_.end()) found = models_.emplace(model, ModelSeries{}).first;
+    auto& by_model = found->second;
+    if (record.streamed && record.first_byte) {
+        if (!by_model.time_to_first_token) {
+            by_model.time_to_first_token =
+                &time_to_first_token_.Add({{"model", std::string(model)}}, time_to_first_token_buckets);
+        }
+        by_model.time_to_first_token->Observe(seconds(*record.first_byte - record.start));
+    }
+    if (const auto rate = record.stats->tokens_per_second()) {
+        if (!by_model.tokens_per_second) {
+            by_model.tokens_per_second = &tokens_per_second_.Add({{"model", std::string(model)}}, tokens_per_second_buckets);
+        }
+        by_model.tokens_per_second->Observe(*rate);
+    }
+}
+
+std::string Metrics::scrape() const {
+    return prometheus::TextSerializer().Serialize(registry_.Collect());
+}
+
+}  // namespace sluice
