@@ -1,50 +1,14 @@
 // The browser UI end to end: Debian's chromium (headless, driven by playwright-core) against
 // sluice + the fake Ollama (e2e_harness). Usage: node chat.e2e.mjs <e2e_harness> <output dir>
 // Exits non-zero on the first failed check; leaves chat.png in the output dir.
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../../ui/package.json"));  // playwright-core lives in ui/
-const { chromium } = require("playwright-core");
+import { check, launchBrowser, sleep, startHarness, until } from "./e2e_support.mjs";
 
 const [harnessPath, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
-
-// --- the harness: sluice + fake Ollama, commanded over stdin ------------------------------------
-const harness = spawn(harnessPath, [], { stdio: ["pipe", "pipe", "inherit"] });
-const answers = readline.createInterface({ input: harness.stdout });
-const waiting = [];
-answers.on("line", (line) => waiting.shift()?.(line));
-const nextLine = () => new Promise((resolve) => waiting.push(resolve));
-const command = (text) => {
-  const answer = nextLine();
-  harness.stdin.write(text + "\n");
-  return answer;
-};
-const port = Number((await nextLine()).split(" ")[1]);
-
-function check(condition, what) {
-  if (!condition) throw new Error(`FAILED: ${what}`);
-  console.log(`ok: ${what}`);
-}
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(what, predicate, timeoutMs = 10000) {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(50)) {
-    if (await predicate()) return;
-  }
-  throw new Error(`FAILED: timed out waiting for ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});  // playwright-core gives every launch a fresh, empty profile of its own
+const { port, command, quit } = await startHarness(harnessPath);
+const browser = await launchBrowser();
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
@@ -211,6 +175,6 @@ try {
   console.log(error.message);
 } finally {
   await browser.close();
-  harness.stdin.write("quit\n");
+  quit();
 }
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,7 @@
 // e2e_harness: sluice's Server in front of the fake Ollama, for the browser tests. Prints
 // "port <n>" once listening (with one rewrite rule, so the page has a change to show), then takes
-// commands on stdin, one a line, answering each with a line:
+// commands on stdin, one a line, answering each with a line. Each argument
+// <name>:<key>[:<routes>[:<model glob>]] configures an API key (auth.keys, hashed here).
 //   knobs <token_interval_ms> <tokens> [text<TAB>text...]   the next replies' pace and content
 //                                                         (\n in a text is a newline)
 //   cancelled                                             streams the fake saw cancelled
@@ -8,6 +9,7 @@
 //   quit
 #include "fake_ollama.hpp"
 
+#include "sluice/access_control.hpp"
 #include "sluice/server.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -25,9 +27,27 @@ std::string unescape_newlines(std::string text) {
     return text;
 }
 
+// auth.keys in YAML for arguments name:key[:routes[:model glob]].
+std::string auth_yaml(int argc, char** argv) {
+    if (argc < 2) return {};
+    std::string yaml = "auth:\n  keys:\n";
+    for (int i = 1; i < argc; ++i) {
+        std::istringstream argument(argv[i]);
+        std::string name, key, routes, models;
+        std::getline(argument, name, ':');
+        std::getline(argument, key, ':');
+        std::getline(argument, routes, ':');
+        std::getline(argument, models);
+        yaml += "    - name: " + name + "\n      hash: \"" + sluice::hash_api_key(key) + "\"\n";
+        if (!routes.empty()) yaml += "      routes: " + routes + "\n";
+        if (!models.empty()) yaml += "      models: [\"" + models + "\"]\n";
+    }
+    return yaml;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));  // stdout carries the answers
     sluice::test::FakeOllama ollama;
     auto config = sluice::parse_config(R"(
@@ -35,7 +55,7 @@ rewrite:
   models:
     - match: "qwen3:14b"
       options: {num_ctx: 8192}
-)", "e2e_harness");
+)" + auth_yaml(argc, argv), "e2e_harness");
     config.listen = {"127.0.0.1", 0};
     config.upstream = sluice::parse_upstream_url(ollama.url());
     config.log.access = false;

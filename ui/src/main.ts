@@ -1,6 +1,7 @@
 // main: the chat page. Talks to sluice over /_sluice/ws (one frame per Ollama NDJSON line,
 // tagged with the chat's id) and to Ollama's plain HTTP API through sluice for /api/tags,
-// /api/ps and /api/pull.
+// /api/ps and /api/pull. When sluice wants an API key (a 401), the page shows a login view; the
+// key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie.
 import "./style.css";
 import hljs from "highlight.js/lib/common";
 import "highlight.js/styles/github-dark.css";
@@ -21,6 +22,9 @@ const searchInput = $<HTMLInputElement>("search");
 const systemInput = $<HTMLTextAreaElement>("system");
 const thinkSelect = $<HTMLSelectElement>("think");
 const loadedLine = $<HTMLSpanElement>("loaded");
+const loginKey = $<HTMLInputElement>("login-key");
+const loginError = $<HTMLParagraphElement>("login-error");
+const logoutButton = $<HTMLButtonElement>("logout");
 
 // --- conversations, kept in localStorage -------------------------------------------------------
 
@@ -269,6 +273,8 @@ function end(pending: Pending, note?: string) {
   stopButton.hidden = true;
   save();
   showAll();  // the last reply gets its Regenerate button
+  // Also the session check: a refused upgrade (session ended) looks like any failed socket to
+  // the page, and then /api/ps answers 401, which brings the login view.
   void loadRunning();
 }
 
@@ -323,11 +329,68 @@ function stop() {
   if (inFlight && socket) socket.send(JSON.stringify({ id: inFlight.id, cancel: true }));
 }
 
+// --- sluice's HTTP API and the login -------------------------------------------------------------
+
+// fetch, with sluice's error text (its JSON "error") as the exception. A 401 means a key is
+// needed, or the session ended: the login view.
+async function call(path: string, init?: RequestInit): Promise<Response> {
+  const response = await fetch(path, init);
+  if (response.status === 401) showLogin();
+  if (!response.ok) throw new Error(await errorText(response));
+  return response;
+}
+
+async function errorText(response: Response): Promise<string> {
+  const body = await response.text();
+  try {
+    return (JSON.parse(body) as { error?: string }).error ?? `HTTP ${response.status}`;
+  } catch {
+    return body || `HTTP ${response.status}`;
+  }
+}
+
+function showLogin() {
+  if (document.body.classList.contains("locked")) return;
+  socket?.close();
+  modelSelect.replaceChildren();
+  loadedLine.textContent = "";
+  document.body.classList.remove("sidebar-open");
+  document.body.classList.add("locked");
+  loginError.textContent = "";
+  loginKey.focus();
+}
+
+// The key is sent once and kept nowhere: sluice answers with an HttpOnly, SameSite=Strict cookie.
+async function logIn() {
+  const key = loginKey.value.trim();
+  if (!key) return;
+  loginError.textContent = "";
+  try {
+    const response = await fetch("/_sluice/login", { method: "POST", headers: { Authorization: `Bearer ${key}` } });
+    if (!response.ok) throw new Error(await errorText(response));
+  } catch (error) {
+    loginError.textContent = (error as Error).message;
+    loginKey.select();
+    return;
+  }
+  loginKey.value = "";
+  logoutButton.hidden = false;
+  document.body.classList.remove("locked");
+  void loadModels();
+  void loadRunning();
+}
+
+async function logOut() {
+  await fetch("/_sluice/logout", { method: "POST" }).catch(() => {});
+  logoutButton.hidden = true;
+  showLogin();
+}
+
 // --- models -------------------------------------------------------------------------------------
 
 async function loadModels() {
   try {
-    const response = await fetch("/api/tags");
+    const response = await call("/api/tags");
     const tags = (await response.json()) as { models?: { name: string; size?: number; details?: { quantization_level?: string } }[] };
     const models = tags.models ?? [];
     modelSelect.replaceChildren(
@@ -344,15 +407,15 @@ async function loadModels() {
     if (saved && models.some((m) => m.name === saved)) modelSelect.value = saved;
     statusLine.textContent = models.length ? "" : "no models installed";
     performance.mark("sluice:models-listed");  // the e2e test's time to interactive
-  } catch {
-    statusLine.textContent = "cannot list models (is Ollama up?)";
+  } catch (error) {
+    statusLine.textContent = `cannot list models: ${(error as Error).message}`;
   }
 }
 
 // What Ollama has in memory now (/api/ps), shown next to the picker.
 async function loadRunning() {
   try {
-    const response = await fetch("/api/ps");
+    const response = await call("/api/ps");
     const ps = (await response.json()) as { models?: { name: string; size_vram?: number }[] };
     const running = (ps.models ?? []).map((m) => `${m.name}${m.size_vram ? ` (${(m.size_vram / 1e9).toFixed(1)} GB VRAM)` : ""}`);
     loadedLine.textContent = running.length ? `loaded: ${running.join(", ")}` : "nothing loaded";
@@ -369,7 +432,7 @@ async function pull(name: string) {
   progress.value = 0;
   status.textContent = `pulling ${name}`;
   try {
-    const response = await fetch("/api/pull", { method: "POST", body: JSON.stringify({ model: name, stream: true }) });
+    const response = await call("/api/pull", { method: "POST", body: JSON.stringify({ model: name, stream: true }) });
     if (!response.body) throw new Error(`HTTP ${response.status}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = "";
@@ -399,12 +462,23 @@ $<HTMLFormElement>("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   send();
 });
+// Enter while an input method is composing (Chinese, Japanese) confirms the composition.
+const composing = (event: KeyboardEvent) => event.isComposing || event.keyCode === 229;
 input.addEventListener("keydown", (event) => {
-  // Enter while an input method is composing (Chinese, Japanese) confirms the composition.
-  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+  if (event.key !== "Enter" || event.shiftKey || composing(event)) return;
   event.preventDefault();
   send();
 });
+$<HTMLFormElement>("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  void logIn();
+});
+loginKey.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter") return;
+  event.preventDefault();  // no implicit form submission either, while composing
+  if (!composing(event)) void logIn();
+});
+logoutButton.addEventListener("click", () => void logOut());
 stopButton.addEventListener("click", stop);
 systemInput.addEventListener("input", () => {
   current.system = systemInput.value;
@@ -429,3 +503,5 @@ $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
 showAll();
 void loadModels();
 void loadRunning();
+// Whether sluice wants a key at all (asked without the cookie): then the page offers Log out.
+void fetch("/api/version", { credentials: "omit" }).then((response) => (logoutButton.hidden = response.status !== 401), () => {});

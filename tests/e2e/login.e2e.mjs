@@ -1,0 +1,123 @@
+// The browser page's login end to end: sluice with API keys (auth.keys) in front of the fake
+// Ollama, driven in Debian's chromium. Usage: node login.e2e.mjs <e2e_harness> <output dir>
+// Exits non-zero on the first failed check; leaves login.png in the output dir.
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { check, launchBrowser, sleep, startHarness, until } from "./e2e_support.mjs";
+
+const [harnessPath, outDir] = process.argv.slice(2);
+mkdirSync(outDir, { recursive: true });
+const newKey = () => `sk-sluice-${randomBytes(32).toString("hex")}`;
+const laptopKey = newKey();
+const phoneKey = newKey();  // chat routes only, and only llama models
+const { port, command, quit } = await startHarness(harnessPath, [`laptop:${laptopKey}`, `phone:${phoneKey}:chat:llama*`]);
+const origin = `http://127.0.0.1:${port}`;
+const browser = await launchBrowser();
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+  const framesReceived = [];
+  page.on("websocket", (socket) => socket.on("framereceived", (frame) => framesReceived.push(frame.payload)));
+  const loginShown = () => page.locator("#login").isVisible();
+  const modelCount = () => page.locator("#model option").count();
+  const sessionCookie = async () => (await context.cookies()).find((cookie) => cookie.name === "sluice_session");
+  const logIn = async (key) => {
+    await page.fill("#login-key", key);
+    await page.press("#login-key", "Enter");
+  };
+  const statusOf = (target) => page.evaluate(async (url) => (await fetch(url)).status, target);
+
+  // 1. Without a session the page asks for a key and shows no chat.
+  await page.goto(`${origin}/`);
+  check((await page.title()) === "sluice", "GET / from a browser is the page (public)");
+  await until("the login view", loginShown);
+  check((await page.locator("#login-key").getAttribute("type")) === "password", "the key field is a password field");
+  check((await modelCount()) === 0 && (await page.locator("#messages").isHidden()), "no model list and no chat before the login");
+  await page.screenshot({ path: path.join(outDir, "login.png") });
+  console.log(`screenshot: ${path.join(outDir, "login.png")}`);
+
+  // 2. Enter while an input method composes does not submit; a wrong key shows sluice's error.
+  await page.fill("#login-key", "wrong");
+  await page.dispatchEvent("#login-key", "keydown", { key: "Enter", keyCode: 229, isComposing: true, bubbles: true });
+  await sleep(300);
+  check((await page.locator("#login-error").textContent()) === "", "Enter during IME composition does not log in");
+  await logIn("sk-sluice-wrong");
+  await until("the login error", async () => (await page.locator("#login-error").textContent()) !== "");
+  check((await page.locator("#login-error").textContent()) === "sluice: invalid API key", "a wrong key shows sluice's error");
+  check(await loginShown(), "a wrong key stays on the login view");
+
+  // 3. The right key: the chat appears, the models fill, no trace of the key is left in the page.
+  await logIn(laptopKey);
+  await until("the model list", async () => (await modelCount()) > 0);
+  check(!(await loginShown()) && (await page.locator("#model").inputValue()) === "qwen3:14b", "the right key logs in and lists /api/tags");
+  check(await page.locator("#logout").isVisible(), "Log out is offered");
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }) + document.documentElement.outerHTML);
+  check(!stored.includes(laptopKey.slice(10)) && (await page.inputValue("#login-key")) === "", "the key is kept nowhere in the page");
+
+  // 4. The session is an HttpOnly, SameSite=Strict cookie: the script cannot read it.
+  const cookie = await sessionCookie();
+  check(cookie && cookie.httpOnly && cookie.sameSite === "Strict", "the browser holds sluice_session, HttpOnly and SameSite=Strict");
+  check(!(await page.evaluate(() => document.cookie)).includes("sluice_session"), "document.cookie does not show it");
+
+  // 5. A chat streams over the WebSocket, authenticated by the cookie.
+  const lastReply = page.locator(".message.assistant").last();
+  const replyText = async () => (await lastReply.locator(".body").textContent()) ?? "";
+  await command("knobs 60 25");
+  await page.fill("#input", "hello");
+  await page.press("#input", "Enter");
+  const seen = new Set();
+  await until("the reply to finish", async () => {
+    seen.add(await replyText());
+    return (await page.locator("#stop").isHidden()) && (await replyText()).includes("tok24");
+  }, 15000);
+  check([...seen].filter((text) => text && !text.includes("tok24")).length >= 3, `text arrived incrementally (${seen.size} states seen)`);
+  check(framesReceived.filter((frame) => String(frame).includes('"line"')).length >= 25, "the reply came as WebSocket frames");
+
+  // 6. A reload keeps the session.
+  await page.reload();
+  await until("the model list after the reload", async () => (await modelCount()) > 0);
+  check(!(await loginShown()), "after a reload the page is still logged in");
+  await until("Log out after the reload", () => page.locator("#logout").isVisible());
+  check(true, "after a reload Log out is offered (sluice wants keys)");
+
+  // 7. Log out: the login view returns and the page's requests are refused.
+  await page.click("#logout");
+  await until("the login view after logging out", loginShown);
+  check(!(await sessionCookie()), "logging out removes the cookie");
+  check((await statusOf("/api/tags")) === 401, "after logging out /api/tags from the page answers 401");
+
+  // 8. A session that ends behind the page's back: the WebSocket cannot open, the page asks again.
+  await logIn(laptopKey);
+  await until("the model list", async () => (await modelCount()) > 0);
+  const ending = await sessionCookie();
+  await context.request.post(`${origin}/_sluice/logout`);  // ends it in sluice...
+  await context.addCookies([ending]);                       // ...while the browser still sends it
+  await page.fill("#input", "are you there");
+  await page.press("#input", "Enter");
+  await until("the login view after the session ended", loginShown);
+  check(true, "a refused WebSocket upgrade (session ended) brings the login view back");
+
+  // 9. A limited key: its refusals (403) are shown where the page shows errors.
+  await logIn(phoneKey);
+  await until("the model list", async () => (await modelCount()) > 0);
+  await page.fill("#input", "hi");
+  await page.press("#input", "Enter");
+  await until("the refusal", async () => (await lastReply.locator(".error").count()) > 0 && (await page.locator("#stop").isHidden()));
+  check((await lastReply.locator(".error").textContent()) === 'sluice: key "phone" may not use model "qwen3:14b"',
+        "a model the key may not use: sluice's error in the reply");
+  await page.fill("#pull-name", "qwen3:8b");
+  await page.click("#pull button");
+  await until("the pull's refusal", async () => (await page.locator("#pull-status").textContent()).startsWith("pull failed"));
+  check((await page.locator("#pull-status").textContent()) === 'pull failed: sluice: key "phone" may not use /api/pull',
+        "a route the key may not use: sluice's error in the pull status");
+} catch (error) {
+  failed = true;
+  console.log(error.message);
+} finally {
+  await browser.close();
+  quit();
+}
+process.exit(failed ? 1 : 0);
