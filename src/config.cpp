@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <limits>
@@ -839,6 +840,24 @@ void read_metrics(const ConfigValue& value, MetricsConfig& metrics) {
     });
 }
 
+// ui.dir: checked when the file is read, so a typo fails at start (or is refused by a reload)
+// rather than as 404s in the browser.
+std::string page_directory(std::string_view text) {
+    if (text.empty()) return {};
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(std::filesystem::path(text) / "index.html", ec)) {
+        fail_expected("a directory holding a built page (its index.html)", text,
+                      "build one with: cd ui && SLUICE_UI_OUT=<dir> npx vite build --watch");
+    }
+    return std::string(text);
+}
+
+void read_ui(const ConfigValue& value, UiConfig& ui) {
+    read_mapping(value, {
+        setting("dir", ui.dir, page_directory),
+    });
+}
+
 void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite) {
     std::vector<ConfigValue> automatic_num_ctx;  // checked once gpu_memory is known, wherever it is written
     read_mapping(value, {
@@ -993,6 +1012,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("log", config.log, read_log),
         section("health", config.health, read_health),
         {"metrics", [&](const ConfigValue& v) { read_metrics(v, config.metrics); metrics_value = v; }},
+        section("ui", config.ui, read_ui),
         section("rewrite", config.rewrite, read_rewrite),
         section("auth", config.auth, read_auth),
         section("cors", config.cors, read_cors),

@@ -173,12 +173,20 @@ void HttpSession::start_websocket() {
 }
 
 // The embedded page's files, gzip-compressed when the browser takes it. Nothing is copied: the
-// response body points into the binary's read-only data.
+// response body points into the binary's read-only data. With ui.dir (UI development) each file
+// is read from that directory as it is asked for, uncompressed and never cached.
 void HttpSession::serve_ui_asset() {
     const auto& request = parser_->get();
     const bool keep_alive = request.keep_alive() && parser_->is_done();
-    const auto* asset = find_ui_asset(target_path(request.target()));
-    if (!asset) {
+    const auto name = ui_file_name(target_path(request.target()));
+    std::shared_ptr<const std::string> from_dir;
+    const UiAsset* asset = nullptr;
+    if (!config_->ui.dir.empty()) {
+        if (auto file = read_ui_file(config_->ui.dir, name)) from_dir = std::make_shared<const std::string>(std::move(*file));
+    } else {
+        asset = find_ui_asset(target_path(request.target()));
+    }
+    if (!asset && !from_dir) {
         send_error(404, "sluice: no such file in the browser UI", keep_alive);
         return;
     }
@@ -186,14 +194,15 @@ void HttpSession::serve_ui_asset() {
         send_error(405, "sluice: the browser UI's files take GET", keep_alive);
         return;
     }
-    const bool gzip = !asset->gzip.empty() && request[http::field::accept_encoding].find("gzip") != std::string_view::npos;
-    const auto bytes = gzip ? asset->gzip : asset->body;
+    const bool gzip = asset && !asset->gzip.empty() &&
+                      request[http::field::accept_encoding].find("gzip") != std::string_view::npos;
+    const std::string_view bytes = from_dir ? std::string_view(*from_dir) : gzip ? asset->gzip : asset->body;
     auto response = std::make_shared<http::response<http::span_body<const char>>>(http::status::ok, 11);
-    response->set(http::field::content_type, asset->content_type);
+    response->set(http::field::content_type, ui_content_type(name));
     if (gzip) response->set(http::field::content_encoding, "gzip");
     response->set(http::field::vary, "Accept-Encoding");
     response->set(http::field::cache_control,
-                  is_immutable_ui_asset(*asset) ? "public, max-age=31536000, immutable" : "no-cache");
+                  asset && is_immutable_ui_asset(*asset) ? "public, max-age=31536000, immutable" : "no-cache");
     response->set("X-Content-Type-Options", "nosniff");
     response->body() = {bytes.data(), bytes.size()};
     response->prepare_payload();
@@ -203,7 +212,7 @@ void HttpSession::serve_ui_asset() {
     record_.bytes_out = head ? 0 : bytes.size();
     stream_.expires_after(config_->timeouts.client_send);
     auto serializer = std::make_shared<http::response_serializer<http::span_body<const char>>>(*response);
-    const auto written = [self = shared_from_this(), response, serializer, keep_alive](error_code ec, std::size_t) {
+    const auto written = [self = shared_from_this(), response, serializer, from_dir, keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
     };
     if (head) {

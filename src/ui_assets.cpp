@@ -1,23 +1,59 @@
-// ui_assets: lookup of the embedded page's files by request path.
+// ui_assets: the page's files by request path, embedded or from ui.dir.
 #include "sluice/ui_assets.hpp"
 
 #include "sluice/router.hpp"
 
+#include <array>
+#include <fstream>
+#include <iterator>
+#include <utility>
+
 namespace sluice {
 
+std::string_view ui_file_name(std::string_view path) {
+    if (path == "/" || path == own_prefix) return "index.html";
+    if (path.starts_with(own_prefix)) return path.substr(own_prefix.size());
+    return {};
+}
+
 const UiAsset* find_ui_asset(std::string_view path) {
-    std::string_view relative = "index.html";
-    if (path.starts_with(own_prefix) && path.size() > own_prefix.size()) {
-        relative = path.substr(own_prefix.size());
-    } else if (path != "/" && path != own_prefix) {
-        return nullptr;
-    }
-    for (std::size_t i = 0; i < ui_asset_count; ++i) {
-        if (ui_assets[i].path == relative) return &ui_assets[i];
+    const auto name = ui_file_name(path);
+    for (std::size_t i = 0; i < ui_asset_count && !name.empty(); ++i) {
+        if (ui_assets[i].path == name) return &ui_assets[i];
     }
     return nullptr;
 }
 
 bool is_immutable_ui_asset(const UiAsset& asset) { return asset.path.starts_with("assets/"); }
+
+std::string_view ui_content_type(std::string_view name) {
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 8> types{{
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".json", "application/json"},
+        {".woff2", "font/woff2"},
+    }};
+    for (const auto& [extension, type] : types) {
+        if (name.ends_with(extension)) return type;
+    }
+    return "application/octet-stream";
+}
+
+std::optional<std::string> read_ui_file(const std::string& dir, std::string_view name) {
+    // Names come from request paths: no way out of the directory, no hidden files.
+    if (name.empty() || name.starts_with('/') || name.find("..") != std::string_view::npos ||
+        name.find('\\') != std::string_view::npos || name.find("/.") != std::string_view::npos || name.starts_with('.')) {
+        return std::nullopt;
+    }
+    std::ifstream file(dir + "/" + std::string(name), std::ios::binary);
+    if (!file) return std::nullopt;
+    std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    if (file.bad()) return std::nullopt;
+    return text;
+}
 
 }  // namespace sluice

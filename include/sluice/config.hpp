@@ -75,6 +75,14 @@ struct HealthConfig {
     bool operator==(const HealthConfig&) const = default;
 };
 
+// The browser page (ui_assets.hpp): embedded in the binary, or read from `dir` (for UI
+// development: `vite build --watch` into it, then reload the browser).
+struct UiConfig {
+    std::string dir;  // empty: the embedded page
+
+    bool operator==(const UiConfig&) const = default;
+};
+
 // Prometheus metrics (metrics.hpp), answered by sluice at `path` in the text format and never
 // forwarded; validated like the health paths. "" turns them off: nothing is counted.
 struct MetricsConfig {
@@ -203,6 +211,7 @@ struct Config {
     LogConfig log;
     HealthConfig health;
     MetricsConfig metrics;
+    UiConfig ui;
     RewriteConfig rewrite;
     AuthConfig auth;
     CorsConfig cors;

@@ -7,6 +7,7 @@
 #include "sluice/ui_assets.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <simdjson.h>
 
 #include <boost/asio.hpp>
@@ -14,6 +15,8 @@
 #include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
@@ -360,13 +363,45 @@ TEST_F(WebSocketTest, BrowserAskingForHtmlAtRootGetsTheEmbeddedPage) {
         const auto file = client.request("GET", fmt::format("/_sluice/{}", asset->path));
         EXPECT_EQ(file.status, 200u) << asset->path;
         EXPECT_EQ(file.body, asset->body) << asset->path;
-        EXPECT_EQ(file.header("Content-Type"), asset->content_type);
+        EXPECT_EQ(file.header("Content-Type"), ui_content_type(asset->path));
         if (asset->path.starts_with("assets/")) {
             EXPECT_NE(page.body.find(fmt::format("/_sluice/{}", asset->path)), std::string::npos) << asset->path;
             EXPECT_EQ(file.header("Cache-Control"), "public, max-age=31536000, immutable");
         }
     }
     EXPECT_EQ(client.request("GET", "/_sluice/no-such-file.js").status, 404u);
+}
+
+// ui.dir: the page is read from a directory as it is asked for, so a rebuilt page shows on reload.
+TEST_F(WebSocketTest, UiDirServesThePageFromADirectoryForDevelopment) {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("sluice-ui-{}", ::getpid());
+    std::filesystem::create_directories(dir / "assets");
+    std::ofstream(dir / "index.html") << "<title>dev build</title>";
+    std::ofstream(dir / "assets" / "app.js") << "console.log(1)";
+    std::ofstream(dir.parent_path() / fmt::format("sluice-ui-secret-{}", ::getpid())) << "secret";
+    Config config = parse_config(fmt::format("ui:\n  dir: {}\n", dir.string()), "sluice.yaml");
+    start(config);
+
+    TestClient client(port());
+    const auto page = client.request("GET", "/", {}, {{"Accept", "text/html"}, {"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(page.status, 200u);
+    EXPECT_EQ(page.body, "<title>dev build</title>");
+    EXPECT_EQ(page.header("Content-Encoding"), "");
+    EXPECT_EQ(page.header("Cache-Control"), "no-cache");
+    const auto script = client.request("GET", "/_sluice/assets/app.js");
+    EXPECT_EQ(script.body, "console.log(1)");
+    EXPECT_EQ(script.header("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_EQ(script.header("Cache-Control"), "no-cache");
+
+    std::ofstream(dir / "index.html") << "<title>rebuilt</title>";
+    EXPECT_EQ(client.request("GET", "/_sluice/index.html").body, "<title>rebuilt</title>");
+    EXPECT_EQ(client.request("GET", "/_sluice/missing.js").status, 404u);
+    EXPECT_EQ(client.request("GET", fmt::format("/_sluice/../sluice-ui-secret-{}", ::getpid())).status, 404u);
+    EXPECT_EQ(client.request("GET", "/_sluice/assets/../../etc/passwd").status, 404u);
+    std::filesystem::remove_all(dir);
+    std::filesystem::remove(dir.parent_path() / fmt::format("sluice-ui-secret-{}", ::getpid()));
+
+    EXPECT_THROW(parse_config("ui:\n  dir: /nonexistent/sluice-ui\n", "sluice.yaml"), ConfigError);
 }
 
 TEST_F(WebSocketTest, PageIsSentGzippedWhenTheBrowserTakesIt) {
