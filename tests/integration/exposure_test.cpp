@@ -1,14 +1,19 @@
 // Integration tests of "safe by default" with the real binary: listening beyond loopback without
-// authentication is refused at start-up (exit status and message), unless allow_unauthenticated.
+// authentication is refused at start-up (exit status and message), unless there are API keys
+// (which then never show in the logs) or allow_unauthenticated.
 #include "child_process.hpp"
+#include "fake_ollama.hpp"
 #include "ports.hpp"
 #include "test_client.hpp"
+
+#include "sluice/access_control.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +69,38 @@ TEST(Exposure, AllowUnauthenticatedLetsItListenOnEveryInterface) {
     std::filesystem::remove(path);
     EXPECT_EQ(run.status, 0) << run.output;
     EXPECT_NE(run.output.find("config OK: listen 0.0.0.0:0"), std::string::npos) << run.output;
+}
+
+TEST(Exposure, ApiKeysLetItListenOnEveryInterfaceAndTheKeyIsNeverLogged) {
+    FakeOllama ollama;
+    const auto key = generate_api_key();
+    const auto base = std::filesystem::temp_directory_path() / fmt::format("sluice-exposure-keys-{}", ::getpid());
+    const auto config = base.string() + ".yaml";
+    const auto log = base.string() + ".log";
+    const auto port = closed_loopback_port();
+    std::ofstream(config) << fmt::format("listen: 0.0.0.0:{}\nupstream: {}\nthreads: 1\nlog: {{level: debug}}\n"
+                                         "auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n",
+                                         port, ollama.url(), hash_api_key(key));
+    ChildProcess sluice({SLUICE_BINARY, "--config", config}, {}, log);
+    auto client = connect_when_listening(port, 5s);
+    ASSERT_TRUE(client) << "sluice did not start with a key on 0.0.0.0";
+    EXPECT_EQ(client->request("GET", "/api/tags", {}, {{"Authorization", "Bearer " + key}}).status, 200u);
+    EXPECT_EQ(client->request("GET", "/api/tags", {}, {{"Authorization", "Bearer sk-sluice-guessed-wrong-123"}}).status,
+              401u);
+    EXPECT_EQ(client->request("POST", "/_sluice/login", {}, {{"Authorization", "Bearer " + key}}).status, 200u);
+    sluice.signal(SIGTERM);
+    EXPECT_EQ(sluice.wait_exit(10s), std::optional<int>(0));
+
+    std::stringstream text;
+    text << std::ifstream(log).rdbuf();
+    const auto output = text.str();
+    EXPECT_NE(output.find("GET /api/tags 200"), std::string::npos) << output;
+    EXPECT_NE(output.find("key=laptop"), std::string::npos) << output;
+    EXPECT_EQ(output.find(key), std::string::npos) << output;
+    EXPECT_EQ(output.find(key.substr(10, 16)), std::string::npos) << output;
+    EXPECT_EQ(output.find("guessed-wrong"), std::string::npos) << output;
+    std::filesystem::remove(config);
+    std::filesystem::remove(log);
 }
 
 // sluice.socket's ListenStream= replaces listen:, so a socket on every interface is refused too.

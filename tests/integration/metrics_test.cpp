@@ -245,6 +245,9 @@ TEST(Metrics, AWebSocketChatCountsOnRouteWs) {
     EXPECT_EQ(sample(text, R"(sluice_rewrites_total{kind="keep_alive"})"), 1) << text;
     EXPECT_EQ(sample(text, "sluice_active_streams"), 0) << text;
     EXPECT_EQ(sample(text, R"(sluice_client_cancels_total{route="ws"})"), -1) << text;
+    // The chat's last line is Ollama's done line: its model, TTFT and tokens/s are counted too.
+    EXPECT_EQ(sample(text, R"(sluice_time_to_first_token_seconds_count{model="qwen3:14b"})"), 1) << text;
+    EXPECT_EQ(sample(text, R"(sluice_generation_tokens_per_second_count{model="qwen3:14b"})"), 1) << text;
 }
 
 }  // namespace
