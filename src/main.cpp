@@ -10,12 +10,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <functional>
 #include <cstdio>
@@ -33,6 +35,18 @@ struct Options {
     std::optional<unsigned> threads;
     bool check_config = false;
     std::string explain_path = "/api/chat";
+};
+
+// "<N>", the syslog priority of a log line, for journald (sd-daemon(3)): journalctl then shows
+// and filters sluice's levels (journalctl -u sluice -p warning).
+class SyslogPriority : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& out) override {
+        static constexpr std::array<std::string_view, 7> prefixes{"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+        const auto prefix = prefixes[static_cast<std::size_t>(message.level)];  // trace .. critical, off
+        out.append(prefix.data(), prefix.data() + prefix.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<SyslogPriority>(); }
 };
 
 // The file (or the defaults), then each flag given on the command line over it.
@@ -277,9 +291,15 @@ int main(int argc, char** argv) {
         return sluice::run_user_bench(bench, std::cout, std::cerr);
     }
 
-    auto logger = spdlog::stderr_color_mt("sluice");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+    if (sluice::systemd::stderr_is_journal()) {
+        // journald reads the priority from the prefix and stamps the time itself.
+        auto formatter = std::make_unique<spdlog::pattern_formatter>();
+        formatter->add_flag<SyslogPriority>('*').set_pattern("%*%v");
+        spdlog::set_formatter(std::move(formatter));
+    } else {
+        spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    }
 
     sluice::Config config;
     try {

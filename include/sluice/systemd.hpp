@@ -23,6 +23,10 @@ void notify_watchdog();
 // sd_watchdog_enabled(3) advises); nothing when there is no watchdog.
 std::optional<std::chrono::microseconds> watchdog_interval();
 
+// Whether stderr is connected to the journal (JOURNAL_STREAM names it, as systemd sets it for a
+// service's output): then each line should carry its syslog priority as a "<N>" prefix.
+bool stderr_is_journal();
+
 // The listening TCP socket systemd passed (sluice.socket), if any. Throws std::runtime_error
 // when what was passed is not one listening stream socket.
 std::optional<int> inherited_listener();

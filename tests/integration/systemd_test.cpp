@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace sluice::test {
@@ -181,6 +183,50 @@ TEST(SystemdNotify, SighupReloadsTheFileAroundReloadingAndReady) {
               std::string::npos)
         << log;
     std::filesystem::remove(config_path);
+    std::filesystem::remove(log_path);
+}
+
+// Under systemd, stderr is a stream to journald, named by JOURNAL_STREAM: each line then starts
+// with its syslog priority (journalctl shows levels and filters on them) and carries no
+// timestamp of its own. Here the "journal" is the file the test reads.
+TEST(Journal, LinesCarryTheirSyslogPriorityWhenStderrIsTheJournal) {
+    const auto log_path = (std::filesystem::temp_directory_path() / fmt::format("sluice-journal-{}.log", ::getpid())).string();
+    write_file(log_path, "");
+    struct stat status {};
+    ASSERT_EQ(::stat(log_path.c_str(), &status), 0);
+    NotifySocket notify;
+    // Nothing listens at the upstream: the readiness probe warns.
+    ChildProcess sluice({SLUICE_BINARY, "--listen", "127.0.0.1:0", "--upstream", fmt::format("http://127.0.0.1:{}", free_port())},
+                        {notify.environment(), fmt::format("JOURNAL_STREAM={}:{}", status.st_dev, status.st_ino)}, log_path);
+    ASSERT_FALSE(notify.receive_containing("READY=1", 10s).empty());
+    std::string log;
+    for (const auto until = Clock::now() + 5s; Clock::now() < until && log.find("<4>") == std::string::npos;) {
+        std::this_thread::sleep_for(50ms);
+        log = read_file(log_path);
+    }
+    sluice.signal(SIGTERM);
+    EXPECT_EQ(sluice.wait_exit(10s), std::optional<int>(0));
+    log = read_file(log_path);
+    EXPECT_NE(log.find("<6>sluice listening on 127.0.0.1:"), std::string::npos) << log;
+    EXPECT_NE(log.find("<4>ollama at http://127.0.0.1:"), std::string::npos) << log;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+        EXPECT_TRUE(line.size() > 3 && line[0] == '<' && line[2] == '>') << line;
+    }
+    std::filesystem::remove(log_path);
+}
+
+TEST(Journal, PlainTimestampedLinesOtherwise) {
+    const auto log_path = (std::filesystem::temp_directory_path() / fmt::format("sluice-plain-{}.log", ::getpid())).string();
+    NotifySocket notify;
+    FakeOllama ollama;
+    ChildProcess sluice(sluice_command(ollama, "127.0.0.1:0"), {notify.environment(), "JOURNAL_STREAM=1:1"}, log_path);
+    ASSERT_FALSE(notify.receive_containing("READY=1", 10s).empty());
+    sluice.signal(SIGTERM);
+    EXPECT_EQ(sluice.wait_exit(10s), std::optional<int>(0));
+    const auto log = read_file(log_path);
+    EXPECT_NE(log.find(" info sluice listening on"), std::string::npos) << log;
+    EXPECT_EQ(log.find("<6>"), std::string::npos) << log;
     std::filesystem::remove(log_path);
 }
 
