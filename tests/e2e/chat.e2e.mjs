@@ -3,7 +3,7 @@
 // Exits non-zero on the first failed check; leaves chat.png in the output dir.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { check, launchBrowser, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, launchBrowser, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
 
 const [harnessPath, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
@@ -37,14 +37,8 @@ try {
 
   // 1. A reply streams in: its text is seen growing, not only complete.
   await command("knobs 60 25");
-  await page.fill("#input", "hello");
-  await page.press("#input", "Enter");
-  const seen = new Set();
-  await until("the reply to finish", async () => {
-    seen.add(await replyText());
-    return (await page.locator("#stop").isHidden()) && (await replyText()).includes("tok24");
-  }, 15000);
-  check([...seen].filter((t) => t && !t.includes("tok24")).length >= 3, `text arrived incrementally (${seen.size} states seen)`);
+  const partial = await sendAndAwaitReply(page, "hello", "tok24");
+  check(partial.length >= 3, `text arrived incrementally (${partial.length} partial states seen)`);
   check((await lastReply.locator(".stats").textContent()).includes("tok/s"), "the reply shows TTFT and tokens/s");
   check((await lastReply.locator(".stats").textContent()).includes("sluice changed: num_ctx=8192"),
         "the reply shows what the rewriter changed");

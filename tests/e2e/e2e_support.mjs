@@ -47,3 +47,18 @@ export async function until(what, predicate, timeoutMs = 10000) {
   }
   throw new Error(`FAILED: timed out waiting for ${what}`);
 }
+
+// Sends `text` from the composer and waits until the reply has stopped streaming and contains
+// `lastWord`; returns the partial texts seen on the way (a streamed reply shows several).
+export async function sendAndAwaitReply(page, text, lastWord) {
+  const lastReply = page.locator(".message.assistant").last();
+  const replyText = async () => (await lastReply.locator(".body").textContent()) ?? "";
+  await page.fill("#input", text);
+  await page.press("#input", "Enter");
+  const seen = new Set();
+  await until("the reply to finish", async () => {
+    seen.add(await replyText());
+    return (await page.locator("#stop").isHidden()) && (await replyText()).includes(lastWord);
+  }, 15000);
+  return [...seen].filter((t) => t && !t.includes(lastWord));
+}

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { check, launchBrowser, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, launchBrowser, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
 
 const [harnessPath, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
@@ -63,17 +63,9 @@ try {
   check(!(await page.evaluate(() => document.cookie)).includes("sluice_session"), "document.cookie does not show it");
 
   // 5. A chat streams over the WebSocket, authenticated by the cookie.
-  const lastReply = page.locator(".message.assistant").last();
-  const replyText = async () => (await lastReply.locator(".body").textContent()) ?? "";
   await command("knobs 60 25");
-  await page.fill("#input", "hello");
-  await page.press("#input", "Enter");
-  const seen = new Set();
-  await until("the reply to finish", async () => {
-    seen.add(await replyText());
-    return (await page.locator("#stop").isHidden()) && (await replyText()).includes("tok24");
-  }, 15000);
-  check([...seen].filter((text) => text && !text.includes("tok24")).length >= 3, `text arrived incrementally (${seen.size} states seen)`);
+  const partial = await sendAndAwaitReply(page, "hello", "tok24");
+  check(partial.length >= 3, `text arrived incrementally (${partial.length} partial states seen)`);
   check(framesReceived.filter((frame) => String(frame).includes('"line"')).length >= 25, "the reply came as WebSocket frames");
 
   // 6. A reload keeps the session.
@@ -103,6 +95,7 @@ try {
   // 9. A limited key: its refusals (403) are shown where the page shows errors.
   await logIn(phoneKey);
   await until("the model list", async () => (await modelCount()) > 0);
+  const lastReply = page.locator(".message.assistant").last();
   await page.fill("#input", "hi");
   await page.press("#input", "Enter");
   await until("the refusal", async () => (await lastReply.locator(".error").count()) > 0 && (await page.locator("#stop").isHidden()));
