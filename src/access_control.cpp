@@ -9,8 +9,15 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 namespace sluice {
@@ -142,6 +149,62 @@ std::string_view cookie_value(std::string_view cookie_header, std::string_view n
         }
     }
     return {};
+}
+
+LocalNames LocalNames::of_this_machine() {
+    LocalNames names;
+    std::array<char, 256> hostname{};
+    if (::gethostname(hostname.data(), hostname.size() - 1) == 0) {
+        names.hostname = hostname.data();
+        for (char& c : names.hostname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    ifaddrs* interfaces = nullptr;
+    if (::getifaddrs(&interfaces) == 0) {
+        for (const ifaddrs* i = interfaces; i != nullptr; i = i->ifa_next) {
+            if (i->ifa_addr == nullptr) continue;
+            if (i->ifa_addr->sa_family == AF_INET) {
+                const auto& in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
+                names.interfaces.emplace_back(boost::asio::ip::address_v4(ntohl(in.s_addr)));
+            } else if (i->ifa_addr->sa_family == AF_INET6) {
+                boost::asio::ip::address_v6::bytes_type bytes;
+                std::memcpy(bytes.data(), &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr, bytes.size());
+                names.interfaces.emplace_back(boost::asio::ip::address_v6(bytes));
+            }
+        }
+        ::freeifaddrs(interfaces);
+    }
+    return names;
+}
+
+bool LocalNames::contains(std::string_view host_header) const {
+    // Without the port: "[::1]:8080" -> "::1", "box.local:8080" -> "box.local".
+    std::string_view host = host_header;
+    if (host.starts_with('[')) {
+        host = host.substr(1, host.find(']') - 1);
+    } else if (host.find(':') == host.rfind(':')) {
+        host = host.substr(0, host.find(':'));
+    }
+    std::string name(host);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.ends_with('.')) name.pop_back();
+    if (name.empty() || name == "localhost" || name == hostname) return true;
+    for (const std::string_view suffix : {".localhost", ".local", ".internal"}) {
+        if (name.ends_with(suffix)) return true;
+    }
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(name, ec);
+    if (ec) return false;
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+    }
+    if (address.is_loopback() || address.is_unspecified()) return true;
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        if (bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xF0) == 16) || (bytes[0] == 192 && bytes[1] == 168)) return true;
+    } else if ((address.to_v6().to_bytes()[0] & 0xFE) == 0xFC) {
+        return true;  // fc00::/7, unique local
+    }
+    return std::find(interfaces.begin(), interfaces.end(), address) != interfaces.end();
 }
 
 bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string_view host) {

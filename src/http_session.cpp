@@ -94,6 +94,13 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(503, "sluice: shutting down", false);
         return;
     }
+    // On loopback sluice answers only requests addressed to this machine, as Ollama would.
+    if (loop_.local_names && !loop_.local_names->contains(request[http::field::host])) {
+        send_error(403, fmt::format("sluice: Host {} is not this machine; listening on loopback, sluice answers only "
+                                    "local names (against DNS rebinding)", request[http::field::host]),
+                   false);
+        return;
+    }
     const auto& health = config_->health;
     const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
                                      {health.healthz, health.readyz}, config_->metrics.path);

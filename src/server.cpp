@@ -110,6 +110,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     const auto host = endpoint.address().to_string();
     listening_on_ = endpoint.address().is_v6() ? fmt::format("[{}]:{}", host, port_) : fmt::format("{}:{}", host, port_);
     if (inherited_listener) listening_on_ += " (the socket systemd passed)";
+    if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
     catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
     readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
     if (!config_->metrics.path.empty()) metrics_ = std::make_unique<Metrics>();
@@ -117,6 +118,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
         loop->loop.catalog = catalog_.get();
         loop->loop.readiness = readiness_.get();
         loop->loop.browser_sessions = &browser_sessions_;
+        if (local_names_) loop->loop.local_names = &*local_names_;
         loop->loop.metrics = metrics_.get();
     }
 }

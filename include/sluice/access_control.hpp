@@ -1,11 +1,14 @@
 // access_control: who may use sluice, and for what. API keys (stored as salted SHA-256, compared
 // in constant time), the routes and models each key may use, the browser page's session cookie,
-// and which browser origins may call sluice at all (CORS). No I/O; OpenSSL's libcrypto for the
-// hash and the random numbers.
+// which browser origins may call sluice at all (CORS), and which Host names are this machine.
+// No I/O but reading the host name and interfaces once; OpenSSL's libcrypto for the hash and
+// the random numbers.
 #pragma once
 
 #include "sluice/config.hpp"
 #include "sluice/json_edit.hpp"
+
+#include <boost/asio/ip/address.hpp>
 
 #include <chrono>
 #include <mutex>
@@ -13,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace sluice {
 
@@ -41,6 +45,20 @@ std::string_view cookie_value(std::string_view cookie_header, std::string_view n
 // Whether a browser page at `origin` may call sluice, addressed as `host`: its own origin, or
 // one of cors.allowed_origins.
 bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string_view host);
+
+// What counts as this machine in a Host header, Ollama's rule for a loopback listener: empty,
+// localhost and *.localhost, *.local, *.internal, the machine's host name, and IP addresses that
+// are loopback, private, unspecified or on one of its interfaces. sluice checks it while it
+// listens on loopback, where it stands in for Ollama's own check (which sees only the Host
+// sluice sends): a page on another site whose name was made to resolve to 127.0.0.1 (DNS
+// rebinding) must not reach Ollama through sluice.
+struct LocalNames {
+    std::string hostname;                             // gethostname(), lowercase
+    std::vector<boost::asio::ip::address> interfaces;  // getifaddrs()
+
+    static LocalNames of_this_machine();
+    bool contains(std::string_view host_header) const;
+};
 
 // The browser page's logins: a key is shown once at /_sluice/login, and the page then carries
 // an HttpOnly cookie naming a session. Shared by every event loop (a mutex; one lookup per

@@ -50,6 +50,8 @@ struct EventLoop {
     ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
     const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
     BrowserSessions* browser_sessions = nullptr; // shared by all loops; set by the server
+    // Set while sluice listens on loopback: a request's Host must then name this machine.
+    const LocalNames* local_names = nullptr;
     Metrics* metrics = nullptr;                  // shared by all loops; null when metrics.path is ""
     ServerState& state;
 };

@@ -77,6 +77,7 @@ private:
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
     std::unique_ptr<ReadinessProbe> readiness_;  // runs on the first loop
     BrowserSessions browser_sessions_;
+    std::optional<LocalNames> local_names_;  // when listening on loopback
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::string listening_on_;  // for the start-up log line

@@ -200,7 +200,7 @@ TEST_F(AccessTest, ReloadChangesKeysWhileAStreamInFlightCompletes) {
     ollama.set_knobs({.token_interval = 20ms, .tokens = 30});
     start();
     TestClient streaming(server->port());
-    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{}",
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{}",
                                    laptop_key, chat.size(), chat));
     ASSERT_EQ(streaming.read_header().status, 200u);
 

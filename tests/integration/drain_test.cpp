@@ -55,7 +55,7 @@ bool connection_refused(std::uint16_t port) {
 TEST_F(DrainTest, StreamInFlightCompletesAndNewConnectionsAreRefused) {
     ollama.set_knobs({.token_interval = 20ms, .tokens = 40});
     TestClient client(server->port());
-    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
+    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
                                 chat_body));
     ASSERT_EQ(client.read_header().status, 200u);
 
@@ -78,7 +78,7 @@ TEST_F(DrainTest, KeptAliveConnectionGets503AndClose) {
     // A stream in flight holds the drain open while the idle connection asks again.
     ollama.set_knobs({.token_interval = 20ms, .tokens = 40});
     TestClient streaming(server->port());
-    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
                                    chat_body.size(), chat_body));
     ASSERT_EQ(streaming.read_header().status, 200u);
     drain(10s);
@@ -96,7 +96,7 @@ TEST_F(DrainTest, KeptAliveConnectionGets503AndClose) {
 TEST_F(DrainTest, StreamPastTheTimeoutIsCutUpstream) {
     ollama.set_knobs({.mode = StreamMode::stall, .fail_after = 2});
     TestClient client(server->port());
-    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
+    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
                                 chat_body));
     ASSERT_EQ(client.read_header().status, 200u);
 

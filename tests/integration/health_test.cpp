@@ -57,7 +57,7 @@ TEST(Health, HeadAnswersHeadersOnlyAndOtherMethodsGet405) {
     FakeOllama ollama;
     const auto server = start_server(ollama.url());
     TestClient client(server->port());
-    client.send_raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.send_raw("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const auto head = client.read_response(true);
     EXPECT_EQ(head.status, 200u);
     EXPECT_EQ(head.header("Content-Length"), "15");
@@ -124,7 +124,7 @@ TEST(Health, HealthzIs503WhileDraining) {
     TestClient idle(server->port());
     ASSERT_EQ(idle.request("GET", "/healthz").status, 200u);
     TestClient streaming(server->port());
-    streaming.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    streaming.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     ASSERT_EQ(streaming.read_header().status, 200u);
     std::promise<void> drained;
     server->drain(10s, [&] { drained.set_value(); });

@@ -128,7 +128,7 @@ TEST(Metrics, CountersMatchTheRequestsMade) {
     {
         ollama->set_knobs({.token_interval = 20ms, .tokens = 100});
         TestClient client(port);
-        client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
+        client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", chat_body.size(),
                                     chat_body));
         ASSERT_EQ(client.read_header().status, 200u);
         ASSERT_FALSE(client.read_body_piece().empty());
@@ -198,7 +198,7 @@ TEST(Metrics, ReadOnlyGetAndHeadAndNeverForwarded) {
     EXPECT_NE(get.body.find("# TYPE sluice_build_info gauge"), std::string::npos) << get.body;
     EXPECT_NE(client.request("GET", "/prom").body.find("sluice_requests_total{route=\"metrics\",status=\"200\"} 1\n"),
               std::string::npos);
-    client.send_raw("HEAD /prom HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.send_raw("HEAD /prom HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const auto head = client.read_response(true);
     EXPECT_EQ(head.status, 200u);
     EXPECT_FALSE(head.header("Content-Length").empty());

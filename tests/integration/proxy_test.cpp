@@ -92,7 +92,7 @@ TEST_F(ProxyTest, RootAnswersAsOllamaDoes) {
 
 TEST_F(ProxyTest, HeadKeepsContentLengthAndSendsNoBody) {
     TestClient client(port());
-    client.send_raw("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.send_raw("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const auto head = client.read_response(true);
     EXPECT_EQ(head.status, 200u);
     EXPECT_EQ(head.header("Content-Length"), "17");
@@ -131,7 +131,7 @@ TEST_F(ProxyTest, UnknownPathsAndQueryStringsReachOllama) {
 TEST_F(ProxyTest, HeadersAreRewrittenForOllamaAndEndToEndOnesKept) {
     TestClient client(port());
     const auto response = client.request("POST", "/api/show", R"({"model":"qwen3:14b"})",
-                                         {{"Host", "gpu-box.example:8080"},
+                                         {{"Host", "gpu-box.local:8080"},
                                           {"Authorization", "Bearer secret"},
                                           {"X-Custom", "kept"},
                                           {"Connection", "keep-alive, X-Hop"},
@@ -152,9 +152,23 @@ TEST_F(ProxyTest, HeadersAreRewrittenForOllamaAndEndToEndOnesKept) {
 TEST_F(ProxyTest, SameOriginBrowserRequestIsNotRefusedByOllama) {
     TestClient client(port());
     const auto response = client.request("POST", "/api/show", R"({"model":"qwen3:14b"})",
-                                         {{"Host", "gpu-box:8080"}, {"Origin", "http://gpu-box:8080"}});
+                                         {{"Host", "gpu-box.local:8080"}, {"Origin", "http://gpu-box.local:8080"}});
     EXPECT_EQ(response.status, 200u);
     EXPECT_FALSE(ollama.last_request().has_header("Origin"));
+}
+
+// DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches sluice with
+// its own name in Host. Ollama refuses such a Host on loopback, but it sees only the Host sluice
+// sends, so sluice refuses it itself.
+TEST_F(ProxyTest, ForeignHostIsRefusedOnLoopback) {
+    TestClient client(port());
+    client.send_raw("GET /api/tags HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n");
+    const auto refused = client.read_response();
+    EXPECT_EQ(refused.status, 403u);
+    EXPECT_NE(refused.body.find("sluice: Host evil.example:8080 is not this machine"), std::string::npos) << refused.body;
+    EXPECT_TRUE(ollama.requests().empty());
+    TestClient local(port());
+    EXPECT_EQ(local.request("GET", "/api/tags", {}, {{"Host", "localhost:11434"}}).status, 200u);
 }
 
 // Without any auth configured too: a page of another site is refused by sluice (cors), and
@@ -181,7 +195,7 @@ TEST_F(ProxyTest, RequestBodyReachesOllamaByteForByte) {
 
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwarded) {
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "f\r\n{\"model\":\"qwen3\r\n"
                     "f\r\n:14b\",\"stream\":\r\n"
                     "6\r\nfalse}\r\n0\r\n\r\n");
@@ -196,7 +210,7 @@ TEST_F(ProxyTest, ChatLinesArriveAsTheyAreGeneratedNotInOneBurst) {
     ollama.set_knobs({.token_interval = 40ms, .tokens = 8});
     TestClient client(port());
     const std::string body = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"h"}]})";
-    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
+    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
     const auto response = client.read_response();
     ASSERT_EQ(response.status, 200u);
     EXPECT_EQ(response.header("Content-Type"), "application/x-ndjson");
@@ -277,7 +291,7 @@ TEST_F(ProxyTest, ErrorLineInsideAStreamPassesThrough) {
 TEST_F(ProxyTest, OllamaClosingMidStreamEndsTheClientStreamUnfinished) {
     ollama.set_knobs({.token_interval = 1ms, .mode = StreamMode::abrupt_close, .fail_after = 2});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     const auto header = client.read_header();
     EXPECT_EQ(header.status, 200u);
     std::string body;
@@ -294,7 +308,7 @@ TEST_F(ProxyTest, OllamaClosingMidStreamEndsTheClientStreamUnfinished) {
 TEST_F(ProxyTest, ClientDisconnectMidStreamClosesTheUpstreamRequest) {
     ollama.set_knobs({.token_interval = 100ms, .tokens = 1000});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     EXPECT_EQ(client.read_header().status, 200u);
     client.close();
     EXPECT_TRUE(ollama.wait_streams_cancelled(1, 2s));
@@ -303,7 +317,7 @@ TEST_F(ProxyTest, ClientDisconnectMidStreamClosesTheUpstreamRequest) {
 TEST_F(ProxyTest, ClientDisconnectWhileTheModelLoadsClosesTheUpstreamRequest) {
     ollama.set_knobs({.first_byte_delay = 10s});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     std::this_thread::sleep_for(100ms);
     client.close();
     EXPECT_TRUE(ollama.wait_streams_cancelled(1, 2s));
@@ -313,7 +327,7 @@ TEST_F(ProxyTest, CancelledUpstreamConnectionIsNotReused) {
     ollama.set_knobs({.token_interval = 100ms, .tokens = 1000});
     {
         TestClient client(port());
-        client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+        client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
         EXPECT_EQ(client.read_header().status, 200u);
         client.close();
         ASSERT_TRUE(ollama.wait_streams_cancelled(1, 2s));
@@ -330,7 +344,7 @@ TEST_F(ProxyTest, SlowClientPushesBackOnOllamaAndLosesNothing) {
     constexpr int tokens = 400000;  // about 53 MB of NDJSON; the kernel's socket buffers hold ~8 MB of it
     ollama.set_knobs({.token_interval = 0us, .tokens = tokens});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    client.send_raw("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     const auto stalled_at = ollama.wait_production_stalled(30s);
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(ollama.lines_sent(), stalled_at) << "Ollama kept producing for a client that reads nothing";
@@ -353,7 +367,7 @@ TEST_F(ProxyTest, LargeBlobUploadStreamsThroughWithBoundedMemory) {
     std::ofstream("/proc/self/clear_refs") << "5";  // restarts VmHWM from the current RSS
     const auto before_kib = resident_kib("VmRSS");
     TestClient client(port());
-    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", new_digest, size));
+    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", new_digest, size));
     const std::string piece(1 << 20, 'g');
     for (std::size_t sent = 0; sent < size; sent += piece.size()) client.send_raw(piece);
     const auto response = client.read_response(false, 60s);
@@ -362,13 +376,13 @@ TEST_F(ProxyTest, LargeBlobUploadStreamsThroughWithBoundedMemory) {
     // Neither sluice nor the fake may hold the body: the whole process grew far less than it.
     EXPECT_LT(resident_kib("VmHWM") - before_kib, 64u * 1024) << "peak RSS grew by more than 64 MiB";
 
-    client.send_raw(fmt::format("HEAD /api/blobs/{} HTTP/1.1\r\nHost: x\r\n\r\n", new_digest));
+    client.send_raw(fmt::format("HEAD /api/blobs/{} HTTP/1.1\r\nHost: localhost\r\n\r\n", new_digest));
     EXPECT_EQ(client.read_response(true).status, 200u);
 }
 
 TEST_F(ProxyTest, ExpectContinueIsAnsweredByOllamaThroughSluice) {
     TestClient client(port());
-    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
                                 new_digest));
     const auto interim = client.read_header();
     EXPECT_EQ(interim.status, 100u);
@@ -380,7 +394,7 @@ TEST_F(ProxyTest, ExpectContinueIsAnsweredByOllamaThroughSluice) {
 TEST_F(ProxyTest, ExistingBlobIsAnsweredWithoutItsBody) {
     const std::string existing = "sha256:" + std::string(64, '0');
     TestClient client(port());
-    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n",
+    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n",
                                 existing));
     const auto response = client.read_response();
     EXPECT_EQ(response.status, 200u);
@@ -446,9 +460,9 @@ TEST_F(ProxyTest, UpstreamConnectionsAreKeptAliveAndReused) {
 
 TEST_F(ProxyTest, PipelinedRequestsAreAnsweredInOrder) {
     TestClient client(port());
-    client.send_raw("GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n"
-                    "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\n\r\n{\"model\":\"qwen3:14b\",\"stream\":false}"
-                    "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.send_raw("GET /api/version HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                    "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 36\r\n\r\n{\"model\":\"qwen3:14b\",\"stream\":false}"
+                    "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     EXPECT_EQ(client.read_response().body, R"({"version":"0.12.6"})");
     EXPECT_NE(client.read_response().body.find("\"done\":true"), std::string::npos);
     EXPECT_EQ(client.read_response().body, "Ollama is running");
@@ -466,7 +480,7 @@ TEST_F(ProxyTest, MalformedRequestIs400AndTheConnectionCloses) {
 
 TEST_F(ProxyTest, OversizeHeaderIs431) {
     TestClient client(port());
-    client.send_raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(128 * 1024, 'a') + "\r\n\r\n");
+    client.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(128 * 1024, 'a') + "\r\n\r\n");
     const auto response = client.read_response();
     EXPECT_EQ(response.status, 431u);
     EXPECT_TRUE(client.wait_closed(2s));
@@ -477,7 +491,7 @@ TEST_F(ProxyTest, SlowlorisHeaderIsCutOff) {
     config.timeouts.client_header = 300ms;
     restart(config);
     TestClient client(port());
-    client.send_raw("GET / HTTP/1.1\r\nHost: x\r\n");
+    client.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\n");
     EXPECT_TRUE(client.wait_closed(2s));
 }
 
@@ -498,7 +512,7 @@ TEST_F(ProxyTest, ConnectionsBeyondTheLimitGet503) {
 TEST_F(ProxyTest, Http10ClientGetsTheStreamUntilClose) {
     ollama.set_knobs({.token_interval = 1ms, .tokens = 3});
     TestClient client(port());
-    client.send_raw("POST /api/chat HTTP/1.0\r\nHost: x\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
+    client.send_raw("POST /api/chat HTTP/1.0\r\nHost: localhost\r\nContent-Length: 21\r\n\r\n{\"model\":\"qwen3:14b\"}");
     const auto response = client.read_response();
     EXPECT_EQ(response.status, 200u);
     EXPECT_FALSE(response.chunked);

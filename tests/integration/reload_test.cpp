@@ -50,7 +50,7 @@ TEST_F(ReloadTest, StreamInFlightKeepsItsConfigAndTheNextRequestGetsTheNewRule) 
     server.start();
 
     TestClient streaming(server.port());
-    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat.size(), chat));
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", chat.size(), chat));
     const auto header = streaming.read_header();
     ASSERT_EQ(header.status, 200u);
     EXPECT_EQ(header.header("X-Sluice-Rewrite"), "num_ctx=4096");

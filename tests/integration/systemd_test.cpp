@@ -154,7 +154,7 @@ TEST(SystemdNotify, SighupReloadsTheFileAroundReloadingAndReady) {
 
     constexpr std::string_view chat = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"Hi"}]})";
     TestClient streaming(port);
-    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", chat.size(), chat));
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", chat.size(), chat));
     ASSERT_EQ(streaming.read_header().header("X-Sluice-Rewrite"), "num_ctx=4096");
 
     write_file(config_path, fmt::format(rules, 8192));

@@ -342,7 +342,7 @@ TEST_F(WebSocketTest, RootWithoutHtmlAcceptStillReachesOllama) {
     auto response = client.request("GET", "/", {}, {{"Accept", "*/*"}});
     EXPECT_EQ(response.status, 200u);
     EXPECT_EQ(response.body, "Ollama is running");
-    client.send_raw("HEAD / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n");
+    client.send_raw("HEAD / HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n");
     EXPECT_EQ(client.read_response(true).header("Content-Length"), "17");
     EXPECT_EQ(ollama.requests().size(), 2u);
 }

@@ -105,6 +105,22 @@ TEST(Origins, SameOriginOrListed) {
     EXPECT_FALSE(origin_allowed(cors, "null", "box.lan:8080"));
 }
 
+TEST(LocalNames, OllamasRuleForALoopbackListener) {
+    const LocalNames names{"gpu-box", {boost::asio::ip::make_address("203.0.113.7")}};
+    for (const std::string_view host : {"", "localhost", "localhost:8080", "LocalHost.", "127.0.0.1:8080", "127.9.9.9",
+                                        "[::1]:8080", "::1", "app.localhost", "gpu-box:8080", "GPU-BOX", "printer.local",
+                                        "db.internal:80", "10.1.2.3", "172.16.0.1:80", "172.31.255.255", "192.168.1.20",
+                                        "[fd00::1]:8080", "0.0.0.0:8080", "[::]", "203.0.113.7:8080",
+                                        "[::ffff:127.0.0.1]:8080"}) {
+        EXPECT_TRUE(names.contains(host)) << host;
+    }
+    for (const std::string_view host : {"evil.example", "evil.example:8080", "203.0.113.8", "172.32.0.1", "8.8.8.8:53",
+                                        "[2001:db8::1]:8080", "localhost.evil.example", "gpu-box.evil", "192.169.0.1",
+                                        "[::ffff:8.8.8.8]"}) {
+        EXPECT_FALSE(names.contains(host)) << host;
+    }
+}
+
 TEST(Authorize, NoKeysAllowsEverything) {
     BrowserSessions sessions;
     const Config config;
