@@ -5,12 +5,15 @@
 #include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <fmt/chrono.h>
+
+#include <algorithm>
 
 namespace sluice {
 
@@ -179,7 +182,8 @@ private:
         body.data = chunk_.get();
         body.size = body_read_bytes;
         http::async_read_some(upstream_->stream, upstream_->buffer, *parser_,
-                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+                              asio::bind_allocator(HandlerAllocator<char>(read_memory_),
+                                                   [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); }));
     }
 
     void on_body(error_code ec) {
@@ -290,6 +294,7 @@ private:
     http::request<http::string_body> request_;
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::unique_ptr<char[]> chunk_;  // de-chunked body bytes of one read
+    HandlerMemory read_memory_;      // each body read's operation state
     std::string pending_;            // the line not yet complete
     std::string last_line_;          // the line sent last
     ExchangeRecord record_;
@@ -418,6 +423,7 @@ std::optional<std::string> WsSession::refusal_for(std::string_view model) const 
 void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {
     if (closed_) return;
     if (chat) chat->count_queued(frame.size());
+    if (outbox_.full()) outbox_.set_capacity(std::max<std::size_t>(16, outbox_.capacity() * 2));
     outbox_.push_back({std::move(chat), std::move(frame)});
     if (!writing_) write_next();
 }
@@ -425,14 +431,17 @@ void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {
 void WsSession::write_next() {
     if (outbox_.empty() || closed_) return;
     writing_ = true;
-    ws_.async_write(asio::buffer(outbox_.front().bytes),
-                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
+    // Out of the ring while it is written: the ring may grow (and move its frames) meanwhile.
+    writing_frame_ = std::move(outbox_.front());
+    outbox_.pop_front();
+    ws_.async_write(asio::buffer(writing_frame_.bytes),
+                    asio::bind_allocator(HandlerAllocator<char>(write_memory_),
+                                         [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); }));
 }
 
 void WsSession::on_written(error_code ec) {
     writing_ = false;
-    auto frame = std::move(outbox_.front());
-    outbox_.pop_front();
+    auto frame = std::move(writing_frame_);
     if (ec) close_all();
     if (closed_) {
         outbox_.clear();  // its frames hold their chats, and the chats this session
@@ -455,7 +464,7 @@ void WsSession::close_all() {
     auto chats = std::move(chats_);
     chats_.clear();
     for (auto& [id, chat] : chats) chat->abort();
-    if (!writing_) outbox_.clear();  // a pending write still points into the front frame
+    outbox_.clear();  // a pending write points into writing_frame_, not into the ring
     error_code ignored;
     beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 }

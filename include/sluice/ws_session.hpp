@@ -12,15 +12,16 @@
 #pragma once
 
 #include "sluice/event_loop.hpp"
+#include "sluice/handler_memory.hpp"
 #include "sluice/net.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/circular_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,8 +84,12 @@ private:
     std::string client_address_;
     std::string key_name_;
     std::vector<std::string> spare_frames_;
+    HandlerMemory write_memory_;  // each frame write's operation state
     boost::beast::flat_buffer read_buffer_;
-    std::deque<Frame> outbox_;
+    // A ring that grows when full and keeps its memory (a deque would allocate a node every
+    // few frames, as it goes).
+    boost::circular_buffer<Frame> outbox_;
+    Frame writing_frame_;  // the frame being written
     bool writing_ = false;
     bool closed_ = false;
     std::map<std::string, std::shared_ptr<WsChat>, std::less<>> chats_;
