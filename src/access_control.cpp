@@ -151,6 +151,11 @@ std::string_view cookie_value(std::string_view cookie_header, std::string_view n
     return {};
 }
 
+std::string_view allowed_cross_origin(const CorsConfig& cors, std::string_view origin, std::string_view host) {
+    if (origin.empty() || is_same_origin(origin, host) || !origin_allowed(cors, origin, host)) return {};
+    return origin;
+}
+
 LocalNames LocalNames::of_this_machine() {
     LocalNames names;
     std::array<char, 256> hostname{};

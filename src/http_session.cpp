@@ -232,12 +232,8 @@ void HttpSession::serve_ui_asset() {
 // Answered from what sluice already knows (a drain is answered before routing, with 503): a
 // probe never waits on Ollama, and a flood of probes costs no upstream connection.
 void HttpSession::serve_health(Handler handler) {
-    const auto& request = parser_->get();
-    const bool keep_alive = request.keep_alive() && parser_->is_done();
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
-        send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
-        return;
-    }
+    const bool keep_alive = parser_->get().keep_alive() && parser_->is_done();
+    if (!takes_get_or_head(keep_alive)) return;
     auto answer = handler == Handler::healthz
                       ? healthz_answer()
                       : readyz_answer(loop_.readiness->snapshot(), *config_, std::chrono::steady_clock::now());
@@ -284,35 +280,25 @@ void HttpSession::serve_session(Handler handler) {
 // Prometheus' scrape. Read-only, so GET and HEAD only; the text is made from counters the
 // exchanges fed as they finished, so a scrape costs no upstream request.
 void HttpSession::serve_metrics() {
-    const auto& request = parser_->get();
-    const bool keep_alive = request.keep_alive() && parser_->is_done();
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
-        send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
-        return;
-    }
+    const bool keep_alive = parser_->get().keep_alive() && parser_->is_done();
+    if (!takes_get_or_head(keep_alive)) return;
     if (!loop_.metrics) {  // metrics.path was set by a reload; counting starts with the process
         send_error(404, "sluice: metrics were off when sluice started; restart it to turn them on", keep_alive);
         return;
     }
-    auto response = std::make_shared<http::response<http::string_body>>(http::status::ok, 11);
-    response->set(http::field::content_type, Metrics::content_type);
-    response->set(http::field::cache_control, "no-store");
-    response->body() = loop_.metrics->scrape();
-    response->prepare_payload();
-    response->keep_alive(keep_alive);
-    record_.status = 200;
-    const bool head = request.method() == http::verb::head;
-    record_.bytes_out = head ? 0 : response->body().size();
-    stream_.expires_after(config_->timeouts.client_send);
-    auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*response);
-    const auto written = [self = shared_from_this(), response, serializer, keep_alive](error_code ec, std::size_t) {
-        self->end_exchange(keep_alive && !ec);
-    };
-    if (head) {
-        http::async_write_header(stream_, *serializer, written);
-    } else {
-        http::async_write(stream_, *serializer, written);
-    }
+    own_response_ = std::make_shared<http::response<http::string_body>>(http::status::ok, 11);
+    own_response_->set(http::field::content_type, Metrics::content_type);
+    own_response_->set(http::field::cache_control, "no-store");
+    own_response_->body() = loop_.metrics->scrape();
+    write_own_response(keep_alive);
+}
+
+// sluice's read-only endpoints: anything but GET or HEAD is answered 405 here (false).
+bool HttpSession::takes_get_or_head(bool keep_alive) {
+    const auto& request = parser_->get();
+    if (request.method() == http::verb::get || request.method() == http::verb::head) return true;
+    send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
+    return false;
 }
 
 void HttpSession::on_exchange_done(RelayResult result) {
@@ -329,8 +315,8 @@ void HttpSession::send_error(unsigned status, std::string_view message, bool kee
 }
 
 void HttpSession::send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie) {
-    json_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
-    auto& response = *json_response_;
+    own_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    auto& response = *own_response_;
     response.set(http::field::content_type, "application/json; charset=utf-8");
     response.set(http::field::cache_control, "no-store");
     if (status == 401) response.set(http::field::www_authenticate, R"(Bearer realm="sluice")");
@@ -342,8 +328,8 @@ void HttpSession::send_json(unsigned status, std::string body, bool keep_alive, 
 // An allowed page of another origin asks first whether it may send its method and headers.
 void HttpSession::answer_preflight() {
     const auto& request = parser_->get();
-    json_response_ = std::make_shared<http::response<http::string_body>>(http::status::no_content, 11);
-    auto& response = *json_response_;
+    own_response_ = std::make_shared<http::response<http::string_body>>(http::status::no_content, 11);
+    auto& response = *own_response_;
     response.set(http::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
     const auto headers = request[http::field::access_control_request_headers];
     response.set(http::field::access_control_allow_headers, headers.empty() ? "Authorization, Content-Type" : headers);
@@ -351,15 +337,14 @@ void HttpSession::answer_preflight() {
     write_own_response(request.keep_alive() && parser_->is_done());
 }
 
-// sluice's own small answers: errors, health, sessions, preflights.
+// sluice's own answers: errors, health, metrics, sessions, preflights.
 void HttpSession::write_own_response(bool keep_alive) {
-    auto& response = *json_response_;
+    auto& response = *own_response_;
     const bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
     if (parser_ && parser_->is_header_done()) {
         const auto& request = parser_->get();
-        if (const auto origin = request[http::field::origin];
-            !origin.empty() && !is_same_origin(origin, request[http::field::host]) &&
-            origin_allowed(config_->cors, origin, request[http::field::host])) {
+        if (const auto origin = allowed_cross_origin(config_->cors, request[http::field::origin], request[http::field::host]);
+            !origin.empty()) {
             response.set(http::field::access_control_allow_origin, origin);
             response.set(http::field::vary, "Origin");
         }
@@ -398,7 +383,7 @@ void HttpSession::end_exchange_without_reading() {
         if (loop_.metrics) loop_.metrics->exchange_finished(record_);
     }
     active_stream_.release();
-    json_response_.reset();
+    own_response_.reset();
 }
 
 void HttpSession::end_exchange(bool keep_alive) {

@@ -408,8 +408,8 @@ void Relay::start_response() {
     copy_end_to_end_headers(in.base(), out.base());
     if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", rewritten_);
     // A page of an allowed other origin may read the answer (same-origin pages need nothing).
-    if (const auto origin = request[http::field::origin];
-        !origin.empty() && !is_same_origin(origin, request[http::field::host])) {
+    if (const auto origin = allowed_cross_origin(config_->cors, request[http::field::origin], request[http::field::host]);
+        !origin.empty()) {
         out.set(http::field::access_control_allow_origin, origin);
         out.insert(http::field::vary, "Origin");
     }

@@ -45,6 +45,9 @@ std::string_view cookie_value(std::string_view cookie_header, std::string_view n
 // Whether a browser page at `origin` may call sluice, addressed as `host`: its own origin, or
 // one of cors.allowed_origins.
 bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string_view host);
+// The Origin to echo in Access-Control-Allow-Origin: a page of another origin that is allowed
+// (its own origin needs none); empty otherwise.
+std::string_view allowed_cross_origin(const CorsConfig& cors, std::string_view origin, std::string_view host);
 
 // What counts as this machine in a Host header, Ollama's rule for a loopback listener: empty,
 // localhost and *.localhost, *.local, *.internal, the machine's host name, and IP addresses that

@@ -46,6 +46,7 @@ private:
     void serve_health(Handler handler);
     void serve_session(Handler handler);
     void serve_metrics();
+    bool takes_get_or_head(bool keep_alive);
     void close();
     void drain();
 
@@ -60,8 +61,8 @@ private:
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
     ActiveStream active_stream_;  // a proxied exchange, counted in sluice_active_streams
-    // sluice's own small JSON answers (errors, health), kept until written.
-    std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> json_response_;
+    // sluice's own answers (errors, health, metrics, sessions, preflights), kept until written.
+    std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> own_response_;
 };
 
 }  // namespace sluice

@@ -3,18 +3,18 @@
 // Exits non-zero on the first failed check; leaves chat.png in the output dir.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { check, launchBrowser, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, launchBrowser, runScenario, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
 
 const [harnessPath, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
 const { port, command, quit } = await startHarness(harnessPath);
 const browser = await launchBrowser();
-let failed = false;
-try {
+let dialogOpened = false;
+await runScenario(browser, quit, async () => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
   page.on("dialog", async (dialog) => {
-    failed = true;
+    dialogOpened = true;
     console.log(`FAILED: a reply opened a dialog: ${dialog.message()}`);
     await dialog.dismiss();
   });
@@ -82,7 +82,7 @@ try {
   check((await page.evaluate(() => window.__pwned)) === 0, "no script or handler from the reply ran");
   check((await page.locator("#messages script, #messages [onerror], #messages [onload]").count()) === 0,
         "the reply's DOM has no script or event handler attributes");
-  check(!failed, "no dialog opened");
+  check(!dialogOpened, "no dialog opened");
 
   // 6. System prompt and think switch go into the request; regenerate replaces the last reply.
   const lastChat = async () => JSON.parse(await command("last-chat"));
@@ -164,11 +164,5 @@ try {
   await page.screenshot({ path: path.join(outDir, "phone.png") });
   await page.locator("#conversations li span").first().click();
   check(await page.locator("#sidebar").isHidden(), "picking a conversation hides the sidebar again");
-} catch (error) {
-  failed = true;
-  console.log(error.message);
-} finally {
-  await browser.close();
-  quit();
-}
-process.exit(failed ? 1 : 0);
+  check(!dialogOpened, "no dialog opened later either");
+});

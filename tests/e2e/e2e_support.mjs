@@ -34,6 +34,22 @@ export function launchBrowser() {
   });  // playwright-core gives every launch a fresh, empty profile of its own
 }
 
+// Runs `scenario` (its checks throw on the first failure), then closes the browser and the
+// harness, and exits 1 if a check failed, else 0.
+export async function runScenario(browser, quit, scenario) {
+  let failed = false;
+  try {
+    await scenario();
+  } catch (error) {
+    failed = true;
+    console.log(error.message);
+  } finally {
+    await browser.close();
+    quit();
+  }
+  process.exit(failed ? 1 : 0);
+}
+
 export function check(condition, what) {
   if (!condition) throw new Error(`FAILED: ${what}`);
   console.log(`ok: ${what}`);

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { check, launchBrowser, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, launchBrowser, runScenario, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
 
 const [harnessPath, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
@@ -14,8 +14,7 @@ const phoneKey = newKey();  // chat routes only, and only llama models
 const { port, command, quit } = await startHarness(harnessPath, [`laptop:${laptopKey}`, `phone:${phoneKey}:chat:llama*`]);
 const origin = `http://127.0.0.1:${port}`;
 const browser = await launchBrowser();
-let failed = false;
-try {
+await runScenario(browser, quit, async () => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   const page = await context.newPage();
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
@@ -106,11 +105,4 @@ try {
   await until("the pull's refusal", async () => (await page.locator("#pull-status").textContent()).startsWith("pull failed"));
   check((await page.locator("#pull-status").textContent()) === 'pull failed: sluice: key "phone" may not use /api/pull',
         "a route the key may not use: sluice's error in the pull status");
-} catch (error) {
-  failed = true;
-  console.log(error.message);
-} finally {
-  await browser.close();
-  quit();
-}
-process.exit(failed ? 1 : 0);
+});
