@@ -1,6 +1,7 @@
 // access_control: API keys, their routes and models, browser sessions and origins.
 #include "sluice/access_control.hpp"
 
+#include "sluice/ollama_api.hpp"
 #include "sluice/router.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -23,10 +24,6 @@
 namespace sluice {
 
 namespace {
-
-// Ollama's routes that change what is installed: a `routes: chat` key may not call them.
-constexpr std::array<std::string_view, 6> model_management_routes{
-    "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"};
 
 // No real key is longer; a longer "key" is refused before any hashing.
 constexpr std::size_t max_key_bytes = 512;
@@ -102,10 +99,10 @@ bool key_allows_route(const ApiKey& key, std::string_view path) {
     switch (key.routes) {
     case KeyRoutes::all:
         return true;
-    case KeyRoutes::chat:
-        return std::none_of(model_management_routes.begin(), model_management_routes.end(), [&](std::string_view route) {
-            return path == route || (path.starts_with(route) && path[route.size()] == '/');
-        });
+    case KeyRoutes::chat: {  // an allow list: routes Ollama adds later are not chat until listed
+        const OllamaRoute* route = find_ollama_route(path);
+        return route && route->inference;
+    }
     case KeyRoutes::listed:
         return std::any_of(key.route_patterns.begin(), key.route_patterns.end(),
                            [&](const std::string& pattern) { return path_matches(pattern, path); });
@@ -119,12 +116,18 @@ bool key_allows_model(const ApiKey& key, std::string_view model) {
            });
 }
 
-std::optional<std::string> requested_model(std::string_view body, JsonWorkspace& workspace) {
-    const auto request = scan_request_json(body, workspace);
-    if (!request) return std::nullopt;
-    const JsonMember* model = request->top.find_field("model");
-    if (!model || model->kind != JsonKind::string) return std::nullopt;
-    return decode_json_string(body.substr(model->value.begin, model->value.end - model->value.begin));
+std::optional<std::string> model_refusal(const ApiKey& key, std::string_view path, std::string_view body,
+                                         JsonWorkspace& workspace) {
+    if (key.models.empty()) return std::nullopt;
+    const auto models = models_named(find_ollama_route(path), path, body, workspace);
+    if (!models) {
+        return fmt::format("sluice: key \"{}\" may use only some models, and this request names none sluice can read "
+                           "(an uncompressed JSON body with \"model\")", key.name);
+    }
+    for (const auto& model : *models) {
+        if (!key_allows_model(key, model)) return fmt::format("sluice: key \"{}\" may not use model \"{}\"", key.name, model);
+    }
+    return std::nullopt;
 }
 
 std::string_view bearer_token(std::string_view authorization) {

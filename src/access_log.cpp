@@ -114,9 +114,23 @@ std::string StreamTail::contents() const {
     return out;
 }
 
+std::string escape_for_log(std::string_view text) {
+    std::string escaped;
+    escaped.reserve(text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7F || c == '\\') {
+            escaped += fmt::format("\\x{:02x}", byte);
+        } else {
+            escaped += c;
+        }
+    }
+    return escaped;
+}
+
 std::string format_access_line(const ExchangeRecord& r, Clock::time_point end) {
-    std::string line = fmt::format("{} {} {} {} in={} out={} {:.1f}ms", r.client, r.method,
-                                   r.target, r.status, r.bytes_in, r.bytes_out, to_ms(end - r.start));
+    std::string line = fmt::format("{} {} {} {} in={} out={} {:.1f}ms", r.client, escape_for_log(r.method),
+                                   escape_for_log(r.target), r.status, r.bytes_in, r.bytes_out, to_ms(end - r.start));
     if (r.generation && r.first_byte) {
         line += fmt::format(" ttft={:.1f}ms", to_ms(*r.first_byte - r.start));
     }

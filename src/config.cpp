@@ -3,6 +3,7 @@
 
 #include "sluice/json_error.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -465,7 +467,8 @@ void for_each_item(const ConfigValue& list, std::string_view expected, bool sing
 void read_limits(const ConfigValue& value, Limits& limits) {
     read_mapping(value, {
         setting("max_connections", limits.max_connections, whole_number<std::size_t>(1)),
-        setting("max_header_bytes", limits.max_header_bytes, size_between(1 * KiB, 1 * MiB)),
+        // 64KiB at most: Beast stores a header field in at most 64KiB, and a longer one would throw.
+        setting("max_header_bytes", limits.max_header_bytes, size_between(1 * KiB, 64 * KiB)),
         setting("max_body_bytes", limits.max_body_bytes, size_between(1 * KiB)),
         setting("stream_buffer_bytes", limits.stream_buffer_bytes, size_between(4 * KiB, 16 * MiB)),
     });
@@ -1027,20 +1030,59 @@ void read_config(const ConfigValue& value, Config& config) {
 }
 
 // The file's one document; a null node when the text is empty or only comments.
+// Where each document's first node is, for "found 2 documents" errors. yaml-cpp's LoadAll
+// never returns on some malformed input (",a" yields documents without end), so the documents
+// are counted with its event parser, up to a bound, and only the first is loaded.
+class DocumentMarks : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> first_nodes;
+
+    void OnDocumentStart(const YAML::Mark&) override { in_new_document_ = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node_at(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node_at(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        node_at(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node_at(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node_at(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void node_at(const YAML::Mark& mark) {
+        if (!in_new_document_) return;
+        in_new_document_ = false;
+        first_nodes.push_back(mark);
+    }
+    bool in_new_document_ = false;
+};
+
 YAML::Node load_document(std::string_view yaml_text, std::string_view source) {
-    std::vector<YAML::Node> documents;
+    constexpr std::size_t max_documents_counted = 16;
+    const std::string text(yaml_text);
+    YAML::Node document;
     try {
-        documents = YAML::LoadAll(std::string(yaml_text));
+        std::istringstream input(text);
+        YAML::Parser parser(input);
+        DocumentMarks documents;
+        for (std::size_t i = 0; i < max_documents_counted && parser.HandleNextDocument(documents); ++i) {
+        }
+        if (documents.first_nodes.size() > 1) {
+            const auto count = documents.first_nodes.size();
+            throw_config_error(source, line_of(documents.first_nodes[1], 1), {},
+                               "expected one YAML document, found " + std::to_string(count) +
+                                   (count == max_documents_counted ? " or more" : "") + "; remove the extra '---'");
+        }
+        document = YAML::Load(text);
     } catch (const YAML::Exception& error) {
         throw_config_error(source, line_of(error.mark, 1), {}, "invalid YAML: " + error.msg);
     }
-    if (documents.empty()) return YAML::Node();
-    if (documents.size() > 1) {
-        throw_config_error(source, line_of(documents[1].Mark(), 1), {},
-                           "expected one YAML document, found " + std::to_string(documents.size()) +
-                               "; remove the extra '---'");
-    }
-    return documents.front();
+    return document;
 }
 
 }  // namespace

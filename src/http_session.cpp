@@ -86,7 +86,7 @@ void HttpSession::on_request_header(error_code ec) {
         return;
     }
 
-    const auto& request = parser_->get();
+    auto& request = parser_->get();
     record_.method = request.method_string();
     record_.target = request.target();
     begin_exchange();
@@ -94,6 +94,16 @@ void HttpSession::on_request_header(error_code ec) {
         send_error(503, "sluice: shutting down", false);
         return;
     }
+    if (const auto refusal = framing_refusal(); !refusal.empty()) {
+        send_error(400, refusal, false);  // what follows the header cannot be told apart: close
+        return;
+    }
+    auto normalized = normalize_target(request.target());
+    if (const auto* error = std::get_if<TargetError>(&normalized)) {
+        send_error(request.method() == http::verb::connect ? 405 : 400, error->message, false);
+        return;
+    }
+    request.target(std::get<std::string>(normalized));  // routed, authorized and forwarded as one
     // On loopback sluice answers only requests addressed to this machine, as Ollama would.
     if (loop_.local_names && !loop_.local_names->contains(request[http::field::host])) {
         send_error(403, fmt::format("sluice: Host {} is not this machine; listening on loopback, sluice answers only "
@@ -163,6 +173,32 @@ void HttpSession::on_request_header(error_code ec) {
     std::make_shared<Relay>(client, loop_, config_, access.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
+}
+
+// Why the request's framing is refused (RFC 9112 6.1, 6.3, 3.2), or empty. A body framed by a
+// Transfer-Encoding whose last coding is not chunked (or one that lists chunked twice, or on
+// HTTP/1.0) has no end a proxy could agree on with Ollama: its bytes could be read as a second
+// request (smuggling). A request without one Host cannot be checked against this machine's names.
+std::string HttpSession::framing_refusal() const {
+    const auto& request = parser_->get();
+    if (request.count(http::field::transfer_encoding) != 0) {
+        std::size_t chunked = 0;
+        std::string_view last;
+        const auto [first, end] = request.equal_range(http::field::transfer_encoding);
+        for (auto field = first; field != end; ++field) {
+            for (const auto coding : http::token_list{field->value()}) {
+                last = coding;
+                if (beast::iequals(coding, "chunked")) ++chunked;
+            }
+        }
+        if (request.version() < 11 || chunked != 1 || !beast::iequals(last, "chunked") || !parser_->chunked()) {
+            return "sluice: a request body's Transfer-Encoding must end in chunked (once), on HTTP/1.1";
+        }
+    }
+    const auto hosts = request.count(http::field::host);
+    if (hosts > 1) return "sluice: the request has more than one Host header";
+    if (hosts == 0 && request.version() >= 11) return "sluice: an HTTP/1.1 request needs a Host header";
+    return {};
 }
 
 // The upgrade is checked here, where a refusal is still an HTTP answer; then the socket leaves

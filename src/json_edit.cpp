@@ -20,9 +20,32 @@ bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}  // namespace
+
+// Go's encoding/json matches a member to a struct field with bytes.EqualFold: ASCII letters in
+// either case, and the two non-ASCII letters whose simple case folding reaches ASCII: U+017F
+// (long s) folds to 's' and U+212A (Kelvin sign) to 'k'. `field` is ASCII.
+bool go_field_matches(std::string_view key, std::string_view field) {
+    std::size_t k = 0;
+    for (const char want : field) {
+        if (k >= key.size()) return false;
+        const char c = key[k];
+        const char folded = lower(want);
+        if (static_cast<unsigned char>(c) < 0x80) {
+            if (lower(c) != folded) return false;
+            ++k;
+        } else if (folded == 's' && key.substr(k, 2) == "\xC5\xBF") {
+            k += 2;
+        } else if (folded == 'k' && key.substr(k, 3) == "\xE2\x84\xAA") {
+            k += 3;
+        } else {
+            return false;
+        }
+    }
+    return k == key.size();
 }
+
+namespace {
 
 JsonKind kind_of(char first) {
     switch (first) {
@@ -131,10 +154,10 @@ public:
                 if (std::move(field_result).get(field) != simdjson::SUCCESS || field.unescaped_key().get(key) != simdjson::SUCCESS) {
                     return false;
                 }
-                if (equals_ignoring_case(key, "role")) {
+                if (go_field_matches(key, "role")) {
                     std::string_view role;
                     user = field.value().get_string().get(role) == simdjson::SUCCESS && role == "user";
-                } else if (equals_ignoring_case(key, "content")) {
+                } else if (go_field_matches(key, "content")) {
                     if (!read_scalar(field.value(), found.content, found.content_kind)) return false;
                 }
             }
@@ -195,7 +218,7 @@ JsonWorkspace::Parsers& JsonWorkspace::parsers_for(std::size_t body_size, std::u
 
 const JsonMember* JsonObject::find_field(std::string_view name) const {
     for (auto member = members.rbegin(); member != members.rend(); ++member) {
-        if (equals_ignoring_case(member->name, name)) return &*member;
+        if (go_field_matches(member->name, name)) return &*member;
     }
     return nullptr;
 }
@@ -234,7 +257,7 @@ std::optional<RequestJson> scan_request_json(std::string_view body, JsonWorkspac
         if (!scanner.read_member(field, member)) return std::nullopt;
         // Go keeps the last of duplicate members, so a later "options" or "messages" replaces
         // what an earlier one said.
-        if (equals_ignoring_case(member.name, "options")) {
+        if (go_field_matches(member.name, "options")) {
             request.options.reset();
             options_index = std::string_view::npos;
             if (member.kind == JsonKind::object) {
@@ -243,7 +266,7 @@ std::optional<RequestJson> scan_request_json(std::string_view body, JsonWorkspac
                 request.options = std::move(options);
                 options_index = request.top.members.size();
             }
-        } else if (equals_ignoring_case(member.name, "messages")) {
+        } else if (go_field_matches(member.name, "messages")) {
             request.last_user_message.reset();
             if (member.kind == JsonKind::array && !scanner.read_messages(field.value(), request.last_user_message)) {
                 return std::nullopt;

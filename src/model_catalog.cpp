@@ -1,6 +1,7 @@
 // model_catalog: installed models and their shapes, fetched from Ollama in the background.
 #include "sluice/model_catalog.hpp"
 
+#include "sluice/access_log.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/upstream_fetch.hpp"
 
@@ -145,7 +146,8 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
         co_return installed_model_from_show(
             name, size, co_await fetch_from_upstream(io_, *config, "POST", "/api/show", request));
     } catch (const std::exception& e) {
-        spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", name, e.what());
+        spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", escape_for_log(name),
+                     escape_for_log(e.what()));
     }
     co_return InstalledModel{name, std::nullopt, std::nullopt};
 }

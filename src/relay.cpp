@@ -18,8 +18,12 @@ namespace http = beast::http;
 
 namespace {
 
-constexpr std::size_t max_upstream_header_bytes = 256 * 1024;
+// Beast keeps a header field in at most 64KiB and throws for a longer one; a header limit of
+// 64KiB turns such a field from Ollama into a parse error (a 502), as nginx and HAProxy answer.
+constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::size_t watch_read_bytes = 4096;
+constexpr std::size_t max_forwarded_for_bytes = 4096;
+constexpr std::size_t max_rewrite_header_bytes = 4096;
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1) belong to one connection and are never forwarded;
@@ -65,6 +69,12 @@ bool is_idempotent(http::verb method) {
 
 bool has_no_body(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
+// A body the parser refused (a bad chunk, a bad length), as opposed to a connection that broke.
+bool is_malformed(const boost::system::error_code& ec) {
+    return ec && ec.category() == make_error_code(http::error::bad_chunk).category() && ec != http::error::partial_message &&
+           ec != http::error::end_of_stream;
+}
+
 std::string describe(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout) return "timed out";
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return "connection closed by ollama";
@@ -85,7 +95,7 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                                  auto result = rewrite_request(path, body, config->rewrite, *facts,
                                                                loop.json_workspace);
                                  if (result.body) body = std::move(*result.body);
-                                 for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", path, reason);
+                                 for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", path, escape_for_log(reason));
                                  then(result.header_value());
                              });
 }
@@ -106,9 +116,18 @@ void Relay::start() {
     build_upstream_request();
     if (request_has_body_ && route_.body == BodyHandling::read) {
         read_whole_body();
-    } else {
+    } else if (!refused_model({})) {
         connect();
     }
+}
+
+// A key limited to some models may send only requests whose models sluice can read and the
+// key may use (access_control's model_refusal); a refusal answers 403 here (true).
+bool Relay::refused_model(std::string_view body) {
+    if (!key_) return false;
+    const auto refusal = model_refusal(*key_, target_path(client_.parser.get().target()), body, loop_.json_workspace);
+    if (refusal) fail(403, *refusal);
+    return refusal.has_value();
 }
 
 void Relay::build_upstream_request() {
@@ -128,9 +147,12 @@ void Relay::build_upstream_request() {
         out.erase(http::field::authorization);
         out.erase(http::field::cookie);
     }
+    // A chain too long to be real is replaced by the one address sluice knows (appending to it
+    // could also pass the 64KiB a header field may have).
     const auto forwarded_for = in["X-Forwarded-For"];
-    out.set("X-Forwarded-For", forwarded_for.empty() ? std::string(client_.address)
-                                                     : fmt::format("{}, {}", forwarded_for, client_.address));
+    out.set("X-Forwarded-For", forwarded_for.empty() || forwarded_for.size() > max_forwarded_for_bytes
+                                   ? std::string(client_.address)
+                                   : fmt::format("{}, {}", forwarded_for, client_.address));
     if (in["X-Forwarded-Proto"].empty()) out.set("X-Forwarded-Proto", "http");
 
     // Expect: 100-continue goes to Ollama only when the body is streamed: Ollama then decides
@@ -177,8 +199,16 @@ void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
     body.size = client_.relay_buffer.size();
     client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
     client_.stream.expires_after(config_->timeouts.client_body);
+    reading_body_ = true;
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
-                          [self = shared_from_this(), on_piece](error_code ec, std::size_t) { ((*self).*on_piece)(ec); });
+                          [self = shared_from_this(), on_piece](error_code ec, std::size_t) {
+                              self->reading_body_ = false;
+                              if (self->completed_) {  // answered meanwhile (an early answer from Ollama)
+                                  self->finish_when_idle();
+                                  return;
+                              }
+                              ((*self).*on_piece)(ec);
+                          });
 }
 
 std::size_t Relay::request_piece_size() const {
@@ -187,6 +217,10 @@ std::size_t Relay::request_piece_size() const {
 
 void Relay::on_whole_body_piece(error_code ec) {
     if (ec == http::error::need_buffer) ec = {};
+    if (is_malformed(ec)) {
+        fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
+        return;
+    }
     if (ec) {
         client_gone_ = true;
         complete({});
@@ -205,21 +239,14 @@ void Relay::on_whole_body_piece(error_code ec) {
         return;
     }
     const bool encoded = !client_.parser.get()[http::field::content_encoding].empty();
-    if (key_ && !key_->models.empty()) {
-        const auto model = encoded ? std::nullopt : requested_model(whole_body_, loop_.json_workspace);
-        if (!model || !key_allows_model(*key_, *model)) {
-            fail(403, model ? fmt::format("sluice: key \"{}\" may not use model \"{}\"", key_->name, *model)
-                            : fmt::format("sluice: key \"{}\" may use only some models, and this request names none "
-                                          "sluice can read (an uncompressed JSON body with \"model\")", key_->name));
-            return;
-        }
-    }
-    if (encoded) {
-        upstream_request_.content_length(whole_body_.size());
+    if (refused_model(encoded ? std::string_view() : whole_body_)) return;
+    upstream_request_.content_length(whole_body_.size());
+    const auto path = target_path(client_.parser.get().target());
+    if (encoded || rewrite_route(path) == RewriteRoute::none) {
         connect();
         return;
     }
-    rewrite_request_body(loop_, config_, target_path(client_.parser.get().target()), whole_body_,
+    rewrite_request_body(loop_, config_, path, whole_body_,
                          [self = shared_from_this()](std::string rewritten) {
                              self->rewritten_ = std::move(rewritten);
                              self->record_.rewrites = self->rewritten_;
@@ -292,7 +319,10 @@ void Relay::on_request_written(error_code ec) {
         request_body_sent_ = true;
         read_response_header();
     } else if (expect_continue_) {
-        read_response_header();  // Ollama's 100 Continue, or its final answer without the body
+        // Ollama's 100 Continue, or its final answer without the body; meanwhile the client
+        // may send its body without waiting (RFC 9110 10.1.1), and it goes up as it comes.
+        read_response_header();
+        read_request_body_piece();
     } else {
         read_request_body_piece();
     }
@@ -307,8 +337,14 @@ void Relay::read_request_body_piece() {
 void Relay::on_request_body_piece(error_code ec) {
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-        // The client stopped sending its body: the upload is incomplete, so Ollama's side is
-        // closed rather than left waiting for bytes that will never come.
+        // The client stopped sending its body (or sent a malformed one): the upload is
+        // incomplete, so Ollama's side is closed rather than left waiting for bytes that will
+        // never come.
+        cancel_upstream();
+        if (is_malformed(ec) && !response_started_) {
+            fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
+            return;
+        }
         abandon();
         return;
     }
@@ -326,22 +362,34 @@ void Relay::on_request_body_piece(error_code ec) {
 }
 
 void Relay::on_request_body_written(error_code ec) {
+    if (completed_) return;
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
         // Ollama may have answered without reading the whole body (a blob it already has) and
         // closed; its answer, if any, is still there to read.
-        read_response_header();
+        await_response_header();
         return;
     }
     if (client_.parser.is_done()) {
         request_body_sent_ = true;
-        read_response_header();
+        await_response_header();
     } else {
         read_request_body_piece();
     }
 }
 
 // --- response header ---------------------------------------------------------------------------
+
+// After the body: the response header, unless a read for it is already pending (Expect:
+// 100-continue) or the answer came before the body ended.
+void Relay::await_response_header() {
+    if (response_started_) return;
+    if (!header_pending_) {
+        read_response_header();
+    } else if (request_body_sent_) {
+        watch_client();
+    }
+}
 
 void Relay::read_response_header() {
     response_parser_.emplace();
@@ -350,11 +398,14 @@ void Relay::read_response_header() {
     if (client_.parser.get().method() == http::verb::head) response_parser_->skip(true);
     upstream_->stream.expires_after(config_->timeouts.upstream_headers);
     if (request_body_sent_) watch_client();
+    header_pending_ = true;
     http::async_read_header(upstream_->stream, upstream_->buffer, *response_parser_,
                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
 }
 
 void Relay::on_response_header(error_code ec) {
+    header_pending_ = false;
+    if (completed_) return;
     if (client_gone_) {
         complete({});
         return;
@@ -387,15 +438,14 @@ void Relay::on_interim_response() {
         read_response_header();  // other 1xx (103 Early Hints): nothing for the client here
         return;
     }
+    // The body may already be flowing (the client did not wait); the final answer is read once
+    // it has all gone up, so a long upload is not timed by timeouts.upstream_headers.
     expect_continue_ = false;
     asio::async_write(client_.stream, asio::buffer(continue_response),
                       [self = shared_from_this()](error_code ec, std::size_t) {
-                          if (ec) {
-                              self->abandon();
-                              return;
-                          }
-                          self->read_request_body_piece();
+                          if (ec && !self->completed_) self->abandon();
                       });
+    if (request_body_sent_) read_response_header();
 }
 
 void Relay::start_response() {
@@ -406,7 +456,7 @@ void Relay::start_response() {
     out.reason(in.reason());
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
-    if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", rewritten_);
+    if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", std::string_view(rewritten_).substr(0, max_rewrite_header_bytes));
     // A page of an allowed other origin may read the answer (same-origin pages need nothing).
     if (const auto origin = allowed_cross_origin(config_->cors, request[http::field::origin], request[http::field::host]);
         !origin.empty()) {
@@ -584,7 +634,7 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
     if (!ec) {
         client_.buffer.commit(bytes);
         if (completed_) {
-            finish();
+            finish_when_idle();
         } else {
             watch_client();
         }
@@ -595,7 +645,7 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
         record_.outcome = "client went away";
         if (!completed_) cancel_upstream();
     }
-    if (completed_) finish();
+    if (completed_) finish_when_idle();
 }
 
 // A client that takes no byte for timeouts.client_send is dropped (and Ollama's stream with it).
@@ -653,12 +703,17 @@ void Relay::complete(RelayResult result) {
     }
     result_ = std::move(result);
     send_deadline_.cancel();
-    if (watching_) {
+    if (watching_ || reading_body_) {
         error_code ignored;
         client_.stream.socket().cancel(ignored);  // finish() runs when the read reports back
         return;
     }
     finish();
+}
+
+// The session takes the client socket back only when no read of the relay's is pending on it.
+void Relay::finish_when_idle() {
+    if (!watching_ && !reading_body_) finish();
 }
 
 void Relay::finish() {

@@ -296,7 +296,7 @@ void Rewrite::keep_alive() {
 
 void Rewrite::remove_all(std::string_view name) {
     for (const JsonMember& member : request_.top.members) {
-        if (equals_ignoring_case(member.name, name)) edits_.remove_member(request_.top, member);
+        if (go_field_matches(member.name, name)) edits_.remove_member(request_.top, member);
     }
 }
 

@@ -1,33 +1,12 @@
 // router: what a request is, decided from its method and path alone.
 #include "sluice/router.hpp"
 
+#include "sluice/ollama_api.hpp"
+#include "sluice/request_target.hpp"
+
 #include <boost/beast/core/string.hpp>
 
-#include <array>
-
 namespace sluice {
-namespace {
-
-struct JsonRoute {
-    std::string_view path;
-    bool generation;
-};
-
-// The routes whose JSON body the request rewriter may change: model, options, keep_alive, think.
-constexpr std::array json_routes{
-    JsonRoute{"/api/chat", true},
-    JsonRoute{"/api/generate", true},
-    JsonRoute{"/v1/chat/completions", true},
-    JsonRoute{"/v1/completions", true},
-    JsonRoute{"/api/embed", false},
-    JsonRoute{"/api/embeddings", false},
-};
-
-}  // namespace
-
-std::string_view target_path(std::string_view target) {
-    return target.substr(0, target.find('?'));
-}
 
 bool is_same_origin(std::string_view origin, std::string_view host) {
     if (host.empty()) return false;
@@ -68,14 +47,12 @@ Route route_request(std::string_view method, std::string_view target, std::strin
         route.handler = Handler::ui_asset;
         return route;
     }
-    if (method != "POST") {
-        return route;
-    }
-    for (const auto& candidate : json_routes) {
-        if (path == candidate.path) {
-            route.body = BodyHandling::read;
-            route.generation = candidate.generation;
-        }
+    // Bodies sluice reads whole (to rewrite them or check their models) come with POST, or
+    // DELETE for /api/delete; anything else streams, whatever Ollama will make of it.
+    if (method != "POST" && method != "DELETE") return route;
+    if (const OllamaRoute* ollama = find_ollama_route(path); ollama && ollama->read_body) {
+        route.body = BodyHandling::read;
+        route.generation = ollama->generation;
     }
     return route;
 }

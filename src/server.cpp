@@ -128,12 +128,33 @@ Server::~Server() {
     if (drain_thread_.joinable()) drain_thread_.join();
 }
 
+namespace {
+
+// The last line of defence: an exception no handler caught ends the exchange whose handler
+// threw (its state is released as the stack unwinds, closing its sockets), never the process;
+// the loop goes on with every other connection. Each such exception is a bug to fix where it is
+// thrown, so it is logged as an error.
+void run_loop(asio::io_context& io) {
+    for (;;) {
+        try {
+            io.run();
+            return;
+        } catch (const std::exception& error) {
+            spdlog::error("an exchange failed on an unexpected exception and was closed: {}", error.what());
+        } catch (...) {
+            spdlog::error("an exchange failed on an unexpected exception and was closed");
+        }
+    }
+}
+
+}  // namespace
+
 void Server::start() {
     catalog_->start();
     readiness_->start();
     for (auto& loop : loops_) {
         accept(*loop);
-        threads_.emplace_back([&io = loop->loop.io] { io.run(); });
+        threads_.emplace_back([&io = loop->loop.io] { run_loop(io); });
     }
     if (heartbeat_) asio::post(loops_.front()->loop.io, [this] { on_heartbeat_tick(); });
     spdlog::info("sluice listening on {} ({} event loop{}), ollama at {}", listening_on_, loops_.size(),

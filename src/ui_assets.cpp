@@ -3,12 +3,17 @@
 
 #include "sluice/router.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
-#include <fstream>
-#include <iterator>
 #include <utility>
 
 namespace sluice {
+namespace {
+constexpr off_t max_ui_file_bytes = 64 * 1024 * 1024;  // a page's file is far smaller
+}  // namespace
 
 std::string_view ui_file_name(std::string_view path) {
     if (path == "/" || path == own_prefix) return "index.html";
@@ -49,10 +54,25 @@ std::optional<std::string> read_ui_file(const std::string& dir, std::string_view
         name.find('\\') != std::string_view::npos || name.find("/.") != std::string_view::npos || name.starts_with('.')) {
         return std::nullopt;
     }
-    std::ifstream file(dir + "/" + std::string(name), std::ios::binary);
-    if (!file) return std::nullopt;
-    std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-    if (file.bad()) return std::nullopt;
+    // Only a regular file, opened without blocking (a FIFO would stall the loop) and read with
+    // plain system calls (no stream exceptions: a directory or an I/O error is a 404).
+    const int fd = ::open((dir + "/" + std::string(name)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat status {};
+    const bool regular = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size <= max_ui_file_bytes;
+    std::string text;
+    if (regular) {
+        text.resize(static_cast<std::size_t>(status.st_size));
+        std::size_t got = 0;
+        while (got < text.size()) {
+            const auto n = ::read(fd, text.data() + got, text.size() - got);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        text.resize(got);
+    }
+    ::close(fd);
+    if (!regular) return std::nullopt;
     return text;
 }
 

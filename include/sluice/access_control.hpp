@@ -31,11 +31,16 @@ const ApiKey* find_api_key(const AuthConfig& auth, std::string_view presented);
 
 // The key called `name` (keys are looked up by name once their holder is known: sessions, sockets).
 const ApiKey* key_named(const AuthConfig& auth, std::string_view name);
-// Whether `key` may call `path` (its `routes:`), and use `model` (its `models:`).
+// Whether `key` may call `path` (its `routes:`; `chat` is an allow list from ollama_api), and
+// use `model` (its `models:`).
 bool key_allows_route(const ApiKey& key, std::string_view path);
 bool key_allows_model(const ApiKey& key, std::string_view model);
-// The "model" a JSON request body names (Ollama's, or OpenAI's field), if it names one.
-std::optional<std::string> requested_model(std::string_view body, JsonWorkspace& workspace);
+// Why `key` may not send `body` to `path` (decoded, normalized), or nullopt when it may: every
+// model the request names, read as Ollama reads it (ollama_api's models_named), must be one of
+// the key's `models:`. `body` is empty when sluice cannot read it (compressed). One check for
+// every route and both front ends (HTTP, the page's WebSocket).
+std::optional<std::string> model_refusal(const ApiKey& key, std::string_view path, std::string_view body,
+                                         JsonWorkspace& workspace);
 
 // "Bearer <token>" (any case, as OpenAI's SDKs send it) -> the token; else empty.
 std::string_view bearer_token(std::string_view authorization);

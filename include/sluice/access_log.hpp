@@ -68,6 +68,10 @@ struct ExchangeRecord {
     std::string rewrites;               // X-Sluice-Rewrite's value; empty when nothing was changed
 };
 
+// `text` with control characters (CR, LF, ESC...) and backslashes written as \xNN: text a
+// client or Ollama chose can neither forge a log line nor drive a terminal.
+std::string escape_for_log(std::string_view text);
+
 std::string format_access_line(const ExchangeRecord& record, Clock::time_point end);
 void log_access(const ExchangeRecord& record);
 

@@ -33,6 +33,7 @@ private:
 
     void read_request();
     void on_request_header(error_code ec);
+    std::string framing_refusal() const;
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
     void send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie = {});

@@ -39,13 +39,17 @@ struct JsonMember {
     Span whole() const { return {begin, value.end}; }  // "key": value
 };
 
+// Whether Go's decoder fills the struct field `field` (ASCII) from a member named `key`
+// (unescaped): bytes.EqualFold, so ASCII case is ignored and U+017F matches 's', U+212A 'k'.
+bool go_field_matches(std::string_view key, std::string_view field);
+
 // An object's members in document order, duplicates kept.
 struct JsonObject {
     Span whole;  // from '{' through '}'
     std::vector<JsonMember> members;
 
     // The member Ollama reads for `name`: the last one, matching as described above.
-    const JsonMember* find_field(std::string_view name) const;  // ASCII case-insensitive (struct field)
+    const JsonMember* find_field(std::string_view name) const;  // as go_field_matches (struct field)
     const JsonMember* find_key(std::string_view name) const;    // exact (map key)
 };
 

@@ -69,6 +69,7 @@ private:
     std::size_t request_piece_size() const;
     void read_whole_body();
     void on_whole_body_piece(error_code ec);
+    bool refused_model(std::string_view body);
     void connect();
     void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection);
     void write_request();
@@ -78,6 +79,7 @@ private:
     void on_request_body_written(error_code ec);
 
     // Response, Ollama -> client.
+    void await_response_header();
     void read_response_header();
     void on_response_header(error_code ec);
     void on_interim_response();
@@ -100,6 +102,7 @@ private:
     void retry_on_fresh_connection();
     void fail(unsigned status, std::string message);
     void complete(RelayResult result);
+    void finish_when_idle();
     void finish();
 
     ClientSide client_;
@@ -130,7 +133,9 @@ private:
     bool upstream_reusable_ = true;     // Ollama sent nothing past the end of the response
     bool writing_ = false;              // a write to the client is pending
     Clock::time_point write_started_{};
-    bool watching_ = false;             // a read on the client socket is pending
+    bool watching_ = false;             // a read on the client socket is pending (liveness)
+    bool reading_body_ = false;         // a read of the request body is pending
+    bool header_pending_ = false;       // a read of Ollama's response header is pending
     bool client_gone_ = false;
     bool completed_ = false;
     RelayResult result_;

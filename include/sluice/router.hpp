@@ -8,6 +8,8 @@
 // configurable because probes, orchestrators and Prometheus expect their own conventions.
 #pragma once
 
+#include "sluice/request_target.hpp"
+
 #include <string_view>
 
 namespace sluice {
@@ -46,13 +48,10 @@ struct Route {
     bool generation = false;  // the response carries generation statistics (TTFT, tok/s)
 };
 
-// `target` may carry a query string; it is ignored for routing. `accept` is the request's
-// Accept header (only `GET /` looks at it). An empty `metrics_path` is never matched.
+// `target` is normalized (request_target.hpp) and may carry a query string, ignored here.
+// `accept` is the request's Accept header (only `GET /` looks at it). An empty `metrics_path` is never matched.
 Route route_request(std::string_view method, std::string_view target, std::string_view accept = {},
                     HealthPaths health = {}, std::string_view metrics_path = {});
-
-// The path part of a request target ("/api/chat?x=1" -> "/api/chat").
-std::string_view target_path(std::string_view target);
 
 // An Origin that names the host the client addressed (http:// or https://): same-origin.
 bool is_same_origin(std::string_view origin, std::string_view host);

@@ -391,6 +391,19 @@ TEST_F(ProxyTest, ExpectContinueIsAnsweredByOllamaThroughSluice) {
     EXPECT_EQ(ollama.last_request().body_bytes, 5u);
 }
 
+// RFC 9110 10.1.1: a client may send the body without waiting for 100 Continue, and a server
+// may read it without sending one; sluice forwards the body as it comes either way.
+TEST_F(ProxyTest, ExpectContinueBodySentWithoutWaitingGoesUp) {
+    auto knobs = ollama.knobs();
+    knobs.send_continue = false;
+    ollama.set_knobs(knobs);
+    TestClient client(port());
+    client.send_raw(fmt::format("POST /api/blobs/{} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+                                new_digest));
+    EXPECT_EQ(client.read_response(false, 5s).status, 201u);
+    EXPECT_EQ(ollama.last_request().body_bytes, 5u);
+}
+
 TEST_F(ProxyTest, ExistingBlobIsAnsweredWithoutItsBody) {
     const std::string existing = "sha256:" + std::string(64, '0');
     TestClient client(port());

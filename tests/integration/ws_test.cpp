@@ -396,8 +396,9 @@ TEST_F(WebSocketTest, UiDirServesThePageFromADirectoryForDevelopment) {
     std::ofstream(dir / "index.html") << "<title>rebuilt</title>";
     EXPECT_EQ(client.request("GET", "/_sluice/index.html").body, "<title>rebuilt</title>");
     EXPECT_EQ(client.request("GET", "/_sluice/missing.js").status, 404u);
-    EXPECT_EQ(client.request("GET", fmt::format("/_sluice/../sluice-ui-secret-{}", ::getpid())).status, 404u);
-    EXPECT_EQ(client.request("GET", "/_sluice/assets/../../etc/passwd").status, 404u);
+    // A ".." segment is refused before any file is looked up (request_target).
+    EXPECT_EQ(TestClient(port()).request("GET", fmt::format("/_sluice/../sluice-ui-secret-{}", ::getpid())).status, 400u);
+    EXPECT_EQ(TestClient(port()).request("GET", "/_sluice/assets/../../etc/passwd").status, 400u);
     std::filesystem::remove_all(dir);
     std::filesystem::remove(dir.parent_path() / fmt::format("sluice-ui-secret-{}", ::getpid()));
 

@@ -708,7 +708,7 @@ private:
             co_return after_reply(written);
         }
         if (body_pending) {
-            if (expects_continue) {
+            if (expects_continue && shared_.current_knobs().send_continue) {
                 const bool written = co_await write_raw(continue_line);
                 if (!written) co_return Next::close_now;
             }

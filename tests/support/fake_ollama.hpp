@@ -51,6 +51,9 @@ struct FakeOllamaKnobs {
     // When set, the content of line i is texts[i % size] instead of "tok<i> " (a reply with
     // markup, or inline <think>, for the browser tests).
     std::vector<std::string> texts{};
+    // Whether Expect: 100-continue is answered with 100 before the body is read (Go's server
+    // does; a server that reads the body without it is what a client that does not wait meets).
+    bool send_continue = true;
 };
 
 class FakeOllama {

@@ -43,15 +43,17 @@ TEST(ApiKeys, OnlyTheRightKeyIsFound) {
     EXPECT_EQ(find_api_key(config.auth, std::string(10'000, 'x')), nullptr);
 }
 
-TEST(ApiKeys, ChatRoutesExcludeManagingModels) {
+TEST(ApiKeys, ChatRoutesAreAnAllowListOfInferenceAndListing) {
     const auto config = one_key("sk-sluice-0123456789abcdef", "      routes: chat\n");
     const ApiKey& key = config.auth.keys.front();
     for (const auto* path : {"/api/chat", "/api/generate", "/api/tags", "/api/show", "/api/ps", "/v1/chat/completions",
-                             "/api/embed", "/", "/api/version", "/api/pulled"}) {
+                             "/api/embed", "/", "/api/version", "/v1/embeddings", "/v1/models", "/v1/models/qwen3:14b"}) {
         EXPECT_TRUE(key_allows_route(key, path)) << path;
     }
+    // Managing models, Ollama's account routes and whatever Ollama adds later are not chat.
     for (const auto* path : {"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
-                             "/api/blobs/sha256:abc"}) {
+                             "/api/blobs/sha256:abc", "/api/pulled", "/api/signout", "/api/me", "/api/user/keys/x",
+                             "/api/chat/", "//api/chat", "/API/CHAT", "/api/experimental/web_search"}) {
         EXPECT_FALSE(key_allows_route(key, path)) << path;
     }
 }
@@ -73,14 +75,57 @@ TEST(ApiKeys, ListedRoutesAndModels) {
     EXPECT_TRUE(key_allows_model(one_key("sk-sluice-0123456789abcdef").auth.keys.front(), "anything"));
 }
 
-TEST(ApiKeys, RequestedModelIsReadFromTheBody) {
+struct ModelCase {
+    std::string_view name;
+    std::string_view path;
+    std::string_view body;
+    bool refused;
+};
+
+void PrintTo(const ModelCase& c, std::ostream* out) { *out << c.name; }
+
+class ModelRefusal : public ::testing::TestWithParam<ModelCase> {};
+
+// A key with `models: ["qwen3:*"]`: every model a request names, read as Ollama's Go decoder
+// reads it, must match.
+TEST_P(ModelRefusal, ReadsTheModelsAsOllamaDoes) {
+    const auto config = one_key("sk-sluice-0123456789abcdef", "      models: [\"qwen3:*\"]\n");
     JsonWorkspace workspace;
-    EXPECT_EQ(requested_model(R"({"model":"qwen3:14b","messages":[]})", workspace), "qwen3:14b");
-    EXPECT_EQ(requested_model(R"({"messages":[],"model":"a\u0062"})", workspace), "ab");
-    EXPECT_EQ(requested_model(R"({"model":7})", workspace), std::nullopt);
-    EXPECT_EQ(requested_model(R"({"prompt":"x"})", workspace), std::nullopt);
-    EXPECT_EQ(requested_model("not json", workspace), std::nullopt);
+    const auto& c = GetParam();
+    const auto refusal = model_refusal(config.auth.keys.front(), c.path, c.body, workspace);
+    EXPECT_EQ(refusal.has_value(), c.refused) << c.body << (refusal ? " -> " + *refusal : std::string());
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, ModelRefusal,
+    ::testing::Values(
+        ModelCase{"ChatAllowed", "/api/chat", R"({"model":"qwen3:14b","messages":[]})", false},
+        ModelCase{"ChatEscapedName", "/api/chat", R"({"messages":[],"model":"qwen\u0033:14b"})", false},
+        ModelCase{"ChatOtherModel", "/api/chat", R"({"model":"llama3:70b"})", true},
+        ModelCase{"LastDuplicateWins", "/api/chat", R"({"model":"qwen3:14b","model":"llama3:70b"})", true},
+        ModelCase{"CaseVariantWins", "/api/chat", R"({"model":"qwen3:14b","MODEL":"llama3:70b"})", true},
+        ModelCase{"KelvinAndLongSFold", "/api/copy", R"({"source":"qwen3:14b","\u017Fource":"llama3:70b","destination":"qwen3:x"})", true},
+        ModelCase{"ModelNotAString", "/api/chat", R"({"model":["llama3:70b"]})", true},
+        ModelCase{"NoModel", "/api/chat", R"({"messages":[]})", true},
+        ModelCase{"NotJson", "/api/generate", "not json", true},
+        ModelCase{"CompressedBodyIsUnreadable", "/api/chat", "", true},
+        ModelCase{"OpenAIEmbeddings", "/v1/embeddings", R"({"model":"llama3:70b","input":"x"})", true},
+        ModelCase{"OpenAIResponses", "/v1/responses", R"({"model":"qwen3:14b","input":"x"})", false},
+        ModelCase{"PullByModel", "/api/pull", R"({"model":"llama3:70b"})", true},
+        ModelCase{"PullByOldName", "/api/pull", R"({"name":"llama3:70b"})", true},
+        ModelCase{"PullModelBeatsName", "/api/pull", R"({"model":"qwen3:8b","name":"llama3:70b"})", false},
+        ModelCase{"DeleteOtherModel", "/api/delete", R"({"model":"llama3:70b"})", true},
+        ModelCase{"CopyOutOfTheList", "/api/copy", R"({"source":"qwen3:14b","destination":"mine:latest"})", true},
+        ModelCase{"CopyFromOutside", "/api/copy", R"({"source":"llama3:70b","destination":"qwen3:stolen"})", true},
+        ModelCase{"CopyInsideTheList", "/api/copy", R"({"source":"qwen3:14b","destination":"qwen3:mine"})", false},
+        ModelCase{"CreateFromOutside", "/api/create", R"({"model":"qwen3:mine","from":"llama3:70b"})", true},
+        ModelCase{"CreateInsideTheList", "/api/create", R"({"model":"qwen3:mine","from":"qwen3:14b"})", false},
+        ModelCase{"ModelInThePath", "/v1/models/llama3:70b", "", true},
+        ModelCase{"ModelInThePathEncoded", "/v1/models/qwen3%3A14b", "", false},
+        ModelCase{"NoModelRoute", "/api/tags", "", false},
+        ModelCase{"UnknownRouteNamesNoModel", "/api/me", "", false},
+        ModelCase{"MultipartIsUnreadable", "/v1/audio/transcriptions", "--x", true}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Headers, BearerTokenAndCookieValue) {
     EXPECT_EQ(bearer_token("Bearer sk-1"), "sk-1");
