@@ -1,25 +1,27 @@
 // The browser UI end to end: Debian's chromium (headless, driven by playwright-core) against
-// sluice + the fake Ollama (e2e_harness). Usage: node chat.e2e.mjs <e2e_harness> <output dir>
-// Exits non-zero on the first failed check; leaves chat.png in the output dir.
-import { mkdirSync } from "node:fs";
+// sluice + the fake Ollama (e2e_harness).
+// Usage: node chat.e2e.mjs <e2e_harness> <output dir> [<LAN name>] (see e2e_support.mjs)
+// Exits non-zero on the first failed check; leaves chat.png and phone.png in the output dir.
 import path from "node:path";
-import { check, launchBrowser, runScenario, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, lan, logIn, newKey, newPage, outDir, runScenario, sendAndAwaitReply, sleep, startSluice, until } from "./e2e_support.mjs";
 
-const [harnessPath, outDir] = process.argv.slice(2);
-mkdirSync(outDir, { recursive: true });
-const { port, command, quit } = await startHarness(harnessPath);
-const browser = await launchBrowser();
+const key = newKey();  // sluice beyond loopback wants one
+const sluice = await startSluice(lan ? [`lan:${key}`] : []);
+const { port, command } = sluice;
 let dialogOpened = false;
-await runScenario(browser, quit, async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+await runScenario(sluice, async () => {
+  const page = await newPage(sluice.browser);
   page.on("dialog", async (dialog) => {
     dialogOpened = true;
     console.log(`FAILED: a reply opened a dialog: ${dialog.message()}`);
     await dialog.dismiss();
   });
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(`${sluice.origin}/`);
   check((await page.title()) === "sluice", "GET / from a browser is the page");
+  if (lan) {
+    await until("the login view", () => page.locator("#login").isVisible());
+    await logIn(page, key);
+  }
   await until("the model list", async () => (await page.locator("#model option").count()) > 0);
   check((await page.locator("#model").inputValue()) === "qwen3:14b", "the model picker lists /api/tags");
   const timing = await page.evaluate(() => {
@@ -120,16 +122,21 @@ await runScenario(browser, quit, async () => {
         request.messages.at(-1).content === "edited question" && request.think === true,
         "edit-and-resend sends the edited message in place of the old one (think on: \"think\":true)");
 
-  // 8. A code block has a copy button that puts its text on the clipboard.
-  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: `http://127.0.0.1:${port}` });
+  // 8. A code block has a copy button that puts its text on the clipboard (at a LAN name, without
+  // navigator.clipboard). The test reads the clipboard from a page at 127.0.0.1, which has it.
+  const secureOrigin = `http://127.0.0.1:${port}`;
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: secureOrigin });
   await command("knobs 10 1 Code:\\n\\n```js\\nconst answer = 42;\\n```\\n");
   await page.fill("#input", "code please");
   await page.press("#input", "Enter");
   await until("the code reply", async () => (await lastReply.locator("pre .copy").count()) === 1);
   await lastReply.locator("pre .copy").click();
   await until("the copy to finish", async () => (await lastReply.locator("pre .copy").textContent()) === "Copied");
-  check((await page.evaluate(() => navigator.clipboard.readText())).includes("const answer = 42;"),
-        "the copy button put the code on the clipboard");
+  const reader = await page.context().newPage();
+  await reader.goto(`${secureOrigin}/api/version`);
+  const copied = await reader.evaluate(() => navigator.clipboard.readText());
+  await reader.close();
+  check(copied.includes("const answer = 42;"), "the copy button put the code on the clipboard");
 
   // 9. A model pull shows its progress while it streams.
   await command("knobs 300 1");

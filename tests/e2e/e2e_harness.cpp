@@ -1,7 +1,8 @@
 // e2e_harness: sluice's Server in front of the fake Ollama, for the browser tests. Prints
 // "port <n>" once listening (with one rewrite rule, so the page has a change to show), then takes
-// commands on stdin, one a line, answering each with a line. Each argument
-// <name>:<key>[:<routes>[:<model glob>]] configures an API key (auth.keys, hashed here).
+// commands on stdin, one a line, answering each with a line. Arguments: [--listen=<address>]
+// (127.0.0.1 unless given), then <name>:<key>[:<routes>[:<model glob>]] for each API key
+// (auth.keys, hashed here).
 //   knobs <token_interval_ms> <tokens> [text<TAB>text...]   the next replies' pace and content
 //                                                         (\n in a text is a newline)
 //   cancelled                                             streams the fake saw cancelled
@@ -17,8 +18,10 @@
 
 #include <algorithm>
 #include <iostream>
+#include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -28,11 +31,11 @@ std::string unescape_newlines(std::string text) {
 }
 
 // auth.keys in YAML for arguments name:key[:routes[:model glob]].
-std::string auth_yaml(int argc, char** argv) {
-    if (argc < 2) return {};
+std::string auth_yaml(std::span<char*> keys) {
+    if (keys.empty()) return {};
     std::string yaml = "auth:\n  keys:\n";
-    for (int i = 1; i < argc; ++i) {
-        std::istringstream argument(argv[i]);
+    for (const char* key_argument : keys) {
+        std::istringstream argument(key_argument);
         std::string name, key, routes, models;
         std::getline(argument, name, ':');
         std::getline(argument, key, ':');
@@ -48,6 +51,12 @@ std::string auth_yaml(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::span<char*> arguments(argv + 1, argv + argc);
+    std::string listen_host = "127.0.0.1";
+    if (!arguments.empty() && std::string_view(arguments.front()).starts_with("--listen=")) {
+        listen_host = arguments.front() + std::string_view("--listen=").size();
+        arguments = arguments.subspan(1);
+    }
     spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));  // stdout carries the answers
     sluice::test::FakeOllama ollama;
     auto config = sluice::parse_config(R"(
@@ -55,8 +64,8 @@ rewrite:
   models:
     - match: "qwen3:14b"
       options: {num_ctx: 8192}
-)" + auth_yaml(argc, argv), "e2e_harness");
-    config.listen = {"127.0.0.1", 0};
+)" + auth_yaml(arguments), "e2e_harness");
+    config.listen = {listen_host, 0};
     config.upstream = sluice::parse_upstream_url(ollama.url());
     config.log.access = false;
     sluice::Server server(config);

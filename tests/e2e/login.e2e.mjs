@@ -1,32 +1,22 @@
 // The browser page's login end to end: sluice with API keys (auth.keys) in front of the fake
-// Ollama, driven in Debian's chromium. Usage: node login.e2e.mjs <e2e_harness> <output dir>
+// Ollama, driven in Debian's chromium.
+// Usage: node login.e2e.mjs <e2e_harness> <output dir> [<LAN name>] (see e2e_support.mjs)
 // Exits non-zero on the first failed check; leaves login.png in the output dir.
-import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { check, launchBrowser, runScenario, sendAndAwaitReply, sleep, startHarness, until } from "./e2e_support.mjs";
+import { check, logIn, newKey, newPage, outDir, runScenario, sendAndAwaitReply, sleep, startSluice, until } from "./e2e_support.mjs";
 
-const [harnessPath, outDir] = process.argv.slice(2);
-mkdirSync(outDir, { recursive: true });
-const newKey = () => `sk-sluice-${randomBytes(32).toString("hex")}`;
 const laptopKey = newKey();
 const phoneKey = newKey();  // chat routes only, and only llama models
-const { port, command, quit } = await startHarness(harnessPath, [`laptop:${laptopKey}`, `phone:${phoneKey}:chat:llama*`]);
-const origin = `http://127.0.0.1:${port}`;
-const browser = await launchBrowser();
-await runScenario(browser, quit, async () => {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  const page = await context.newPage();
-  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+const sluice = await startSluice([`laptop:${laptopKey}`, `phone:${phoneKey}:chat:llama*`]);
+const { origin, command } = sluice;
+await runScenario(sluice, async () => {
+  const page = await newPage(sluice.browser);
+  const context = page.context();
   const framesReceived = [];
   page.on("websocket", (socket) => socket.on("framereceived", (frame) => framesReceived.push(frame.payload)));
   const loginShown = () => page.locator("#login").isVisible();
   const modelCount = () => page.locator("#model option").count();
   const sessionCookie = async () => (await context.cookies()).find((cookie) => cookie.name === "sluice_session");
-  const logIn = async (key) => {
-    await page.fill("#login-key", key);
-    await page.press("#login-key", "Enter");
-  };
   const statusOf = (target) => page.evaluate(async (url) => (await fetch(url)).status, target);
 
   // 1. Without a session the page asks for a key and shows no chat.
@@ -43,13 +33,13 @@ await runScenario(browser, quit, async () => {
   await page.dispatchEvent("#login-key", "keydown", { key: "Enter", keyCode: 229, isComposing: true, bubbles: true });
   await sleep(300);
   check((await page.locator("#login-error").textContent()) === "", "Enter during IME composition does not log in");
-  await logIn("sk-sluice-wrong");
+  await logIn(page, "sk-sluice-wrong");
   await until("the login error", async () => (await page.locator("#login-error").textContent()) !== "");
   check((await page.locator("#login-error").textContent()) === "sluice: invalid API key", "a wrong key shows sluice's error");
   check(await loginShown(), "a wrong key stays on the login view");
 
   // 3. The right key: the chat appears, the models fill, no trace of the key is left in the page.
-  await logIn(laptopKey);
+  await logIn(page, laptopKey);
   await until("the model list", async () => (await modelCount()) > 0);
   check(!(await loginShown()) && (await page.locator("#model").inputValue()) === "qwen3:14b", "the right key logs in and lists /api/tags");
   check(await page.locator("#logout").isVisible(), "Log out is offered");
@@ -81,10 +71,10 @@ await runScenario(browser, quit, async () => {
   check((await statusOf("/api/tags")) === 401, "after logging out /api/tags from the page answers 401");
 
   // 8. A session that ends behind the page's back: the WebSocket cannot open, the page asks again.
-  await logIn(laptopKey);
+  await logIn(page, laptopKey);
   await until("the model list", async () => (await modelCount()) > 0);
   const ending = await sessionCookie();
-  await context.request.post(`${origin}/_sluice/logout`);  // ends it in sluice...
+  await page.evaluate(() => fetch("/_sluice/logout", { method: "POST" }));  // ends it in sluice...
   await context.addCookies([ending]);                       // ...while the browser still sends it
   await page.fill("#input", "are you there");
   await page.press("#input", "Enter");
@@ -92,7 +82,7 @@ await runScenario(browser, quit, async () => {
   check(true, "a refused WebSocket upgrade (session ended) brings the login view back");
 
   // 9. A limited key: its refusals (403) are shown where the page shows errors.
-  await logIn(phoneKey);
+  await logIn(page, phoneKey);
   await until("the model list", async () => (await modelCount()) > 0);
   const lastReply = page.locator(".message.assistant").last();
   await page.fill("#input", "hi");

@@ -10,6 +10,10 @@ import { formatStats, markdownToSafeHtml, splitThinking, type Stats } from "./re
 interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string }
 interface Conversation { id: string; title: string; system?: string; messages: Message[] }
 
+// An id for a chat or a request. Not crypto.randomUUID: that exists only in a secure context
+// (https or localhost), and the page is also opened over plain http from other devices.
+const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelSelect = $<HTMLSelectElement>("model");
 const statusLine = $<HTMLSpanElement>("status");
@@ -34,7 +38,7 @@ let current: Conversation = conversations[0] ?? newConversation();
 let editFrom: number | undefined;  // the user message being edited: it and all after it are replaced
 
 function newConversation(): Conversation {
-  const conversation = { id: crypto.randomUUID(), title: "New chat", messages: [] };
+  const conversation = { id: newId(), title: "New chat", messages: [] };
   conversations.unshift(conversation);
   return conversation;
 }
@@ -162,16 +166,29 @@ function finishCodeBlock(code: HTMLElement) {
   copy.className = "copy";
   copy.textContent = "Copy";
   copy.onclick = async () => {
-    try {
-      await navigator.clipboard.writeText(code.textContent ?? "");
+    if (await copyText(code.textContent ?? "")) {
       copy.textContent = "Copied";
-    } catch {
-      // No clipboard (a page served over plain http to another host): select it for Ctrl+C.
+    } else {
       getSelection()?.selectAllChildren(code);
       copy.textContent = "Selected: press Ctrl+C";
     }
   };
   code.parentElement?.prepend(copy);
+}
+
+// navigator.clipboard exists only in a secure context; over plain http from another device the
+// older copy command on a hidden text field still works (it needs the click that called this).
+async function copyText(text: string): Promise<boolean> {
+  if (navigator.clipboard) return navigator.clipboard.writeText(text).then(() => true, () => false);
+  const field = document.createElement("textarea");
+  field.value = text;
+  field.style.position = "fixed";
+  field.style.opacity = "0";
+  document.body.append(field);
+  field.select();
+  const copied = document.execCommand("copy");
+  field.remove();
+  return copied;
 }
 
 function actionButton(label: string, className: string, onClick: () => void): HTMLButtonElement {
@@ -313,7 +330,7 @@ async function ask() {
   showAll();
   const view = messageView(reply);
   messagesView.lastElementChild?.replaceWith(view.root);
-  const id = crypto.randomUUID();
+  const id = newId();
   inFlight = { id, pending: { message: reply, view, sentAt: performance.now(), scheduled: false } };
   sendButton.hidden = true;
   stopButton.hidden = false;
