@@ -197,7 +197,10 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
     catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
     readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
-    if (!config_->metrics.path.empty()) metrics_ = std::make_unique<Metrics>();
+    if (!config_->metrics.path.empty()) {
+        metrics_ = std::make_unique<Metrics>();
+        catalog_->on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
+    }
     for (auto& loop : loops_) {
         loop->loop.catalog = catalog_.get();
         loop->loop.readiness = readiness_.get();
