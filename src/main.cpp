@@ -221,7 +221,6 @@ int main(int argc, char** argv) {
     Options options;
     app.add_option("-c,--config", options.config_path,
                    "YAML config file (every key optional; without it, the defaults). Installed: /etc/sluice/sluice.yaml")
-        ->check(CLI::ExistingFile)
         ->option_text("FILE");
     app.add_option("--listen", options.listen,
                    "address to accept connections on (listen:), default 127.0.0.1:8080; [::1]:8080 for IPv6")
@@ -244,7 +243,6 @@ int main(int argc, char** argv) {
                             "rule that matched (file:line), each change and its reason. Exit status 0, or 2 for a config\n"
                             "error. Example: sluice explain --config sluice.yaml --path /api/generate < body.json");
     explain_command->add_option("-c,--config", options.config_path, "YAML config file with the rewrite rules")
-        ->check(CLI::ExistingFile)
         ->option_text("FILE");
     explain_command
         ->add_option("--upstream", options.upstream, "Ollama's URL, asked for the installed models (default: the config's upstream)")
@@ -284,7 +282,18 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber.description(""))
         ->type_name("SECONDS");
+    std::string help_topic;
+    auto* help_command = app.add_subcommand("help", "print this help, or a subcommand's (sluice help explain), and exit");
+    help_command->add_option("subcommand", help_topic, "the subcommand to describe")
+        ->check(CLI::IsMember({"explain", "hash-key", "bench"}))
+        ->option_text("SUBCOMMAND");
     CLI11_PARSE(app, argc, argv);
+    if (*help_command) {
+        // What --help prints (app.help() would describe the selected `help` itself).
+        std::cout << (help_topic.empty() ? app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal)
+                                         : app.get_subcommand(help_topic)->help(app.get_name()));
+        return 0;
+    }
     if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
