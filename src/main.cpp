@@ -24,6 +24,8 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace {
 
@@ -217,7 +219,8 @@ int main(int argc, char** argv) {
     app.set_help_all_flag("--help-all", "Print this help message with every subcommand's options and exit");
     app.footer("Flags override the config file's keys named beside them. Exit status: 0; 1 when serving fails\n"
                "(the port is in use); 2 for a config error; 100 or more for a command line that cannot be parsed.\n"
-               "SIGTERM or SIGINT drains replies in flight and exits. More: man sluice.");
+               "SIGTERM or SIGINT drains replies in flight and exits. `sluice help SUBCOMMAND` describes one.\n"
+               "More: man sluice.");
     Options options;
     app.add_option("-c,--config", options.config_path,
                    "YAML config file (every key optional; without it, the defaults). Installed: /etc/sluice/sluice.yaml")
@@ -282,18 +285,15 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber.description(""))
         ->type_name("SECONDS");
-    std::string help_topic;
-    auto* help_command = app.add_subcommand("help", "print this help, or a subcommand's (sluice help explain), and exit");
-    help_command->add_option("subcommand", help_topic, "the subcommand to describe")
-        ->check(CLI::IsMember({"explain", "hash-key", "bench"}))
-        ->option_text("SUBCOMMAND");
-    CLI11_PARSE(app, argc, argv);
-    if (*help_command) {
-        // What --help prints (app.help() would describe the selected `help` itself).
-        std::cout << (help_topic.empty() ? app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal)
-                                         : app.get_subcommand(help_topic)->help(app.get_name()));
-        return 0;
+    // `sluice help [SUBCOMMAND]` is `sluice [SUBCOMMAND] --help` (as a subcommand of its own it
+    // would meet the other subcommand's required options first).
+    std::vector<char*> arguments(argv, argv + argc);
+    char help_flag[] = "--help";
+    if (arguments.size() >= 2 && std::string_view(arguments[1]) == "help") {
+        arguments.erase(arguments.begin() + 1);
+        arguments.push_back(help_flag);
     }
+    CLI11_PARSE(app, static_cast<int>(arguments.size()), arguments.data());
     if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
