@@ -89,7 +89,7 @@ TEST(Resources, BelowWhatMaxConnectionsNeedsItWarnsAndAnswers503PastWhatTheLimit
     FakeOllama ollama;
     const auto port = closed_loopback_port();
     const auto log = scratch(".log");
-    ChildProcess sluice(with_ulimits("ulimit -Hn 256 && ulimit -Sn 256",
+    ChildProcess sluice(with_ulimits("ulimit -Sn 256 && ulimit -Hn 256",
                                      fmt::format("--listen 127.0.0.1:{} --upstream {} --threads 1", port, ollama.url())),
                         {}, log);
     auto first = connect_when_listening(port, 5s);
