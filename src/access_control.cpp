@@ -222,19 +222,32 @@ bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string
                        [&](const std::string& allowed) { return boost::beast::iequals(allowed, origin); });
 }
 
+namespace {
+
+// The session with the earliest expiry among those `matches` accepts.
+template <typename Sessions, typename Predicate>
+void erase_oldest(Sessions& sessions, Predicate matches) {
+    auto oldest = sessions.end();
+    for (auto it = sessions.begin(); it != sessions.end(); ++it) {
+        if (matches(*it) && (oldest == sessions.end() || it->second.expires < oldest->second.expires)) oldest = it;
+    }
+    if (oldest != sessions.end()) sessions.erase(oldest);
+}
+
+}  // namespace
+
 std::string BrowserSessions::open(const ApiKey& key, std::chrono::milliseconds ttl) {
     const auto bytes = random_bytes<32>();
     auto token = hex(bytes.data(), bytes.size());
     const auto now = std::chrono::steady_clock::now();
     const std::lock_guard lock(mutex_);
-    if (by_token_hash_.size() >= max_sessions) {
-        std::erase_if(by_token_hash_, [&](const auto& entry) { return entry.second.expires <= now; });
-        while (by_token_hash_.size() >= max_sessions) {
-            by_token_hash_.erase(std::min_element(by_token_hash_.begin(), by_token_hash_.end(), [](const auto& a, const auto& b) {
-                return a.second.expires < b.second.expires;
-            }));
-        }
+    std::erase_if(by_token_hash_, [&](const auto& entry) { return entry.second.expires <= now; });
+    // The key's own oldest session goes first, so that one key's logins never end another's.
+    const auto of_key = [&](const auto& entry) { return entry.second.key_name == key.name; };
+    if (std::count_if(by_token_hash_.begin(), by_token_hash_.end(), of_key) >= std::ptrdiff_t{max_sessions_per_key}) {
+        erase_oldest(by_token_hash_, of_key);
     }
+    if (by_token_hash_.size() >= max_sessions) erase_oldest(by_token_hash_, [](const auto&) { return true; });
     by_token_hash_[token_hash(token)] = {key.name, key.digest, now + ttl};
     return token;
 }

@@ -618,25 +618,59 @@ std::string keep_alive_json(std::string_view text) {
     return json_string(text);
 }
 
-// Ollama's own options and the JSON type each must have (a wrong type fails the request with
-// 500); any other key is passed through as written, for Ollama to judge.
-enum class OptionType { integer, number, boolean, strings, unknown };
+// Ollama's options (api/types.go: Options and Runner) and the JSON type each must have (a wrong
+// type fails the request with 500). Ollama ignores any other name, so a misspelled one would
+// change nothing: the config refuses it.
+enum class OptionType { integer, number, boolean, strings };
 
-OptionType option_type(std::string_view name) {
-    constexpr std::array<std::string_view, 13> integers{
-        "num_ctx", "num_predict", "num_keep", "seed", "top_k", "repeat_last_n", "num_batch",
-        "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "mirostat", "num_gqa"};
-    constexpr std::array<std::string_view, 10> numbers{
-        "temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
-        "frequency_penalty", "tfs_z", "mirostat_tau", "mirostat_eta"};
-    constexpr std::array<std::string_view, 8> booleans{
-        "use_mmap", "use_mlock", "numa", "low_vram", "f16_kv", "vocab_only", "penalize_newline", "logits_all"};
-    const auto in = [name](const auto& names) { return std::find(names.begin(), names.end(), name) != names.end(); };
-    if (in(integers)) return OptionType::integer;
-    if (in(numbers)) return OptionType::number;
-    if (in(booleans)) return OptionType::boolean;
-    if (name == "stop") return OptionType::strings;
-    return OptionType::unknown;
+struct KnownOption {
+    std::string_view name;
+    OptionType type;
+};
+
+constexpr std::array known_options{
+    KnownOption{"num_ctx", OptionType::integer},          KnownOption{"num_predict", OptionType::integer},
+    KnownOption{"num_keep", OptionType::integer},         KnownOption{"seed", OptionType::integer},
+    KnownOption{"temperature", OptionType::number},       KnownOption{"top_k", OptionType::integer},
+    KnownOption{"top_p", OptionType::number},             KnownOption{"min_p", OptionType::number},
+    KnownOption{"typical_p", OptionType::number},         KnownOption{"repeat_last_n", OptionType::integer},
+    KnownOption{"repeat_penalty", OptionType::number},    KnownOption{"presence_penalty", OptionType::number},
+    KnownOption{"frequency_penalty", OptionType::number}, KnownOption{"stop", OptionType::strings},
+    KnownOption{"num_batch", OptionType::integer},        KnownOption{"num_gpu", OptionType::integer},
+    KnownOption{"main_gpu", OptionType::integer},         KnownOption{"num_thread", OptionType::integer},
+    KnownOption{"use_mmap", OptionType::boolean},         KnownOption{"draft_num_predict", OptionType::integer},
+};
+
+// Levenshtein distance, for "did you mean" (names are short: a row of ints is enough).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const auto above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+const KnownOption& known_option(const ConfigValue& value, std::string_view name) {
+    const auto* closest = &known_options.front();
+    for (const auto& option : known_options) {
+        if (option.name == name) return option;
+        if (edit_distance(name, option.name) < edit_distance(name, closest->name)) closest = &option;
+    }
+    std::string message = "not an option Ollama knows (it would ignore it)";
+    message += edit_distance(name, closest->name) <= 2 ? "; did you mean '" + std::string(closest->name) + "'?" : ".";
+    message += " Ollama's options: ";
+    for (const auto& option : known_options) {
+        if (&option != known_options.data()) message += ", ";
+        message += option.name;
+    }
+    value.fail(message);
 }
 
 std::string integer_json(std::string_view text) {
@@ -655,22 +689,9 @@ std::string number_json(std::string_view text) {
 
 std::string boolean_json(std::string_view text) { return parse_bool(text) ? "true" : "false"; }
 
-// An unknown option's scalar as YAML means it: quoted is a string; plain is a number, a
-// boolean or null when it reads as one, else a string.
-std::string plain_scalar_json(const YAML::Node& node) {
-    const std::string& text = node.Scalar();
-    if (node.Tag() == "!") return json_string(text);  // quoted
-    if (is_json_number(text)) return text;
-    const std::string lower = to_lower(text);
-    if (lower == "true" || lower == "false") return lower;
-    if (lower == "null" || text == "~" || text.empty()) return "null";
-    return json_string(text);
-}
-
 OptionDefault read_option(const ConfigValue& value, std::string_view name, std::vector<ConfigValue>& automatic_num_ctx) {
     OptionDefault option{std::string(name), {}, false};
-    const YAML::Node& node = value.node();
-    switch (option_type(name)) {
+    switch (known_option(value, name).type) {
         case OptionType::integer:
             if (name == "num_ctx") {
                 if (value.parse([](std::string_view text) { return text == "auto"; })) {
@@ -700,20 +721,7 @@ OptionDefault read_option(const ConfigValue& value, std::string_view name, std::
             option.json += ']';
             return option;
         }
-        case OptionType::unknown: break;
     }
-    if (node.IsMap()) value.fail("expected a single value or a list, got a mapping");
-    if (node.IsSequence()) {
-        option.json = "[";
-        for_each_item(value, "a list", false, [&](const ConfigValue& item) {
-            if (!item.node().IsScalar()) item.fail("expected a single value, got " + describe(item.node()));
-            if (option.json.size() > 1) option.json += ',';
-            option.json += plain_scalar_json(item.node());
-        });
-        option.json += ']';
-        return option;
-    }
-    option.json = node.IsNull() ? "null" : plain_scalar_json(node);
     return option;
 }
 

@@ -24,6 +24,8 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace {
 
@@ -217,11 +219,11 @@ int main(int argc, char** argv) {
     app.set_help_all_flag("--help-all", "Print this help message with every subcommand's options and exit");
     app.footer("Flags override the config file's keys named beside them. Exit status: 0; 1 when serving fails\n"
                "(the port is in use); 2 for a config error; 100 or more for a command line that cannot be parsed.\n"
-               "SIGTERM or SIGINT drains replies in flight and exits. More: man sluice.");
+               "SIGTERM or SIGINT drains replies in flight and exits. `sluice help SUBCOMMAND` describes one.\n"
+               "More: man sluice.");
     Options options;
     app.add_option("-c,--config", options.config_path,
                    "YAML config file (every key optional; without it, the defaults). Installed: /etc/sluice/sluice.yaml")
-        ->check(CLI::ExistingFile)
         ->option_text("FILE");
     app.add_option("--listen", options.listen,
                    "address to accept connections on (listen:), default 127.0.0.1:8080; [::1]:8080 for IPv6")
@@ -244,7 +246,6 @@ int main(int argc, char** argv) {
                             "rule that matched (file:line), each change and its reason. Exit status 0, or 2 for a config\n"
                             "error. Example: sluice explain --config sluice.yaml --path /api/generate < body.json");
     explain_command->add_option("-c,--config", options.config_path, "YAML config file with the rewrite rules")
-        ->check(CLI::ExistingFile)
         ->option_text("FILE");
     explain_command
         ->add_option("--upstream", options.upstream, "Ollama's URL, asked for the installed models (default: the config's upstream)")
@@ -284,7 +285,15 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber.description(""))
         ->type_name("SECONDS");
-    CLI11_PARSE(app, argc, argv);
+    // `sluice help [SUBCOMMAND]` is `sluice [SUBCOMMAND] --help` (as a subcommand of its own it
+    // would meet the other subcommand's required options first).
+    std::vector<char*> arguments(argv, argv + argc);
+    char help_flag[] = "--help";
+    if (arguments.size() >= 2 && std::string_view(arguments[1]) == "help") {
+        arguments.erase(arguments.begin() + 1);
+        arguments.push_back(help_flag);
+    }
+    CLI11_PARSE(app, static_cast<int>(arguments.size()), arguments.data());
     if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));

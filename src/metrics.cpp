@@ -163,9 +163,18 @@ void Metrics::exchange_finished(const ExchangeRecord& record) {
     }
     if (!record.stats) return;
     // A final line that began before the kept tail (a long /api/generate context) lost its model.
-    const std::string_view model = record.stats->model.empty() ? std::string_view("unknown") : record.stats->model;
+    std::string_view model = record.stats->model.empty() ? std::string_view("unknown") : record.stats->model;
+    // Ollama's line echoes the client's spelling of the name: label the installed model it
+    // names, so neither spellings nor names Ollama lacks add series.
+    if (installed_ && installed_->known && model != "unknown") {
+        const auto* installed = installed_->find(model);
+        model = installed ? std::string_view(installed->name) : std::string_view("other");
+    }
     auto found = models_.find(model);
-    if (found == models_.end()) found = models_.emplace(model, ModelSeries{}).first;
+    if (found == models_.end()) {
+        if (models_.size() >= max_model_series) model = "other";
+        found = models_.try_emplace(std::string(model)).first;
+    }
     auto& by_model = found->second;
     if (record.streamed && record.first_byte) {
         if (!by_model.time_to_first_token) {
@@ -180,6 +189,11 @@ void Metrics::exchange_finished(const ExchangeRecord& record) {
         }
         by_model.tokens_per_second->Observe(*rate);
     }
+}
+
+void Metrics::installed_models(std::shared_ptr<const ModelFacts> facts) {
+    std::lock_guard lock(series_mutex_);
+    installed_ = std::move(facts);
 }
 
 std::string Metrics::scrape() const {

@@ -111,6 +111,7 @@ void ModelCatalog::when_ready(const asio::any_io_executor& executor, std::functi
 }
 
 void ModelCatalog::publish(std::shared_ptr<const ModelFacts> facts, std::string error) {
+    if (on_publish_) on_publish_(facts);  // first: a request released below may finish at once
     decltype(waiters_) waiters;
     {
         const std::lock_guard lock(mutex_);

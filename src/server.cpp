@@ -10,6 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,12 +21,35 @@ namespace sluice {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// A descriptor held in reserve: out of descriptors, the loop closes it to accept the waiting
+// client and tell it so, rather than leave it hanging in the backlog.
+class SpareDescriptor {
+public:
+    SpareDescriptor() { reopen(); }
+    ~SpareDescriptor() { release(); }
+    SpareDescriptor(const SpareDescriptor&) = delete;
+    SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+    bool held() const { return fd_ >= 0; }
+    void release() {
+        if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+    }
+    void reopen() {
+        if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+
+private:
+    int fd_ = -1;
+};
+
 struct Server::Loop {
     Loop(std::shared_ptr<const Config> config, ServerState& state)
         : loop(std::move(config), state), acceptor(loop.io.get_executor()) {}
     EventLoop loop;
     Acceptor acceptor;
+    SpareDescriptor spare;
     asio::steady_timer heartbeat{loop.io};
+    asio::steady_timer idle_check{loop.io};
 };
 
 namespace {
@@ -39,49 +65,101 @@ tcp::endpoint resolve_listen(const HostPort& listen) {
     return results.begin()->endpoint();
 }
 
+// No SO_REUSEPORT: a second process binding the port fails (exit 1) instead of silently
+// taking part of the traffic. sluice's own loops share this one socket (share_listener).
 void open_listener(Acceptor& acceptor, const tcp::endpoint& endpoint) {
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
-    const int on = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-        throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    boost::system::error_code ec;
+    acceptor.bind(endpoint, ec);
+    if (ec == asio::error::address_in_use) {
+        throw std::runtime_error("the address is in use: another sluice, or another server, listens on it");
     }
-    acceptor.bind(endpoint);
+    if (ec) throw std::system_error(ec, "bind");
     acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
-// systemd's socket, duplicated per loop: each acceptor owns (and closes) its own descriptor,
-// while the listening socket itself stays open in systemd for the next instance.
-void adopt_listener(Acceptor& acceptor, int inherited) {
+// A listening socket (the first loop's, or systemd's) duplicated for one loop: each acceptor
+// owns and closes its own descriptor, and the loops take turns at the one accept queue.
+// systemd's socket itself stays open in systemd for the next instance.
+void share_listener(Acceptor& acceptor, int listening) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
-    if (::getsockname(inherited, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::system_error(errno, std::generic_category(), "getsockname on the inherited socket");
+    if (::getsockname(listening, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        throw std::system_error(errno, std::generic_category(), "getsockname");
     }
-    const int fd = ::dup(inherited);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup of the inherited socket");
+    const int fd = ::dup(listening);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup");
     boost::system::error_code ec;
     acceptor.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) {
         ::close(fd);
-        throw std::system_error(ec, "adopting the inherited socket");
+        throw std::system_error(ec, "assign");
     }
 }
 
+// Descriptors besides two per connection (client and Ollama): per loop its epoll, eventfd,
+// timerfd, listener, spare and idle upstream connections; the catalog, the readiness probe,
+// stdio, the signal pipe, a UI file being read.
+std::size_t descriptor_headroom(const Config& config, std::size_t loops) {
+    return 64 + loops * (5 + config.upstream_pool.max_idle);
+}
+
+// Raises RLIMIT_NOFILE's soft limit (up to the hard limit) to what `config` needs, and returns
+// the connections the limit then allows at once. systemd's default soft limit is 1024.
+std::size_t fit_open_files_limit(const Config& config, std::size_t loops) {
+    const auto headroom = descriptor_headroom(config, loops);
+    const auto wanted = static_cast<rlim_t>(2 * config.limits.max_connections + headroom);
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return config.limits.max_connections;
+    if (limit.rlim_cur < wanted) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) return config.limits.max_connections;
+    const auto ceiling = limit.rlim_cur > headroom ? static_cast<std::size_t>(limit.rlim_cur - headroom) / 2 : 1;
+    spdlog::warn("the open files limit (RLIMIT_NOFILE) is {} (hard limit {}): sluice serves {} connections at once, "
+                 "not limits.max_connections {}, and answers 503 beyond; raise it to {} (LimitNOFILE={} in the "
+                 "systemd unit, or ulimit -n)",
+                 limit.rlim_cur, limit.rlim_max, ceiling, config.limits.max_connections, wanted, wanted);
+    return ceiling;
+}
+
 constexpr auto drain_poll_interval = std::chrono::milliseconds(10);
+constexpr auto idle_check_interval = std::chrono::seconds(1);
 // After a drain's deadline the streams left are cut; this bounds the wait for them to unwind.
 constexpr auto cut_grace = std::chrono::seconds(2);
 
-// Past limits.max_connections a new connection gets this and is closed: a clear answer
-// rather than a connection left hanging in the backlog.
-const std::string& overload_response() {
-    static const std::string response = [] {
-        const auto body = json_error_body("sluice: too many open connections (limits.max_connections)");
-        return fmt::format("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-                           "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-                           body.size(), body);
-    }();
+// Past limits.max_connections (or what the open files limit allows), or out of descriptors, a
+// new connection gets one of these and is closed: a clear answer rather than a connection left
+// hanging in the backlog.
+std::string overload_response(std::string_view message) {
+    const auto body = json_error_body(message);
+    return fmt::format("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+                       "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                       body.size(), body);
+}
+
+const std::string& too_many_connections() {
+    static const std::string response = overload_response(
+        "sluice: too many open connections (limits.max_connections, or what the open files limit allows)");
     return response;
+}
+
+const std::string& out_of_descriptors() {
+    static const std::string response =
+        overload_response("sluice: too many open files (the open files limit, RLIMIT_NOFILE, is reached)");
+    return response;
+}
+
+// Writes what fits of `response` without waiting (a few hundred bytes fit a new socket's
+// buffer) and closes.
+void refuse(Socket& socket, const std::string& response) {
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    asio::write(socket, asio::buffer(response), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 }  // namespace
@@ -89,21 +167,27 @@ const std::string& overload_response() {
 Server::Server(Config config, std::optional<int> inherited_listener)
     : config_(std::make_shared<const Config>(std::move(config))) {
     const unsigned count = config_->threads != 0 ? config_->threads : std::max(1u, std::thread::hardware_concurrency());
+    connection_ceiling_ = fit_open_files_limit(*config_, count);
+    // glibc gives each thread that allocates at once an arena of its own (up to 8 per core), and
+    // a storm of aborted streams leaves each one grown: one per loop, and one for the rest.
+    ::mallopt(M_ARENA_MAX, static_cast<int>(count + 1));
     auto endpoint = inherited_listener ? tcp::endpoint{} : resolve_listen(config_->listen);
     for (unsigned i = 0; i < count; ++i) {
         auto loop = std::make_unique<Loop>(config_, state_);
         try {
             if (inherited_listener) {
-                adopt_listener(loop->acceptor, *inherited_listener);
-            } else {
+                share_listener(loop->acceptor, *inherited_listener);
+            } else if (loops_.empty()) {
                 open_listener(loop->acceptor, endpoint);
+            } else {
+                share_listener(loop->acceptor, loops_.front()->acceptor.native_handle());
             }
         } catch (const std::exception& e) {
             throw std::runtime_error(inherited_listener
                                          ? fmt::format("cannot use the listening socket systemd passed: {}", e.what())
                                          : fmt::format("cannot listen on {}:{}: {}", config_->listen.host, endpoint.port(), e.what()));
         }
-        endpoint = loop->acceptor.local_endpoint();  // port 0: the others join the first's port
+        endpoint = loop->acceptor.local_endpoint();
         loops_.push_back(std::move(loop));
     }
     port_ = endpoint.port();
@@ -113,7 +197,10 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
     catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
     readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
-    if (!config_->metrics.path.empty()) metrics_ = std::make_unique<Metrics>();
+    if (!config_->metrics.path.empty()) {
+        metrics_ = std::make_unique<Metrics>();
+        catalog_->on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
+    }
     for (auto& loop : loops_) {
         loop->loop.catalog = catalog_.get();
         loop->loop.readiness = readiness_.get();
@@ -157,6 +244,7 @@ void Server::start() {
         threads_.emplace_back([&io = loop->loop.io] { run_loop(io); });
     }
     if (heartbeat_) asio::post(loops_.front()->loop.io, [this] { on_heartbeat_tick(); });
+    asio::post(loops_.front()->loop.io, [this] { on_idle_check(); });
     spdlog::info("sluice listening on {} ({} event loop{}), ollama at {}", listening_on_, loops_.size(),
                  loops_.size() == 1 ? "" : "s", config_->upstream.url);
 }
@@ -164,6 +252,7 @@ void Server::start() {
 std::vector<std::string> Server::reload(Config next) {
     auto restart_needed = restart_only_changes(*config_, next);
     config_ = std::make_shared<const Config>(with_restart_only_keys_of(*config_, std::move(next)));
+    connection_ceiling_ = fit_open_files_limit(*config_, loops_.size());
     for (auto& loop : loops_) {
         asio::post(loop->loop.io, [&l = loop->loop, config = config_] { l.config = config; });
     }
@@ -191,6 +280,7 @@ void Server::stop_loops() {
             boost::system::error_code ignored;
             l.acceptor.close(ignored);
             l.heartbeat.cancel();
+            l.idle_check.cancel();
             l.loop.pool.close_idle();
             l.loop.io.stop();
         });
@@ -271,27 +361,74 @@ void Server::on_heartbeat_tick() {
     });
 }
 
+// --- memory after a busy spell ----------------------------------------------------------------
+
+// Once no exchange is in flight and no connection came for a whole interval after a busy spell,
+// free memory goes back to the system: glibc keeps what a storm of streams grew its arenas to.
+void Server::on_idle_check() {
+    if (stopped_) return;
+    const auto accepted = accepted_.load();
+    const bool quiet = state_.active_exchanges == 0 && accepted == accepted_at_idle_check_;
+    accepted_at_idle_check_ = accepted;
+    if (!quiet) {
+        busy_since_trim_ = true;
+    } else if (busy_since_trim_) {
+        busy_since_trim_ = false;
+        ::malloc_trim(0);
+    }
+    auto& timer = loops_.front()->idle_check;
+    timer.expires_after(idle_check_interval);
+    timer.async_wait([this](boost::system::error_code ec) {
+        if (!ec) on_idle_check();
+    });
+}
+
 void Server::accept(Loop& loop) {
     loop.acceptor.async_accept([this, &loop](boost::system::error_code ec, Socket socket) {
         if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) return;
-        if (ec) {
-            // Out of file descriptors or similar: log, and try again shortly rather than spin.
-            spdlog::warn("accept failed: {}", ec.message());
-            auto pause = std::make_shared<asio::steady_timer>(loop.loop.io, std::chrono::milliseconds(100));
-            pause->async_wait([this, &loop, pause](boost::system::error_code) { accept(loop); });
+        const bool out_of_files =
+            ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
+        if (out_of_files && loop.spare.held()) {
+            spdlog::warn("accept failed: {}; answering 503 (raise the open files limit, LimitNOFILE=)", ec.message());
+            refuse_with_spare(loop);
+            accept(loop);
             return;
         }
-        if (state_.open_connections.fetch_add(1) >= loop.loop.config->limits.max_connections) {
+        if (ec) {
+            // Out of descriptors with no spare left, or similar: try again shortly rather than spin.
+            spdlog::warn("accept failed: {}", ec.message());
+            auto pause = std::make_shared<asio::steady_timer>(loop.loop.io, std::chrono::milliseconds(100));
+            pause->async_wait([this, &loop, pause](boost::system::error_code) {
+                loop.spare.reopen();
+                accept(loop);
+            });
+            return;
+        }
+        const auto max_connections = std::min(loop.loop.config->limits.max_connections, connection_ceiling_.load());
+        ++accepted_;
+        if (state_.open_connections.fetch_add(1) >= max_connections) {
             --state_.open_connections;
-            boost::system::error_code ignored;
-            socket.non_blocking(true, ignored);
-            asio::write(socket, asio::buffer(overload_response()), ignored);
-            socket.shutdown(tcp::socket::shutdown_both, ignored);
+            refuse(socket, too_many_connections());
         } else {
             std::make_shared<HttpSession>(std::move(socket), loop.loop)->start();
         }
         accept(loop);
     });
+}
+
+// The spare descriptor makes room to accept the waiting client and answer it; then it is taken
+// again (or, when another thread took the slot, on the next accept error).
+void Server::refuse_with_spare(Loop& loop) {
+    loop.spare.release();
+    boost::system::error_code ec;
+    Socket socket(loop.loop.io);
+    loop.acceptor.non_blocking(true, ec);
+    loop.acceptor.accept(socket, ec);
+    boost::system::error_code ignored;
+    loop.acceptor.non_blocking(false, ignored);
+    if (!ec) refuse(socket, out_of_descriptors());
+    socket.close(ignored);
+    loop.spare.reopen();
 }
 
 }  // namespace sluice

@@ -76,6 +76,7 @@ class BrowserSessions {
 public:
     static constexpr std::string_view cookie_name = "sluice_session";
     static constexpr std::size_t max_sessions = 10'000;  // the oldest go first beyond it
+    static constexpr std::size_t max_sessions_per_key = 64;  // beyond it, that key's oldest goes
 
     // A new session for `key`: the token to set as the cookie.
     std::string open(const ApiKey& key, std::chrono::milliseconds ttl);

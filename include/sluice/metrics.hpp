@@ -4,10 +4,12 @@
 //
 // Every label has a bounded set of values, so no client can grow the series: route is one of a
 // fixed list (route_label), status an HTTP status code, kind a rewrite key (the config's rules
-// bound them), model a name Ollama put in a final `done` line (bounded by what is installed).
+// bound them), model an installed model's name (from the model catalog) or "other" (the name
+// Ollama's final line gives while the catalog has no list), at most max_model_series of them.
 #pragma once
 
 #include "sluice/access_log.hpp"
+#include "sluice/rewrite.hpp"
 #include "sluice/router.hpp"
 
 #include <prometheus/counter.h>
@@ -17,6 +19,7 @@
 #include <prometheus/registry.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -75,6 +78,10 @@ public:
     ActiveStream stream_started() { return ActiveStream(active_streams_); }
     // Everything else is counted from the finished exchange's record.
     void exchange_finished(const ExchangeRecord& record);
+    // What Ollama has installed (the model catalog's latest answer), which bounds the model label.
+    void installed_models(std::shared_ptr<const ModelFacts> facts);
+
+    static constexpr std::size_t max_model_series = 64;  // beyond it, new names count as "other"
 
     // The text exposition format (version 0.0.4), what Prometheus scrapes.
     std::string scrape() const;
@@ -107,6 +114,7 @@ private:
     std::map<std::string_view, RouteSeries> routes_;  // keys: route_label's fixed strings
     std::map<std::string, prometheus::Counter*, std::less<>> rewrites_by_kind_;
     std::map<std::string, ModelSeries, std::less<>> models_;
+    std::shared_ptr<const ModelFacts> installed_;  // null or not `known`: no list to check names against
 };
 
 }  // namespace sluice

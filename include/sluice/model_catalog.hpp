@@ -43,6 +43,8 @@ public:
     // Runs `ready` on `executor` once the first refresh has finished (at once if it has),
     // whether Ollama answered or not, so a request waits at most one refresh.
     void when_ready(const boost::asio::any_io_executor& executor, std::function<void()> ready);
+    // Runs `published` with each snapshot the catalog publishes (on its loop). Call before start().
+    void on_publish(std::function<void(std::shared_ptr<const ModelFacts>)> published) { on_publish_ = std::move(published); }
 
 private:
     boost::asio::awaitable<void> run();
@@ -55,6 +57,7 @@ private:
     bool running_ = false;                  // run() is going; loop thread only
     boost::asio::steady_timer wake_;
     std::chrono::steady_clock::time_point last_refresh_{};
+    std::function<void(std::shared_ptr<const ModelFacts>)> on_publish_;
     std::map<std::string, InstalledModel> by_digest_;  // /api/show answers, kept while the digest is installed
     bool stopped_ = false;
 

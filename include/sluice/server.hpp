@@ -1,8 +1,9 @@
 // server: the listeners and event loops, and their lifecycle (start, reload, drain, stop).
 //
-// Each event loop is one thread with its own io_context, acceptor (SO_REUSEPORT, so the kernel
-// spreads connections) and upstream pool: a connection lives on one loop from accept to close
-// and nothing on the relay path is shared between threads. See docs/design.md.
+// Each event loop is one thread with its own io_context, acceptor (a duplicate of one listening
+// socket: no other process may share the port) and upstream pool: a connection lives on one
+// loop from accept to close and nothing on the relay path is shared between threads. See
+// docs/design.md.
 // The server knows nothing of systemd: main passes it inherited listeners and heartbeats.
 #pragma once
 
@@ -28,7 +29,9 @@ namespace sluice {
 
 class Server {
 public:
-    // Binds the listeners; throws std::runtime_error naming the address when that fails.
+    // Raises the open files limit to what limits.max_connections needs (warning when the hard
+    // limit is lower: connections beyond what it allows get 503) and binds one listening socket
+    // that every loop accepts on; throws std::runtime_error naming the address when that fails.
     // With `inherited_listener` (a listening TCP socket passed by systemd's socket activation),
     // every loop accepts on a duplicate of it instead and config.listen is not bound.
     explicit Server(Config config, std::optional<int> inherited_listener = std::nullopt);
@@ -61,17 +64,23 @@ public:
 private:
     struct Loop;
     void accept(Loop& loop);
+    void refuse_with_spare(Loop& loop);
     void on_heartbeat_tick();
+    void on_idle_check();
     bool wait_for_exchanges(std::chrono::steady_clock::time_point deadline) const;
     void cut_exchanges();
     void stop_loops();
 
     std::shared_ptr<const Config> config_;  // the one in force; reload() replaces it
+    std::atomic<std::size_t> connection_ceiling_{0};  // what the open files limit allows at once
     ServerState state_;
     std::thread drain_thread_;
     std::chrono::microseconds heartbeat_interval_{0};
     std::function<void()> heartbeat_;
     std::atomic<std::size_t> loops_answered_{0};
+    std::atomic<std::uint64_t> accepted_{0};  // connections accepted, for on_idle_check
+    std::uint64_t accepted_at_idle_check_ = 0;  // the first loop's only
+    bool busy_since_trim_ = false;              // the first loop's only
     std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""; outlives the loops' sessions
     std::vector<std::unique_ptr<Loop>> loops_;
     std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop

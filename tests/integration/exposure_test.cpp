@@ -26,23 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Run {
-    int status = -1;
-    std::string output;  // stdout and stderr
-};
-
-// Runs sluice to its end (it must end: every case here refuses to start) and returns its output.
-Run run_sluice(const std::string& arguments) {
-    const auto output = std::filesystem::temp_directory_path() / fmt::format("sluice-exposure-{}.txt", ::getpid());
-    const int raw = std::system(fmt::format("timeout 10 '{}' {} > '{}' 2>&1", SLUICE_BINARY, arguments, output.string()).c_str());
-    std::stringstream text;
-    text << std::ifstream(output).rdbuf();
-    std::filesystem::remove(output);
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
-}
-
 TEST(Exposure, NonLoopbackListenFlagRefusesToStart) {
-    const auto run = run_sluice("--listen 0.0.0.0:0");
+    const auto run = run_sluice_to_end("--listen 0.0.0.0:0");
     EXPECT_EQ(run.status, 2) << run.output;
     EXPECT_NE(run.output.find("sluice: config error: --listen: refusing to listen on 0.0.0.0:0 without authentication"),
               std::string::npos)
@@ -54,7 +39,7 @@ TEST(Exposure, NonLoopbackListenFlagRefusesToStart) {
 TEST(Exposure, NonLoopbackListenInTheFileRefusesToStartNamingTheLine) {
     const auto path = std::filesystem::temp_directory_path() / fmt::format("sluice-exposure-{}.yaml", ::getpid());
     std::ofstream(path) << "threads: 1\nlisten: \"[::]:0\"\n";
-    const auto run = run_sluice("--config '" + path.string() + "'");
+    const auto run = run_sluice_to_end("--config '" + path.string() + "'");
     std::filesystem::remove(path);
     EXPECT_EQ(run.status, 2) << run.output;
     EXPECT_NE(run.output.find(path.string() + ":2: listen: refusing to listen on [::]:0 without authentication"),
@@ -65,7 +50,7 @@ TEST(Exposure, NonLoopbackListenInTheFileRefusesToStartNamingTheLine) {
 TEST(Exposure, AllowUnauthenticatedLetsItListenOnEveryInterface) {
     const auto path = std::filesystem::temp_directory_path() / fmt::format("sluice-exposure-ok-{}.yaml", ::getpid());
     std::ofstream(path) << "allow_unauthenticated: true\nlisten: 0.0.0.0:0\nthreads: 1\n";
-    const auto run = run_sluice("--config '" + path.string() + "' --check-config");
+    const auto run = run_sluice_to_end("--config '" + path.string() + "' --check-config");
     std::filesystem::remove(path);
     EXPECT_EQ(run.status, 0) << run.output;
     EXPECT_NE(run.output.find("config OK: listen 0.0.0.0:0"), std::string::npos) << run.output;

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -59,6 +63,16 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return exit_status_;
+}
+
+SluiceRun run_sluice_to_end(const std::string& arguments) {
+    const auto output = std::filesystem::temp_directory_path() / ("sluice-run-" + std::to_string(::getpid()) + ".txt");
+    const auto command = "timeout 10 '" + std::string(SLUICE_BINARY) + "' " + arguments + " > '" + output.string() + "' 2>&1";
+    const int raw = std::system(command.c_str());
+    std::stringstream text;
+    text << std::ifstream(output).rdbuf();
+    std::filesystem::remove(output);
+    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
 }
 
 }  // namespace sluice::test

@@ -32,4 +32,11 @@ private:
     int exit_status_ = 0;
 };
 
+// Runs `sluice <arguments>` (a shell command line's words) to its end, killed after 10 s.
+struct SluiceRun {
+    int status = -1;     // the exit status; 124 when it had to be killed
+    std::string output;  // stdout and stderr
+};
+SluiceRun run_sluice_to_end(const std::string& arguments);
+
 }  // namespace sluice::test

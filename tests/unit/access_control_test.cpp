@@ -211,6 +211,28 @@ TEST(Authorize, SessionCookieLastsUntilLogoutOrItsKeyChanges) {
     EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=" + expired).status, 401u);
 }
 
+TEST(Authorize, OneKeysLoginsNeverEndAnotherKeysSessions) {
+    BrowserSessions sessions;
+    const auto config = config_with_keys(fmt::format(
+        "auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n    - name: phone\n      hash: \"{}\"\n",
+        hash_api_key("sk-sluice-laptop-0123456789"), hash_api_key("sk-sluice-phone-0123456789")));
+    const auto& laptop = config.auth.keys[0];
+    const auto& phone = config.auth.keys[1];
+    const auto phone_token = sessions.open(phone, std::chrono::hours(1));
+    std::vector<std::string> laptop_tokens;
+    for (std::size_t i = 0; i < BrowserSessions::max_sessions + 10; ++i) {
+        // Later logins expire later: the order in which the key's own sessions go.
+        laptop_tokens.push_back(sessions.open(laptop, std::chrono::hours(1) + std::chrono::milliseconds(i)));
+    }
+    const auto found = [&](const std::string& token) { return sessions.find(config.auth, token); };
+    ASSERT_NE(found(phone_token), nullptr);
+    EXPECT_EQ(found(phone_token)->name, "phone");
+    const auto cap = BrowserSessions::max_sessions_per_key;
+    for (std::size_t i = 0; i < laptop_tokens.size(); ++i) {
+        EXPECT_EQ(found(laptop_tokens[i]) != nullptr, i >= laptop_tokens.size() - cap) << i;
+    }
+}
+
 TEST(AuthConfig, MistakesNameTheLine) {
     const auto error_of = [](std::string_view yaml) {
         try {

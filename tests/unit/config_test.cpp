@@ -828,13 +828,7 @@ INSTANTIATE_TEST_SUITE_P(
                     OptionCase{"StopList", "[\"\\n\", '###', \"say \\\"hi\\\"\"]", "stop", R"(["\n","###","say \"hi\""])"},
                     OptionCase{"StopSingle", "END", "stop", R"(["END"])"},
                     OptionCase{"StopBlockList", "\n          - a\n          - b", "stop", R"(["a","b"])"},
-                    OptionCase{"UnknownNumber", "3.5", "my_option", "3.5"},
-                    OptionCase{"UnknownBool", "true", "my_option", "true"},
-                    OptionCase{"UnknownPlainWord", "fast", "my_option", "\"fast\""},
-                    OptionCase{"UnknownQuotedNumber", "'3.5'", "my_option", "\"3.5\""},
-                    OptionCase{"UnknownLeadingZero", "007", "my_option", "\"007\""},
-                    OptionCase{"UnknownList", "[1, two, 'three']", "my_option", R"([1,"two","three"])"},
-                    OptionCase{"UnknownNull", "~", "my_option", "null"}),
+                    OptionCase{"DraftNumPredict", "4", "draft_num_predict", "4"}),
     name_by_name<OptionCase>);
 
 struct KeepAliveCase {
@@ -912,8 +906,22 @@ INSTANTIATE_TEST_SUITE_P(
                   R"(test.yaml:5: rewrite.models[0].options.use_mmap: expected true or false, got "maybe")"},
         ErrorCase{"StopMapping", "rewrite:\n  models:\n    - match: '*'\n      options:\n        stop: {a: 1}\n",
                   "test.yaml:5: rewrite.models[0].options.stop: expected a string or a list of strings, got a mapping"},
-        ErrorCase{"UnknownOptionMapping", "rewrite:\n  models:\n    - match: '*'\n      options:\n        knob: {a: 1}\n",
-                  "test.yaml:5: rewrite.models[0].options.knob: expected a single value or a list, got a mapping"},
+        ErrorCase{"MisspelledOption", "rewrite:\n  models:\n    - match: '*'\n      options:\n        num_ctx: 8192\n"
+                  "        temprature: 0.6\n",
+                  "test.yaml:6: rewrite.models[0].options.temprature: not an option Ollama knows (it would ignore it); "
+                  "did you mean 'temperature'? Ollama's options: num_ctx, num_predict, num_keep, seed, temperature, "
+                  "top_k, top_p, min_p, typical_p, repeat_last_n, repeat_penalty, presence_penalty, frequency_penalty, "
+                  "stop, num_batch, num_gpu, main_gpu, num_thread, use_mmap, draft_num_predict"},
+        ErrorCase{"UnknownOptionFarFromAny", "rewrite:\n  models:\n    - match: '*'\n      options: {knob: 1}\n",
+                  "test.yaml:4: rewrite.models[0].options.knob: not an option Ollama knows (it would ignore it). "
+                  "Ollama's options: num_ctx, num_predict, num_keep, seed, temperature, top_k, top_p, min_p, typical_p, "
+                  "repeat_last_n, repeat_penalty, presence_penalty, frequency_penalty, stop, num_batch, num_gpu, "
+                  "main_gpu, num_thread, use_mmap, draft_num_predict"},
+        ErrorCase{"RemovedOption", "rewrite:\n  models:\n    - match: '*'\n      options:\n        mirostat: 2\n",
+                  "test.yaml:5: rewrite.models[0].options.mirostat: not an option Ollama knows (it would ignore it). "
+                  "Ollama's options: num_ctx, num_predict, num_keep, seed, temperature, top_k, top_p, min_p, typical_p, "
+                  "repeat_last_n, repeat_penalty, presence_penalty, frequency_penalty, stop, num_batch, num_gpu, "
+                  "main_gpu, num_thread, use_mmap, draft_num_predict"},
         ErrorCase{"ForceWhatIsNotSet", "rewrite:\n  models:\n    - match: '*'\n      options: {num_ctx: 8192}\n"
                   "      force:\n        - num_ctx\n        - num_thread\n",
                   "test.yaml:7: rewrite.models[0].force[1]: 'num_thread' is not set by this rule; force names keys of its "

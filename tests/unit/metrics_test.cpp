@@ -2,6 +2,8 @@
 // exchange adds to the exposition.
 #include "sluice/metrics.hpp"
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 namespace sluice {
@@ -114,6 +116,59 @@ TEST(MetricsExposition, CountsOneFinishedChat) {
         EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line.substr(1) << "\nin:\n" << text;
     }
     EXPECT_EQ(text.find("sluice_client_cancels_total{"), std::string::npos) << text;
+}
+
+// The samples of one histogram's _count, one line per model label.
+std::size_t count_series(const std::string& text, std::string_view histogram) {
+    std::size_t series = 0;
+    const auto prefix = fmt::format("\n{}_count{{model=", histogram);
+    for (auto at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) ++series;
+    return series;
+}
+
+ExchangeRecord finished_generation(std::string model) {
+    ExchangeRecord record;
+    record.target = "/api/chat";
+    record.status = 200;
+    record.start = Clock::now();
+    record.first_byte = record.start + std::chrono::milliseconds(100);
+    record.streamed = true;
+    record.stats = GenerationStats{};
+    record.stats->model = std::move(model);
+    record.stats->eval_count = 10;
+    record.stats->eval_duration_ns = 1'000'000'000;
+    return record;
+}
+
+TEST(MetricsExposition, ModelLabelIsAnInstalledModelOrOther) {
+    Metrics metrics;
+    auto facts = std::make_shared<ModelFacts>();
+    facts->known = true;
+    facts->models.push_back({"qwen3:14b", std::nullopt, std::nullopt});
+    facts->models.push_back({"llama3.2:latest", std::nullopt, std::nullopt});
+    metrics.installed_models(facts);
+    for (int i = 0; i < 1000; ++i) metrics.exchange_finished(finished_generation(fmt::format("bogus-{}:7b", i)));
+    metrics.exchange_finished(finished_generation("QWEN3:14b"));  // Ollama echoes the client's spelling
+    metrics.exchange_finished(finished_generation("llama3.2"));
+    const auto text = metrics.scrape();
+    EXPECT_EQ(count_series(text, "sluice_time_to_first_token_seconds"), 3u) << text;
+    EXPECT_EQ(count_series(text, "sluice_generation_tokens_per_second"), 3u) << text;
+    EXPECT_NE(text.find("\nsluice_time_to_first_token_seconds_count{model=\"other\"} 1000\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nsluice_time_to_first_token_seconds_count{model=\"qwen3:14b\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nsluice_generation_tokens_per_second_count{model=\"llama3.2:latest\"} 1\n"), std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("bogus"), std::string::npos);
+}
+
+TEST(MetricsExposition, ModelSeriesAreCappedWhileTheCatalogHasNoList) {
+    Metrics metrics;  // no installed_models yet: Ollama has not answered, or no rules run the catalog
+    for (int i = 0; i < 1000; ++i) metrics.exchange_finished(finished_generation(fmt::format("name-{}", i)));
+    const auto text = metrics.scrape();
+    EXPECT_EQ(count_series(text, "sluice_time_to_first_token_seconds"), Metrics::max_model_series + 1) << text;
+    EXPECT_NE(text.find(fmt::format("\nsluice_time_to_first_token_seconds_count{{model=\"other\"}} {}\n",
+                                    1000 - Metrics::max_model_series)),
+              std::string::npos)
+        << text;
 }
 
 TEST(MetricsExposition, NoTimeToFirstTokenForAnswersThatWereNotStreamed) {
