@@ -6,11 +6,7 @@
 // rule changes nothing. The first input byte picks the route (byte % 6) and one of three rule sets
 // (byte / 6 % 3); the rest is the body.
 //
-// Build: CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DSLUICE_FUZZ=ON && ninja -C build-fuzz sluice_rewrite_fuzz
-// or by hand (clang): clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined
-//   -I include tests/fuzz/rewrite_fuzz.cpp src/{rewrite,json_edit,json_error,thinking,kv_budget,config}.cpp
-//   -lsimdjson -lyaml-cpp
-// Run: build-fuzz/sluice_rewrite_fuzz -dict=tests/fuzz/rewrite.dict -max_total_time=60 CORPUS_DIR tests/fuzz/corpus
+// Build, run and the long run: tests/fuzz/README.md.
 #include "sluice/rewrite.hpp"
 
 #include "../unit/json_properties.hpp"
