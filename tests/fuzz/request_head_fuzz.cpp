@@ -1,6 +1,6 @@
 // request_head_fuzz: libFuzzer target for the head of a client's request, as a session reads and
-// judges it: Beast's request parser with the config's header limit (the largest it allows), then
-// route_request and authorize against a config with three keys.
+// judges it: Beast's request parser with the config's header limit (the largest it allows), the
+// target's normalization, then route_request and authorize against a config with three keys.
 //
 // Nothing is caught: whatever throws here would abort sluice. For any bytes a client sends, the
 // parse fails with an error_code, or the request is routed and either refused (401/403) or let
@@ -8,6 +8,8 @@
 // Build, run and the long run: tests/fuzz/README.md.
 #include "sluice/access_control.hpp"
 #include "sluice/config.hpp"
+#include "sluice/ollama_api.hpp"
+#include "sluice/request_target.hpp"
 #include "sluice/router.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <variant>
 
 namespace http = boost::beast::http;
 
@@ -32,7 +35,7 @@ constexpr std::string_view listed_key = "sk-sluice-00000000000000000000000000000
 const Config& config() {
     static const Config loaded = parse_config(fmt::format(R"(
 limits:
-  max_header_bytes: 1MiB
+  max_header_bytes: 64KiB
 health: {{healthz: /healthz, readyz: /readyz}}
 metrics: {{path: /metrics}}
 auth:
@@ -58,13 +61,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec || !parser.is_header_done()) return 0;
 
     const auto& request = parser.get();
-    const std::string_view target = request.target();  // what the session routes on
+    const auto normalized = normalize_target(request.target());
+    if (std::holds_alternative<TargetError>(normalized)) return 0;  // a 400
+    const std::string_view target = std::get<std::string>(normalized);  // what the session routes on
+    // Normalizing is idempotent, and leaves no encoding of an unreserved character or of '/'.
+    if (std::get<std::string>(normalize_target(target)) != target) std::abort();
     const auto route = route_request(request.method_string(), target, request[http::field::accept],
                                      {settings.health.healthz, settings.health.readyz}, settings.metrics.path);
     const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(target);
     const auto access = authorize(settings.auth, sessions, path, request[http::field::authorization],
                                   request[http::field::cookie]);
     if (access.status == 0 && (access.key == nullptr || !key_allows_route(*access.key, path))) std::abort();
+    // A chat key reaches only the routes of Ollama's that it may use.
+    if (access.status == 0 && access.key->routes == KeyRoutes::chat && route.handler == Handler::proxy) {
+        const OllamaRoute* ollama = find_ollama_route(path);
+        if (!ollama || !ollama->inference) std::abort();
+    }
     if (access.status != 0 && access.status != 401 && access.status != 403) std::abort();
     return 0;
 }

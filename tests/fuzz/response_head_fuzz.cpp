@@ -17,7 +17,7 @@ namespace http = boost::beast::http;
 namespace {
 
 // The relay's limit on Ollama's response head (max_upstream_header_bytes in src/relay.cpp).
-constexpr std::uint32_t upstream_header_limit = 256 * 1024;
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 
 }  // namespace
 
