@@ -144,7 +144,10 @@ std::vector<std::string> Server::reload(Config next) {
     auto restart_needed = restart_only_changes(*config_, next);
     config_ = std::make_shared<const Config>(with_restart_only_keys_of(*config_, std::move(next)));
     for (auto& loop : loops_) {
-        asio::post(loop->loop.io, [&l = loop->loop, config = config_] { l.config = config; });
+        asio::post(loop->loop.io, [&l = loop->loop, config = config_] {
+            l.config = config;
+            close_revoked_websockets(l);
+        });
     }
     catalog_->reconfigure(config_);
     return restart_needed;
