@@ -85,8 +85,10 @@ public:
             result = ec;
             finished = true;
         });
-        io_.restart();
-        io_.run_for(timeout);
+        io_.restart();  // one handler at a time: a raw write the test left pending may outlast the read
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!finished && io_.run_one_until(deadline) != 0) {
+        }
         last_error_ = result;
         if (!finished) {
             boost::beast::get_lowest_layer(ws_).close();
