@@ -101,9 +101,9 @@ public:
     }
 
     // Reads frames until chat `id` ends; returns every frame read, of all chats.
-    std::vector<WsFrame> read_until_end_of(std::string_view id) {
+    std::vector<WsFrame> read_until_end_of(std::string_view id, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
         std::vector<WsFrame> frames;
-        while (auto frame = read()) {
+        while (auto frame = read(timeout)) {
             frames.push_back(*frame);
             if (frame->id == id && (frame->done || !frame->error.empty())) return frames;
         }
