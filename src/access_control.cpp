@@ -270,6 +270,22 @@ void BrowserSessions::close(std::string_view token) {
     const auto hash = token_hash(token);
     const std::lock_guard lock(mutex_);
     by_token_hash_.erase(hash);
+    for (const auto& [id, watch] : watches_) {
+        if (watch.token_hash == hash) watch.on_logout();
+    }
+}
+
+std::uint64_t BrowserSessions::watch(std::string_view token, std::function<void()> on_logout) {
+    auto hash = token_hash(token);
+    const std::lock_guard lock(mutex_);
+    const auto id = ++next_watch_;
+    watches_.emplace(id, Watch{std::move(hash), std::move(on_logout)});
+    return id;
+}
+
+void BrowserSessions::unwatch(std::uint64_t watch) {
+    const std::lock_guard lock(mutex_);
+    watches_.erase(watch);
 }
 
 Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_view path,
@@ -278,15 +294,16 @@ Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_
     Access access;
     if (const auto token = bearer_token(authorization); !token.empty()) {
         access.key = find_api_key(auth, token);
-        if (!access.key) return {401, "sluice: invalid API key", nullptr};
+        if (!access.key) return {401, "sluice: invalid API key", nullptr, {}};
     } else if (const auto session = cookie_value(cookie_header, BrowserSessions::cookie_name); !session.empty()) {
         access.key = sessions.find(auth, session);
-        if (!access.key) return {401, "sluice: the browser session has ended; log in again with your key", nullptr};
+        access.session = session;
+        if (!access.key) return {401, "sluice: the browser session has ended; log in again with your key", nullptr, {}};
     } else {
-        return {401, "sluice: an API key is required: send it as 'Authorization: Bearer <key>'", nullptr};
+        return {401, "sluice: an API key is required: send it as 'Authorization: Bearer <key>'", nullptr, {}};
     }
     if (!key_allows_route(*access.key, path)) {
-        return {403, fmt::format("sluice: key \"{}\" may not use {}", access.key->name, path), access.key};
+        return {403, fmt::format("sluice: key \"{}\" may not use {}", access.key->name, path), access.key, {}};
     }
     return access;
 }

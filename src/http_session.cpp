@@ -157,7 +157,7 @@ void HttpSession::on_request_header(error_code ec) {
         return;
     }
     if (route.handler == Handler::websocket) {
-        start_websocket();
+        start_websocket(access);
         return;
     }
     record_.generation = route.generation;
@@ -203,16 +203,18 @@ std::string HttpSession::framing_refusal() const {
 
 // The upgrade is checked here, where a refusal is still an HTTP answer; then the socket leaves
 // this session for a WsSession, and this session ends without closing it.
-void HttpSession::start_websocket() {
+void HttpSession::start_websocket(const Access& access) {
     const auto& request = parser_->get();
     if (!beast::websocket::is_upgrade(request)) {
         send_error(400, "sluice: /_sluice/ws takes a WebSocket upgrade", false);
         return;
     }
     http::request<http::empty_body> upgrade{request.base()};
+    std::string session(access.session);  // a view into the request, copied before it goes
     record_.status = 101;
     end_exchange_without_reading();
-    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_, address_, record_.key)->start();
+    std::make_shared<WsSession>(std::move(stream_), std::move(upgrade), loop_, address_, access.key, std::move(session))
+        ->start();
 }
 
 // The embedded page's files, gzip-compressed when the browser takes it. Nothing is copied: the

@@ -254,7 +254,10 @@ std::vector<std::string> Server::reload(Config next) {
     config_ = std::make_shared<const Config>(with_restart_only_keys_of(*config_, std::move(next)));
     connection_ceiling_ = fit_open_files_limit(*config_, loops_.size());
     for (auto& loop : loops_) {
-        asio::post(loop->loop.io, [&l = loop->loop, config = config_] { l.config = config; });
+        asio::post(loop->loop.io, [&l = loop->loop, config = config_] {
+            l.config = config;
+            close_revoked_websockets(l);
+        });
     }
     catalog_->reconfigure(config_);
     return restart_needed;

@@ -309,16 +309,21 @@ private:
 };
 
 WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string client_address,
-                     std::string key_name)
+                     const ApiKey* key, std::string session_token)
     : ws_(std::move(stream)),
       upgrade_(std::move(upgrade)),
       loop_(loop),
       client_address_(std::move(client_address)),
-      key_name_(std::move(key_name)) {
+      session_token_(std::move(session_token)) {
+    if (key) {
+        key_name_ = key->name;
+        key_digest_ = key->digest;
+    }
     ++loop_.state.open_connections;
 }
 
 WsSession::~WsSession() {
+    if (logout_watch_ != 0) loop_.browser_sessions->unwatch(logout_watch_);
     loop_.ws_sessions.erase(this);
     --loop_.state.open_connections;
 }
@@ -333,6 +338,13 @@ std::string WsSession::frame_buffer() {
 
 void WsSession::start() {
     loop_.ws_sessions.insert(this);
+    if (!session_token_.empty()) {
+        logout_watch_ = loop_.browser_sessions->watch(session_token_, [&io = loop_.io, weak = weak_from_this()] {
+            asio::post(io, [weak] {
+                if (const auto self = weak.lock()) self->close_if_revoked();
+            });
+        });
+    }
     beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(loop_.config->limits.max_body_bytes);
@@ -360,8 +372,23 @@ void WsSession::on_message(error_code ec, std::size_t) {
         return;
     }
     const auto data = read_buffer_.cdata();
-    handle_message({static_cast<const char*>(data.data()), data.size()});
+    if (ws_.got_text()) {
+        handle_message({static_cast<const char*>(data.data()), data.size()});
+    } else {
+        close_with(websocket::close_code::unknown_data, "sluice takes text frames");
+    }
     read_buffer_.clear();
+    read_next();
+}
+
+// The budget of sluice's own frames: a client that sends faster than it reads what sluice
+// answers is no longer read, and its own TCP buffers fill instead of sluice's memory.
+void WsSession::read_next() {
+    if (closed_) return;
+    if (own_queued_ >= own_queue_bytes) {
+        read_paused_ = true;  // on_written() resumes
+        return;
+    }
     read_message();
 }
 
@@ -372,6 +399,10 @@ void WsSession::handle_message(std::string_view text) {
     if (parser.parse(text.data(), text.size()).get(message) != simdjson::SUCCESS ||
         message["id"].get(id) != simdjson::SUCCESS) {
         send(nullptr, json_error_body(R"(sluice: a message is {"id":"...","chat":{...}} or {"id":"...","cancel":true})"));
+        return;
+    }
+    if (id.size() > max_echo_bytes) {
+        send(nullptr, json_error_body(fmt::format("sluice: an id is at most {} bytes", max_echo_bytes)));
         return;
     }
     bool cancel = false;
@@ -396,10 +427,15 @@ void WsSession::handle_message(std::string_view text) {
         send(nullptr, error_frame(id, fmt::format("sluice: at most {} chats at once on one socket", max_chats)));
         return;
     }
+    if (const auto reason = revoked()) {
+        close_with(websocket::close_code::policy_error, *reason);
+        return;
+    }
     std::string_view model;
     if (chat["model"].get(model) != simdjson::SUCCESS) model = {};
-    if (const auto refusal = refusal_for(model)) {
-        send(nullptr, error_frame(id, *refusal));
+    if (const auto* key = key_named(loop_.config->auth, key_name_); key && !key_allows_model(*key, model)) {
+        send(nullptr, error_frame(id, fmt::format("sluice: key \"{}\" may not use model \"{}\"", key->name,
+                                                  model.substr(0, max_echo_bytes))));
         return;
     }
     auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), simdjson::minify(chat));
@@ -407,22 +443,38 @@ void WsSession::handle_message(std::string_view text) {
     exchange->start();
 }
 
-// The socket was opened with `key_name_`; a reload may since have removed that key or narrowed
-// what it may use, so each chat is checked against the config in force.
-std::optional<std::string> WsSession::refusal_for(std::string_view model) const {
+// Why the socket may no longer chat (the close reason), against the config in force: a reload
+// may have removed its key, changed the key under its name or narrowed its routes, and its
+// browser session may have ended (logout, expiry).
+std::optional<std::string_view> WsSession::revoked() const {
     const auto& auth = loop_.config->auth;
     if (auth.keys.empty()) return std::nullopt;
     const ApiKey* key = key_named(auth, key_name_);
-    if (!key || !key_allows_route(*key, "/api/chat")) {
-        return "sluice: the key this page logged in with is no longer valid; reload the page";
-    }
-    if (!key_allows_model(*key, model)) return fmt::format("sluice: key \"{}\" may not use model \"{}\"", key->name, model);
+    if (!key || key->digest != key_digest_) return "key removed";  // or keys were turned on
+    if (!key_allows_route(*key, "/api/chat")) return "key may not chat";
+    if (!session_token_.empty() && !loop_.browser_sessions->find(auth, session_token_)) return "logged out";
     return std::nullopt;
+}
+
+void WsSession::close_if_revoked() {
+    if (const auto reason = revoked()) close_with(websocket::close_code::policy_error, *reason);
+}
+
+void close_revoked_websockets(EventLoop& loop) {
+    // Copied: closing a socket may end it, which erases it from the set.
+    const std::vector<WsSession*> sockets(loop.ws_sessions.begin(), loop.ws_sessions.end());
+    for (auto* socket : sockets) {
+        if (loop.ws_sessions.contains(socket)) socket->close_if_revoked();
+    }
 }
 
 void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {
     if (closed_) return;
-    if (chat) chat->count_queued(frame.size());
+    if (chat) {
+        chat->count_queued(frame.size());
+    } else {
+        own_queued_ += frame.size();
+    }
     if (outbox_.full()) outbox_.set_capacity(std::max<std::size_t>(16, outbox_.capacity() * 2));
     outbox_.push_back({std::move(chat), std::move(frame)});
     if (!writing_) write_next();
@@ -447,7 +499,15 @@ void WsSession::on_written(error_code ec) {
         outbox_.clear();  // its frames hold their chats, and the chats this session
         return;
     }
-    if (frame.chat) frame.chat->frame_sent(frame.bytes.size());
+    if (frame.chat) {
+        frame.chat->frame_sent(frame.bytes.size());
+    } else {
+        own_queued_ -= frame.bytes.size();
+        if (read_paused_ && own_queued_ < own_queue_bytes) {
+            read_paused_ = false;
+            read_message();
+        }
+    }
     if (spare_frames_.size() < max_spare_frames && frame.bytes.capacity() <= max_spare_frame_bytes) {
         spare_frames_.push_back(std::move(frame.bytes));
     }
@@ -458,15 +518,27 @@ void WsSession::chat_finished(const std::string& id) { chats_.erase(id); }
 
 void WsSession::cut() { close_all(); }
 
-void WsSession::close_all() {
-    if (closed_) return;
+// Nothing more goes to the browser: every chat is aborted and the queued frames dropped.
+void WsSession::end_chats() {
     closed_ = true;
     auto chats = std::move(chats_);
     chats_.clear();
     for (auto& [id, chat] : chats) chat->abort();
     outbox_.clear();  // a pending write points into writing_frame_, not into the ring
+}
+
+void WsSession::close_all() {
+    if (closed_) return;
+    end_chats();
     error_code ignored;
     beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+// A close frame saying why; Beast then waits for the browser's (timeout::suggested bounds it).
+void WsSession::close_with(websocket::close_code code, std::string_view reason) {
+    if (closed_) return;
+    end_chats();
+    ws_.async_close({code, reason}, [self = shared_from_this()](error_code) {});
 }
 
 }  // namespace sluice

@@ -11,6 +11,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -84,6 +86,12 @@ public:
     const ApiKey* find(const AuthConfig& auth, std::string_view token);
     void close(std::string_view token);
 
+    // Runs `on_logout` when the session `token` is closed: a WebSocket opened with the session
+    // watches it, to close at once. It runs on the logging-out thread under this object's lock,
+    // so it must only post; after unwatch() returns it never runs again.
+    std::uint64_t watch(std::string_view token, std::function<void()> on_logout);
+    void unwatch(std::uint64_t watch);
+
 private:
     struct Session {
         std::string key_name;
@@ -91,7 +99,13 @@ private:
         std::chrono::steady_clock::time_point expires;
     };
     std::mutex mutex_;
+    struct Watch {
+        std::string token_hash;
+        std::function<void()> on_logout;
+    };
     std::unordered_map<std::string, Session> by_token_hash_;  // SHA-256 of the token, hex
+    std::unordered_map<std::uint64_t, Watch> watches_;
+    std::uint64_t next_watch_ = 0;
 };
 
 // What sluice decides about a request before it goes anywhere.
@@ -99,6 +113,7 @@ struct Access {
     unsigned status = 0;          // 0: allowed; else 401 or 403, with `message`
     std::string message;
     const ApiKey* key = nullptr;  // whose request it is; null when authentication is off
+    std::string_view session;     // the browser session's token, when the key came from the cookie
 };
 
 // With no keys configured everything is allowed. Otherwise the request needs a key, as

@@ -42,7 +42,7 @@ private:
     void begin_exchange();
     void end_exchange(bool keep_alive);
     void end_exchange_without_reading();  // logs and uncounts the exchange
-    void start_websocket();
+    void start_websocket(const Access& access);
     void serve_ui_asset();
     void serve_health(Handler handler);
     void serve_session(Handler handler);

@@ -2,7 +2,9 @@
 // loopback, sluice's Server, and the fake Ollama behind it.
 #include "fake_ollama.hpp"
 #include "test_client.hpp"
+#include "ws_client.hpp"
 
+#include "sluice/access_control.hpp"
 #include "sluice/server.hpp"
 #include "sluice/ui_assets.hpp"
 
@@ -30,122 +32,33 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-// A frame from sluice, parsed.
-struct Frame {
-    std::string raw;
-    std::string id;
-    std::string line;  // the NDJSON line, as Ollama sent it ("" when not a line frame)
-    bool done = false;
-    bool cancelled = false;
-    std::string error;
-    std::string rewrite;  // the end frame's X-Sluice-Rewrite value
-};
-
-Frame parse_frame(std::string raw) {
-    Frame frame;
-    frame.raw = std::move(raw);
-    simdjson::dom::parser parser;
-    simdjson::dom::object object;
-    if (parser.parse(frame.raw).get(object) != simdjson::SUCCESS) {
-        ADD_FAILURE() << "frame is not a JSON object: " << frame.raw;
-        return frame;
-    }
-    std::string_view text;
-    if (object["id"].get(text) == simdjson::SUCCESS) frame.id = text;
-    if (object["error"].get(text) == simdjson::SUCCESS) frame.error = text;
-    if (object["rewrite"].get(text) == simdjson::SUCCESS) frame.rewrite = text;
-    bool flag = false;
-    if (object["done"].get(flag) == simdjson::SUCCESS) frame.done = flag;
-    if (object["cancelled"].get(flag) == simdjson::SUCCESS) frame.cancelled = flag;
-    simdjson::dom::element line;
-    if (object["line"].get(line) == simdjson::SUCCESS) frame.line = simdjson::minify(line);
-    return frame;
-}
-
-// A blocking WebSocket client whose reads give up after a timeout.
-class WsClient {
-public:
-    WsClient(std::uint16_t port, std::string origin = {}) : ws_(io_) {
-        beast::get_lowest_layer(ws_).connect({asio::ip::make_address("127.0.0.1"), port});
-        if (!origin.empty()) {
-            ws_.set_option(websocket::stream_base::decorator(
-                [origin](websocket::request_type& request) { request.set(http::field::origin, origin); }));
-        }
-        ws_.handshake(response_, fmt::format("127.0.0.1:{}", port), "/_sluice/ws", handshake_error_);
-        ws_.text(true);
-    }
-
-    bool open() const { return !handshake_error_; }
-    unsigned handshake_status() const { return response_.result_int(); }
-
-    void send(std::string_view text) { ws_.write(asio::buffer(text)); }
-    void chat(std::string_view id) {
-        send(fmt::format(R"({{"id":"{}","chat":{{"model":"qwen3:14b","messages":[{{"role":"user","content":"hi"}}]}}}})", id));
-    }
-    void cancel(std::string_view id) { send(fmt::format(R"({{"id":"{}","cancel":true}})", id)); }
-
-    std::optional<Frame> read(std::chrono::milliseconds timeout = 10s) {
-        beast::flat_buffer buffer;
-        boost::system::error_code result = asio::error::timed_out;
-        bool finished = false;
-        ws_.async_read(buffer, [&](boost::system::error_code ec, std::size_t) {
-            result = ec;
-            finished = true;
-        });
-        io_.restart();
-        io_.run_for(timeout);
-        if (!finished) {
-            beast::get_lowest_layer(ws_).close();
-            io_.restart();
-            io_.run();
-            return std::nullopt;
-        }
-        if (result) return std::nullopt;
-        return parse_frame(beast::buffers_to_string(buffer.data()));
-    }
-
-    // Reads frames until chat `id` ends; returns every frame read, of all chats.
-    std::vector<Frame> read_until_end_of(std::string_view id) {
-        std::vector<Frame> frames;
-        while (auto frame = read()) {
-            frames.push_back(*frame);
-            if (frame->id == id && (frame->done || !frame->error.empty())) return frames;
-        }
-        ADD_FAILURE() << "chat " << id << " did not end";
-        return frames;
-    }
-
-    void drop() { beast::get_lowest_layer(ws_).close(); }
-
-private:
-    asio::io_context io_;
-    websocket::stream<asio::ip::tcp::socket> ws_;
-    websocket::response_type response_;
-    boost::system::error_code handshake_error_;
-};
-
 class WebSocketTest : public ::testing::Test {
 protected:
     void SetUp() override { start(Config{}); }
     // Replaces the server with one configured as `config` (listening on a new port).
     void start(Config config) {
         server.reset();
+        server = std::make_unique<Server>(local(std::move(config)));
+        server->start();
+    }
+    Config local(Config config) const {
         config.listen = {"127.0.0.1", 0};
         config.upstream = parse_upstream_url(ollama.url());
         config.log.access = false;
-        server = std::make_unique<Server>(config);
-        server->start();
+        return config;
     }
     std::uint16_t port() const { return server->port(); }
+    // The page's login: the session cookie ("sluice_session=...") for `key`.
+    std::string login(std::string_view key) const {
+        TestClient client(port());
+        const auto response = client.request("POST", "/_sluice/login", {}, {{"Authorization", fmt::format("Bearer {}", key)}});
+        const auto set_cookie = response.header("Set-Cookie");
+        return set_cookie.substr(0, set_cookie.find(';'));
+    }
 
     FakeOllama ollama;
     std::unique_ptr<Server> server;
 };
-
-std::size_t count_lines(const std::vector<Frame>& frames, std::string_view id) {
-    return static_cast<std::size_t>(
-        std::count_if(frames.begin(), frames.end(), [id](const Frame& f) { return f.id == id && !f.line.empty(); }));
-}
 
 TEST_F(WebSocketTest, EachOllamaLineArrivesAsOneFrameTaggedWithItsId) {
     ollama.set_knobs({.tokens = 5});
@@ -216,7 +129,7 @@ TEST_F(WebSocketTest, CancelClosesThatChatsUpstreamConnectionOnly) {
     WsClient client(port());
     client.chat("stop-me");
     client.chat("keep-me");
-    std::optional<Frame> frame;
+    std::optional<WsFrame> frame;
     do {
         frame = client.read();
         ASSERT_TRUE(frame);
@@ -319,6 +232,61 @@ TEST_F(WebSocketTest, SlowBrowserPushesBackOnOllamaAndLosesNothing) {
     EXPECT_EQ(ollama.lines_sent(), stalled_at) << "Ollama kept producing for a browser that reads nothing";
     EXPECT_LT(stalled_at, static_cast<std::size_t>(tokens) / 2);
     EXPECT_EQ(count_lines(client.read_until_end_of("big"), "big"), static_cast<std::size_t>(tokens) + 1);
+}
+
+constexpr std::string_view phone_key = "sk-sluice-phone-0123456789abcdef";
+constexpr std::string_view laptop_key = "sk-sluice-laptop-0123456789abcdef";
+constexpr std::string_view desk_key = "sk-sluice-desk-0123456789abcdef";
+
+// A config whose auth.keys are `keys`, each {name, hash}.
+Config config_with_keys(const std::vector<std::pair<std::string_view, std::string>>& keys) {
+    std::string yaml = "auth:\n  keys:\n";
+    for (const auto& [name, hash] : keys) yaml += fmt::format("    - name: {}\n      hash: \"{}\"\n", name, hash);
+    return parse_config(yaml, "sluice.yaml");
+}
+
+// Issue 11, item 8: a page's socket outlived its logout and kept chatting.
+TEST_F(WebSocketTest, LogoutClosesTheSocketsOfThatSessionWith1008) {
+    start(config_with_keys({{"phone", hash_api_key(phone_key)}}));
+    const auto cookie = login(phone_key);
+    const auto other_cookie = login(phone_key);  // another browser, same key
+    ollama.set_knobs({.token_interval = 20ms, .tokens = 1000});
+    WsClient page(port(), {}, {{"Cookie", cookie}});
+    WsClient other_page(port(), {}, {{"Cookie", other_cookie}});
+    ASSERT_TRUE(page.open() && other_page.open());
+    page.chat("running");
+    ASSERT_TRUE(page.read());
+
+    TestClient client(port());
+    EXPECT_EQ(client.request("POST", "/_sluice/logout", {}, {{"Cookie", cookie}}).status, 200u);
+    EXPECT_EQ(page.read_until_closed(), 1008u);
+    EXPECT_EQ(page.close_reason(), "logged out");
+    EXPECT_TRUE(ollama.wait_streams_cancelled(1, 3s));
+
+    ollama.set_knobs({.tokens = 2});
+    other_page.chat("still");
+    EXPECT_TRUE(other_page.read_until_end_of("still").back().done);
+}
+
+// An idle socket too: a reload that removes its key, or changes it under the same name, closes
+// it at once, whether it was opened with the page's cookie or a Bearer key.
+TEST_F(WebSocketTest, ReloadRemovingOrChangingItsKeyClosesTheSocketWith1008) {
+    const auto desk_hash = hash_api_key(desk_key);
+    start(config_with_keys({{"phone", hash_api_key(phone_key)}, {"laptop", hash_api_key(laptop_key)}, {"desk", desk_hash}}));
+    WsClient phone(port(), {}, {{"Cookie", login(phone_key)}});
+    WsClient laptop(port(), {}, {{"Authorization", fmt::format("Bearer {}", laptop_key)}});
+    WsClient desk(port(), {}, {{"Cookie", login(desk_key)}});
+    ASSERT_TRUE(phone.open() && laptop.open() && desk.open());
+
+    server->reload(local(config_with_keys({{"laptop", hash_api_key("sk-sluice-laptop-new-0123456789ab")}, {"desk", desk_hash}})));
+    EXPECT_EQ(phone.read_until_closed(), 1008u);
+    EXPECT_EQ(phone.close_reason(), "key removed");
+    EXPECT_EQ(laptop.read_until_closed(), 1008u);
+    EXPECT_EQ(laptop.close_reason(), "key removed");
+
+    ollama.set_knobs({.tokens = 2});
+    desk.chat("kept");
+    EXPECT_TRUE(desk.read_until_end_of("kept").back().done);
 }
 
 TEST_F(WebSocketTest, ForeignOriginIsRefused) {
