@@ -66,6 +66,15 @@ bool path_matches(std::string_view pattern, std::string_view path) {
     return path == pattern;
 }
 
+// A refusal quotes at most this much of a model name the client chose (whole UTF-8 characters).
+std::string_view shown_model(std::string_view model) {
+    constexpr std::size_t max_shown_bytes = 128;
+    if (model.size() <= max_shown_bytes) return model;
+    std::size_t end = max_shown_bytes;
+    while (end > 0 && (static_cast<unsigned char>(model[end]) & 0xC0) == 0x80) --end;
+    return model.substr(0, end);
+}
+
 }  // namespace
 
 const ApiKey* key_named(const AuthConfig& auth, std::string_view name) {
@@ -125,7 +134,9 @@ std::optional<std::string> model_refusal(const ApiKey& key, std::string_view pat
                            "(an uncompressed JSON body with \"model\")", key.name);
     }
     for (const auto& model : *models) {
-        if (!key_allows_model(key, model)) return fmt::format("sluice: key \"{}\" may not use model \"{}\"", key.name, model);
+        if (!key_allows_model(key, model)) {
+            return fmt::format("sluice: key \"{}\" may not use model \"{}\"", key.name, shown_model(model));
+        }
     }
     return std::nullopt;
 }

@@ -410,11 +410,15 @@ void WsSession::handle_message(std::string_view text) {
         if (const auto found = chats_.find(id); found != chats_.end()) found->second->cancel();
         return;
     }
-    simdjson::dom::object chat;
-    if (message["chat"].get(chat) != simdjson::SUCCESS) {
+    // The chat goes to Ollama as the bytes the page sent (a slice, never re-serialized), and
+    // the model the key check reads is the one Ollama will read from those bytes.
+    const auto envelope = scan_request_json(text, loop_.json_workspace);
+    const JsonMember* chat = envelope ? envelope->top.find_key("chat") : nullptr;
+    if (!chat || chat->kind != JsonKind::object) {
         send(nullptr, error_frame(id, "sluice: the message has no \"chat\" object"));
         return;
     }
+    std::string body(chat->value.in(text));
     if (loop_.state.draining) {
         send(nullptr, error_frame(id, "sluice: shutting down"));
         return;
@@ -431,14 +435,13 @@ void WsSession::handle_message(std::string_view text) {
         close_with(websocket::close_code::policy_error, *reason);
         return;
     }
-    std::string_view model;
-    if (chat["model"].get(model) != simdjson::SUCCESS) model = {};
-    if (const auto* key = key_named(loop_.config->auth, key_name_); key && !key_allows_model(*key, model)) {
-        send(nullptr, error_frame(id, fmt::format("sluice: key \"{}\" may not use model \"{}\"", key->name,
-                                                  model.substr(0, max_echo_bytes))));
-        return;
+    if (const auto* key = key_named(loop_.config->auth, key_name_)) {
+        if (const auto refusal = model_refusal(*key, "/api/chat", body, loop_.json_workspace)) {
+            send(nullptr, error_frame(id, *refusal));
+            return;
+        }
     }
-    auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), simdjson::minify(chat));
+    auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), std::move(body));
     chats_.emplace(std::string(id), exchange);
     exchange->start();
 }

@@ -268,6 +268,26 @@ TEST_F(WebSocketTest, LogoutClosesTheSocketsOfThatSessionWith1008) {
     EXPECT_TRUE(other_page.read_until_end_of("still").back().done);
 }
 
+// Issue 11, item 3a: the chat is checked as Ollama reads it (the last member matching "model"
+// case-insensitively) and forwarded as the page sent it, byte for byte.
+TEST_F(WebSocketTest, AKeysModelsHoldAsOllamaReadsTheChatAndItGoesUpAsSent) {
+    Config config = config_with_keys({{"phone", hash_api_key(phone_key)}});
+    config.auth.keys.front().models = {"qwen3:*"};
+    start(config);
+    WsClient page(port(), {}, {{"Cookie", login(phone_key)}});
+    ASSERT_TRUE(page.open());
+    page.send(R"({"id":"a","chat":{"model":"qwen3:14b","MODEL":"llama3:70b","messages":[]}})");
+    auto frames = page.read_until_end_of("a");
+    EXPECT_EQ(frames.back().error, R"(sluice: key "phone" may not use model "llama3:70b")");
+    EXPECT_TRUE(ollama.requests().empty());
+
+    ollama.set_knobs({.tokens = 2});
+    const std::string chat = R"({ "messages" : [ {"role":"user","content":"caf\u00e9"} ],"model":"qwen3:14b" })";
+    page.send(R"({"id":"b","chat":)" + chat + "}");
+    EXPECT_TRUE(page.read_until_end_of("b").back().done);
+    EXPECT_EQ(ollama.last_request().body, chat);
+}
+
 // An idle socket too: a reload that removes its key, or changes it under the same name, closes
 // it at once, whether it was opened with the page's cookie or a Bearer key.
 TEST_F(WebSocketTest, ReloadRemovingOrChangingItsKeyClosesTheSocketWith1008) {
