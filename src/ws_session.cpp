@@ -4,11 +4,11 @@
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
+#include "sluice/ws_message.hpp"
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <fmt/chrono.h>
@@ -393,32 +393,18 @@ void WsSession::read_next() {
 }
 
 void WsSession::handle_message(std::string_view text) {
-    simdjson::dom::parser parser;
-    simdjson::dom::object message;
-    std::string_view id;
-    if (parser.parse(text.data(), text.size()).get(message) != simdjson::SUCCESS ||
-        message["id"].get(id) != simdjson::SUCCESS) {
-        send(nullptr, json_error_body(R"(sluice: a message is {"id":"...","chat":{...}} or {"id":"...","cancel":true})"));
+    const auto message = parse_ws_message(text, loop_.json_workspace);
+    const std::string_view id = message.id;
+    switch (message.kind) {
+    case WsMessage::Kind::invalid:
+        send(nullptr, id.empty() ? json_error_body(message.error) : error_frame(id, message.error));
         return;
-    }
-    if (id.size() > max_echo_bytes) {
-        send(nullptr, json_error_body(fmt::format("sluice: an id is at most {} bytes", max_echo_bytes)));
-        return;
-    }
-    bool cancel = false;
-    if (message["cancel"].get(cancel) == simdjson::SUCCESS && cancel) {
+    case WsMessage::Kind::cancel:
         if (const auto found = chats_.find(id); found != chats_.end()) found->second->cancel();
         return;
+    case WsMessage::Kind::chat:
+        break;
     }
-    // The chat goes to Ollama as the bytes the page sent (a slice, never re-serialized), and
-    // the model the key check reads is the one Ollama will read from those bytes.
-    const auto envelope = scan_request_json(text, loop_.json_workspace);
-    const JsonMember* chat = envelope ? envelope->top.find_key("chat") : nullptr;
-    if (!chat || chat->kind != JsonKind::object) {
-        send(nullptr, error_frame(id, "sluice: the message has no \"chat\" object"));
-        return;
-    }
-    std::string body(chat->value.in(text));
     if (loop_.state.draining) {
         send(nullptr, error_frame(id, "sluice: shutting down"));
         return;
@@ -435,6 +421,9 @@ void WsSession::handle_message(std::string_view text) {
         close_with(websocket::close_code::policy_error, *reason);
         return;
     }
+    // The chat goes to Ollama as the bytes the page sent, and the key check reads the model
+    // Ollama will read from those bytes.
+    std::string body(message.chat);
     if (const auto* key = key_named(loop_.config->auth, key_name_)) {
         if (const auto refusal = model_refusal(*key, "/api/chat", body, loop_.json_workspace)) {
             send(nullptr, error_frame(id, *refusal));

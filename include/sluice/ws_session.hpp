@@ -13,7 +13,7 @@
 // against that chat (chat_queue_bytes; past it sluice stops reading that chat from Ollama), and
 // sluice's own frames (errors, end frames) against own_queue_bytes: past it sluice reads no further
 // message from the client until the browser has taken them (each message yields at most one
-// frame, its echoed parts bounded by max_echo_bytes, so a flood of invalid messages only fills
+// frame, its echoed parts bounded (ws_message's max_id_bytes), so a flood of invalid messages only fills
 // the client's own TCP buffers). A socket thus holds at most max_chats * chat_queue_bytes +
 // own_queue_bytes of frames (plus one frame each past its budget).
 //
@@ -53,9 +53,6 @@ public:
     static constexpr std::size_t chat_queue_bytes = 256 * 1024;
     // Bytes of sluice's own frames queued for the browser before sluice stops reading messages.
     static constexpr std::size_t own_queue_bytes = 64 * 1024;
-    // The longest id, or model name, an error frame repeats; a longer id is refused.
-    static constexpr std::size_t max_echo_bytes = 128;
-
     // Written frames whose memory is kept for the next ones: no allocation per relayed line.
     static constexpr std::size_t max_spare_frames = 16;
     static constexpr std::size_t max_spare_frame_bytes = 16 * 1024;

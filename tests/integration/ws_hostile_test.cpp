@@ -162,7 +162,10 @@ TEST_F(WebSocketHostileTest, MessageOverMaxBodyBytesIsClosedWith1009) {
     WsClient whole(port());
     boost::system::error_code ec;  // sluice may close before it has all of it
     whole.stream().write(asio::buffer(fmt::format(R"({{"id":"big","chat":{{"pad":"{}"}}}})", std::string(max_body_bytes, 'x'))), ec);
-    EXPECT_EQ(whole.read_until_closed(), static_cast<unsigned>(websocket::close_code::too_big));
+    // When sluice closed while the rest was still being written, the unread bytes may turn its
+    // close frame into a reset: then the write failed and no close code arrives.
+    const auto code = whole.read_until_closed();
+    EXPECT_TRUE(code == static_cast<unsigned>(websocket::close_code::too_big) || (ec && code == 0)) << code;
 
     // In fragments, each small: the message's total counts.
     WsClient fragmented(port());
@@ -171,7 +174,9 @@ TEST_F(WebSocketHostileTest, MessageOverMaxBodyBytesIsClosedWith1009) {
     for (std::size_t sent = 0; sent <= max_body_bytes && !ec; sent += piece.size()) {
         fragmented.stream().write_some(false, asio::buffer(piece), ec);
     }
-    EXPECT_EQ(fragmented.read_until_closed(), static_cast<unsigned>(websocket::close_code::too_big));
+    const auto fragmented_code = fragmented.read_until_closed();
+    EXPECT_TRUE(fragmented_code == static_cast<unsigned>(websocket::close_code::too_big) || (ec && fragmented_code == 0))
+        << fragmented_code;
     EXPECT_TRUE(ollama.requests().empty());
     expect_still_serving();
 }
