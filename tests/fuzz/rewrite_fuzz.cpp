@@ -55,7 +55,7 @@ rewrite:
   kv_cache_type: q8_0
   models:
     - match: "*"
-      options: {num_ctx: auto, use_mmap: false, my_knob: [1, two]}
+      options: {num_ctx: auto, use_mmap: false, stop: ["\\n\\n", two]}
       force: [num_ctx, use_mmap, think]
       think: auto
       think_via: template

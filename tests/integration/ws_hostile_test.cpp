@@ -158,14 +158,23 @@ TEST_F(WebSocketHostileTest, BinaryMessageIsClosedWith1003) {
     expect_still_serving();
 }
 
+// Closed with 1009; or, when sluice closed while bytes it never read were still arriving, the
+// kernel turned its close into a reset that overtook the close frame: closed all the same
+// (only a read that timed out means sluice kept the socket).
+void expect_closed_as_too_big(WsClient& client) {
+    const auto code = client.read_until_closed();
+    if (client.last_error() == websocket::error::closed) {
+        EXPECT_EQ(code, static_cast<unsigned>(websocket::close_code::too_big));
+    } else {  // a reset or a broken pipe: gone, not still waiting
+        EXPECT_NE(client.last_error(), asio::error::timed_out);
+    }
+}
+
 TEST_F(WebSocketHostileTest, MessageOverMaxBodyBytesIsClosedWith1009) {
     WsClient whole(port());
     boost::system::error_code ec;  // sluice may close before it has all of it
     whole.stream().write(asio::buffer(fmt::format(R"({{"id":"big","chat":{{"pad":"{}"}}}})", std::string(max_body_bytes, 'x'))), ec);
-    // When sluice closed while the rest was still being written, the unread bytes may turn its
-    // close frame into a reset: then the write failed and no close code arrives.
-    const auto code = whole.read_until_closed();
-    EXPECT_TRUE(code == static_cast<unsigned>(websocket::close_code::too_big) || (ec && code == 0)) << code;
+    expect_closed_as_too_big(whole);
 
     // In fragments, each small: the message's total counts.
     WsClient fragmented(port());
@@ -174,9 +183,7 @@ TEST_F(WebSocketHostileTest, MessageOverMaxBodyBytesIsClosedWith1009) {
     for (std::size_t sent = 0; sent <= max_body_bytes && !ec; sent += piece.size()) {
         fragmented.stream().write_some(false, asio::buffer(piece), ec);
     }
-    const auto fragmented_code = fragmented.read_until_closed();
-    EXPECT_TRUE(fragmented_code == static_cast<unsigned>(websocket::close_code::too_big) || (ec && fragmented_code == 0))
-        << fragmented_code;
+    expect_closed_as_too_big(fragmented);
     EXPECT_TRUE(ollama.requests().empty());
     expect_still_serving();
 }

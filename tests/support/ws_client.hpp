@@ -119,6 +119,8 @@ public:
         }
         return last_error_ == boost::beast::websocket::error::closed ? ws_.reason().code : 0u;
     }
+    // Why the last read ended: websocket::error::closed, a reset, timed_out...
+    boost::system::error_code last_error() const { return last_error_; }
     std::string close_reason() const { return std::string(ws_.reason().reason.data(), ws_.reason().reason.size()); }
 
     boost::beast::websocket::stream<boost::asio::ip::tcp::socket>& stream() { return ws_; }
