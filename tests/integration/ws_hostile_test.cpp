@@ -79,15 +79,21 @@ struct Flood {
     std::string rest;        // the last frame's bytes not written
 };
 
-// Writes `frame` over and over from a non-blocking socket, reading nothing, until the socket
-// takes no byte for `stall` (sluice stopped reading) or `limit` bytes went.
-Flood flood(asio::ip::tcp::socket& socket, std::string_view frame, std::size_t limit, std::chrono::milliseconds stall = 1s) {
+// More than any budget of sluice's: a flood that gets this far was never pushed back.
+constexpr std::size_t flood_limit = 64 * 1024 * 1024;
+
+// Writes `frame` over and over from the client's socket (non-blocking, a small receive buffer),
+// reading nothing, until the socket takes no byte for `stall` (sluice stopped reading) or
+// flood_limit bytes went.
+Flood flood(WsClient& client, std::string_view frame, std::chrono::milliseconds stall = 1s) {
+    auto& socket = client.stream().next_layer();
+    socket.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
     std::string batch;
     while (batch.size() < 64 * 1024) batch += frame;
     socket.non_blocking(true);
     std::size_t sent = 0;
     auto progress = std::chrono::steady_clock::now();
-    while (sent < limit && std::chrono::steady_clock::now() - progress < stall) {
+    while (sent < flood_limit && std::chrono::steady_clock::now() - progress < stall) {
         boost::system::error_code ec;
         const auto offset = sent % batch.size();
         const auto n = socket.write_some(asio::buffer(batch.data() + offset, batch.size() - offset), ec);
@@ -242,12 +248,9 @@ TEST_F(WebSocketHostileTest, CancelOfAnUnknownIdIsIgnored) {
 TEST_F(WebSocketHostileTest, FloodOfInvalidMessagesFromAClientThatNeverReadsIsNoLongerRead) {
     std::string bytes;  // outlives the client, whose io_context may still hold a write of it
     WsClient client(port());
-    auto& socket = client.stream().next_layer();
-    socket.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
     const auto invalid = client_frame(0x1, std::string(120, 'x'));
-    constexpr std::size_t limit = 64 * 1024 * 1024;
-    const auto flooded = flood(socket, invalid, limit);
-    ASSERT_LT(flooded.frames * invalid.size(), limit) << "sluice kept reading a client that reads nothing";
+    const auto flooded = flood(client, invalid);
+    ASSERT_LT(flooded.frames * invalid.size(), flood_limit) << "sluice kept reading a client that reads nothing";
 
     expect_still_serving();
 
@@ -268,12 +271,9 @@ TEST_F(WebSocketHostileTest, FloodOfInvalidMessagesFromAClientThatNeverReadsIsNo
 TEST_F(WebSocketHostileTest, PingFloodFromAClientThatNeverReadsIsNoLongerRead) {
     std::string bytes;  // outlives the client, whose io_context may still hold a write of it
     WsClient client(port());
-    auto& socket = client.stream().next_layer();
-    socket.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
     const auto ping = client_frame(0x9, std::string(120, 'p'));
-    constexpr std::size_t limit = 64 * 1024 * 1024;
-    const auto flooded = flood(socket, ping, limit);
-    ASSERT_LT(flooded.frames * ping.size(), limit) << "sluice kept reading a client that reads nothing";
+    const auto flooded = flood(client, ping);
+    ASSERT_LT(flooded.frames * ping.size(), flood_limit) << "sluice kept reading a client that reads nothing";
     expect_still_serving();
     chat_after(client, bytes, flooded, "after-pings");  // the client's reads take the pongs and drop them
     EXPECT_TRUE(client.read_until_end_of("after-pings", 60s).back().done);
