@@ -45,11 +45,13 @@ std::string error_frame(std::string_view id, std::string_view message) {
 }  // namespace
 
 // One chat on a socket: its own upstream connection, read only while the browser keeps up.
+// The socket owns its chats; a chat only observes its socket (a weak pointer: no cycle, so a
+// socket torn down with chats in flight frees them, and its destructor aborts them).
 class WsChat : public std::enable_shared_from_this<WsChat> {
 public:
-    WsChat(std::shared_ptr<WsSession> session, std::string id, std::string body)
-        : session_(std::move(session)),
-          loop_(session_->loop()),
+    WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body)
+        : session_(session),
+          loop_(session->loop()),
           config_(loop_.config),
           id_(std::move(id)),
           line_prefix_(frame_for(id_, R"("line":)")),
@@ -58,8 +60,8 @@ public:
         ++loop_.state.active_exchanges;
         record_.method = "WS";
         record_.target = "/api/chat";
-        record_.client = session_->client_address();
-        record_.key = session_->key_name();
+        record_.client = session->client_address();
+        record_.key = session->key_name();
         record_.start = Clock::now();
         record_.generation = true;
         record_.streamed = true;
@@ -217,16 +219,17 @@ private:
     }
 
     void send_line() {
-        if (pending_.empty()) return;
+        const auto session = session_.lock();
+        if (pending_.empty() || !session) return;
         if (!record_.first_byte) record_.first_byte = Clock::now();
         record_.bytes_out += pending_.size() + 1;
-        std::string frame = session_->frame_buffer();  // a written frame's memory, reused
+        std::string frame = session->frame_buffer();  // a written frame's memory, reused
         frame += line_prefix_;
         frame += pending_;
         frame += '}';
         last_line_.swap(pending_);  // the final line carries the generation statistics
         pending_.clear();
-        session_->send(shared_from_this(), std::move(frame));
+        session->send(shared_from_this(), std::move(frame));
     }
 
     void finish_stream() {
@@ -241,10 +244,10 @@ private:
         ended_ = true;
         upstream_.reset();
         log_exchange(error);
-        if (!aborted_) session_->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
-        session_->chat_finished(id_);
-        // The session keeps the frames still queued alive; the chat lets its session go.
-        session_.reset();
+        const auto session = session_.lock();
+        if (!session) return;
+        if (!aborted_) session->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
+        session->chat_finished(id_);
     }
 
     // The end frame: how the chat ended, and what the rewriter changed (X-Sluice-Rewrite's value).
@@ -283,7 +286,7 @@ private:
         upstream_->stream.socket().close(ignored);
     }
 
-    std::shared_ptr<WsSession> session_;
+    std::weak_ptr<WsSession> session_;
     EventLoop& loop_;
     std::shared_ptr<const Config> config_;  // the snapshot this chat started with
     std::string id_;
@@ -323,6 +326,7 @@ WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, Eve
 }
 
 WsSession::~WsSession() {
+    for (auto& [id, chat] : chats_) chat->abort();  // torn down with its loop: Ollama's side is closed
     if (logout_watch_ != 0) loop_.browser_sessions->unwatch(logout_watch_);
     loop_.ws_sessions.erase(this);
     --loop_.state.open_connections;
