@@ -1,10 +1,11 @@
 // metrics: sluice's Prometheus families, fed from finished exchanges and serialized on scrape.
 #include "sluice/metrics.hpp"
 
+#include "sluice/ollama_api.hpp"
+
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 
 #ifndef SLUICE_VERSION
@@ -13,26 +14,6 @@
 
 namespace sluice {
 namespace {
-
-// Ollama's routes (docs/api.md and the OpenAI-compatible ones). Those marked `prefix` carry a
-// name in the path (/api/blobs/sha256:..., /v1/models/qwen3:14b), so they match below it too.
-struct KnownRoute {
-    std::string_view path;
-    bool prefix;
-};
-
-constexpr std::array known_routes{
-    KnownRoute{"/api/chat", false},           KnownRoute{"/api/generate", false},
-    KnownRoute{"/api/embed", false},          KnownRoute{"/api/embeddings", false},
-    KnownRoute{"/api/tags", false},           KnownRoute{"/api/show", false},
-    KnownRoute{"/api/ps", false},             KnownRoute{"/api/pull", false},
-    KnownRoute{"/api/push", false},           KnownRoute{"/api/create", false},
-    KnownRoute{"/api/copy", false},           KnownRoute{"/api/delete", false},
-    KnownRoute{"/api/blobs", true},           KnownRoute{"/api/version", false},
-    KnownRoute{"/v1/chat/completions", false}, KnownRoute{"/v1/completions", false},
-    KnownRoute{"/v1/embeddings", false},      KnownRoute{"/v1/models", true},
-    KnownRoute{"/", false},
-};
 
 // Time to first token: a loaded model answers in tens of milliseconds; a cold load of a large
 // model takes tens of seconds.
@@ -55,15 +36,10 @@ std::string_view route_label(Handler handler, std::string_view target) {
     case Handler::metrics: return "metrics";
     case Handler::proxy: break;
     }
-    const auto path = target_path(target);
-    for (const auto& route : known_routes) {
-        if (path == route.path) return route.path;
-        if (route.prefix && path.size() > route.path.size() && path.starts_with(route.path) &&
-            path[route.path.size()] == '/') {
-            return route.path;
-        }
-    }
-    return "other";
+    // Ollama's routes, from its one table (a route with a name in its path, /api/blobs/<digest>
+    // or /v1/models/<model>, under the route's own path): a bounded set of labels.
+    const auto* route = find_ollama_route(target_path(target));
+    return route ? route->path : "other";
 }
 
 std::vector<std::string_view> rewrite_kinds(std::string_view rewrite_header) {

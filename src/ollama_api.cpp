@@ -12,31 +12,31 @@ using enum ModelNaming;
 
 // From Ollama's server/routes.go (up to 0.33) and shared/ollama-api.md.
 constexpr std::array routes{
-    //          path                       prefix read   gen    infer  models
-    OllamaRoute{"/",                       false, false, false, true,  none},
-    OllamaRoute{"/api/version",            false, false, false, true,  none},
-    OllamaRoute{"/api/status",             false, false, false, true,  none},
-    OllamaRoute{"/api/tags",               false, false, false, true,  none},
-    OllamaRoute{"/api/ps",                 false, false, false, true,  none},
-    OllamaRoute{"/api/chat",               false, true,  true,  true,  model},
-    OllamaRoute{"/api/generate",           false, true,  true,  true,  model},
-    OllamaRoute{"/api/embed",              false, true,  false, true,  model},
-    OllamaRoute{"/api/embeddings",         false, true,  false, true,  model},
-    OllamaRoute{"/api/show",               false, true,  false, true,  model_or_name},
-    OllamaRoute{"/api/pull",               false, true,  false, false, model_or_name},
-    OllamaRoute{"/api/push",               false, true,  false, false, model_or_name},
-    OllamaRoute{"/api/delete",             false, true,  false, false, model_or_name},
-    OllamaRoute{"/api/create",             false, true,  false, false, create},
-    OllamaRoute{"/api/copy",               false, true,  false, false, copy},
-    OllamaRoute{"/api/blobs",              true,  false, false, false, none},
-    OllamaRoute{"/v1/chat/completions",    false, true,  true,  true,  model},
-    OllamaRoute{"/v1/completions",         false, true,  true,  true,  model},
-    OllamaRoute{"/v1/embeddings",          false, true,  false, true,  model},
-    OllamaRoute{"/v1/responses",           false, true,  false, true,  model},
-    OllamaRoute{"/v1/messages",            false, true,  false, true,  model},
-    OllamaRoute{"/v1/models",              false, false, false, true,  none},
-    OllamaRoute{"/v1/models",              true,  false, false, true,  path_tail},
-    OllamaRoute{"/v1/audio/transcriptions", false, false, false, true, unreadable},
+    //          path                        prefix read   gen    infer  models         rewrite
+    OllamaRoute{"/",                        false, false, false, true,  none},
+    OllamaRoute{"/api/version",             false, false, false, true,  none},
+    OllamaRoute{"/api/status",              false, false, false, true,  none},
+    OllamaRoute{"/api/tags",                false, false, false, true,  none},
+    OllamaRoute{"/api/ps",                  false, false, false, true,  none},
+    OllamaRoute{"/api/chat",                false, true,  true,  true,  model,         RewriteRoute::chat},
+    OllamaRoute{"/api/generate",            false, true,  true,  true,  model,         RewriteRoute::generate},
+    OllamaRoute{"/api/embed",               false, true,  false, true,  model,         RewriteRoute::embed},
+    OllamaRoute{"/api/embeddings",          false, true,  false, true,  model,         RewriteRoute::embeddings},
+    OllamaRoute{"/api/show",                false, true,  false, true,  model_or_name},
+    OllamaRoute{"/api/pull",                false, true,  false, false, model_or_name},
+    OllamaRoute{"/api/push",                false, true,  false, false, model_or_name},
+    OllamaRoute{"/api/delete",              false, true,  false, false, model_or_name},
+    OllamaRoute{"/api/create",              false, true,  false, false, create},
+    OllamaRoute{"/api/copy",                false, true,  false, false, copy},
+    OllamaRoute{"/api/blobs",               true,  false, false, false, none},
+    OllamaRoute{"/v1/chat/completions",     false, true,  true,  true,  model,         RewriteRoute::openai_chat},
+    OllamaRoute{"/v1/completions",          false, true,  true,  true,  model,         RewriteRoute::openai_completions},
+    OllamaRoute{"/v1/embeddings",           false, true,  false, true,  model},
+    OllamaRoute{"/v1/responses",            false, true,  false, true,  model},
+    OllamaRoute{"/v1/messages",             false, true,  false, true,  model},
+    OllamaRoute{"/v1/models",               false, false, false, true,  none},
+    OllamaRoute{"/v1/models",               true,  false, false, true,  path_tail},
+    OllamaRoute{"/v1/audio/transcriptions", false, false, false, true,  unreadable},
 };
 
 bool matches(const OllamaRoute& route, std::string_view path) {
@@ -63,6 +63,18 @@ const OllamaRoute* find_ollama_route(std::string_view path) {
         if (matches(route, path)) return &route;
     }
     return nullptr;
+}
+
+RewriteRoute rewrite_route(std::string_view path) {
+    const auto* route = find_ollama_route(path.substr(0, path.find('?')));
+    return route ? route->rewrite : RewriteRoute::none;
+}
+
+std::string_view route_path(RewriteRoute rewrite) {
+    for (const auto& route : routes) {
+        if (route.rewrite == rewrite) return route.path;
+    }
+    return {};
 }
 
 std::optional<std::vector<std::string>> models_named(const OllamaRoute* route, std::string_view path,

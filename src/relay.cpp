@@ -18,11 +18,7 @@ namespace http = beast::http;
 
 namespace {
 
-// Beast keeps a header field in at most 64KiB and throws for a longer one; a header limit of
-// 64KiB turns such a field from Ollama into a parse error (a 502), as nginx and HAProxy answer.
-constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::size_t watch_read_bytes = 4096;
-constexpr std::size_t max_forwarded_for_bytes = 4096;
 constexpr std::size_t max_rewrite_header_bytes = 4096;
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -62,23 +58,12 @@ void copy_end_to_end_headers(const Fields& from, Fields& to) {
     }
 }
 
-bool is_idempotent(http::verb method) {
-    return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
-           method == http::verb::delete_ || method == http::verb::put;
-}
-
 bool has_no_body(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
 // A body the parser refused (a bad chunk, a bad length), as opposed to a connection that broke.
 bool is_malformed(const boost::system::error_code& ec) {
     return ec && ec.category() == make_error_code(http::error::bad_chunk).category() && ec != http::error::partial_message &&
            ec != http::error::end_of_stream;
-}
-
-std::string describe(const boost::system::error_code& ec) {
-    if (ec == beast::error::timeout) return "timed out";
-    if (ec == http::error::end_of_stream || ec == asio::error::eof) return "connection closed by ollama";
-    return ec.message();
 }
 
 }  // namespace
@@ -109,6 +94,7 @@ Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> c
       route_(route),
       record_(record),
       done_(std::move(done)),
+      upstream_(loop, *config_),
       send_deadline_(loop.io) {}
 
 void Relay::start() {
@@ -117,7 +103,7 @@ void Relay::start() {
     if (request_has_body_ && route_.body == BodyHandling::read) {
         read_whole_body();
     } else if (!refused_model({})) {
-        connect();
+        send();
     }
 }
 
@@ -132,13 +118,12 @@ bool Relay::refused_model(std::string_view body) {
 
 void Relay::build_upstream_request() {
     const auto& in = client_.parser.get();
-    auto& out = upstream_request_;
+    auto& out = upstream_.request();
     out.method_string(in.method_string());
     out.target(in.target());
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
-
-    out.set(http::field::host, config_->upstream.host_header);
+    upstream_.set_forwarding(client_.address, in["X-Forwarded-For"], !in["X-Forwarded-Proto"].empty());
     // Origins are sluice's business (the session refused those not allowed): Ollama, seeing its
     // own Host beside a browser's Origin, would refuse the request with 403.
     out.erase(http::field::origin);
@@ -147,13 +132,6 @@ void Relay::build_upstream_request() {
         out.erase(http::field::authorization);
         out.erase(http::field::cookie);
     }
-    // A chain too long to be real is replaced by the one address sluice knows (appending to it
-    // could also pass the 64KiB a header field may have).
-    const auto forwarded_for = in["X-Forwarded-For"];
-    out.set("X-Forwarded-For", forwarded_for.empty() || forwarded_for.size() > max_forwarded_for_bytes
-                                   ? std::string(client_.address)
-                                   : fmt::format("{}, {}", forwarded_for, client_.address));
-    if (in["X-Forwarded-Proto"].empty()) out.set("X-Forwarded-Proto", "http");
 
     // Expect: 100-continue goes to Ollama only when the body is streamed: Ollama then decides
     // whether it wants the body (a blob it already has is answered at once). A body sluice reads
@@ -240,82 +218,37 @@ void Relay::on_whole_body_piece(error_code ec) {
     }
     const bool encoded = !client_.parser.get()[http::field::content_encoding].empty();
     if (refused_model(encoded ? std::string_view() : whole_body_)) return;
-    upstream_request_.content_length(whole_body_.size());
     const auto path = target_path(client_.parser.get().target());
     if (encoded || rewrite_route(path) == RewriteRoute::none) {
-        connect();
+        send();
         return;
     }
     rewrite_request_body(loop_, config_, path, whole_body_,
                          [self = shared_from_this()](std::string rewritten) {
                              self->rewritten_ = std::move(rewritten);
                              self->record_.rewrites = self->rewritten_;
-                             self->upstream_request_.content_length(self->whole_body_.size());
-                             self->connect();
+                             self->send();
                          });
 }
 
-// --- connection to Ollama ----------------------------------------------------------------------
+// --- the request to Ollama --------------------------------------------------------------------
 
-void Relay::connect() {
-    loop_.pool.acquire([self = shared_from_this()](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
-        self->on_connected(ec, std::move(connection));
-    });
+// Sent whole when sluice holds the body (then it may go twice, see UpstreamCall), else its
+// header first and the body as the client sends it.
+bool Relay::body_at_hand() const { return !request_has_body_ || route_.body == BodyHandling::read; }
+
+void Relay::send() {
+    if (request_has_body_ && body_at_hand()) upstream_.request().content_length(whole_body_.size());
+    upstream_.send(body_at_hand() ? std::optional<std::string_view>(whole_body_) : std::nullopt,
+                   [self = shared_from_this()](std::optional<UpstreamError> error) { self->on_request_sent(std::move(error)); });
 }
 
-void Relay::on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
-    if (ec) {
-        record_.upstream_unreachable = true;
-        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, describe(ec)));
+void Relay::on_request_sent(std::optional<UpstreamError> error) {
+    if (error) {
+        fail(*error);
         return;
     }
-    upstream_ = std::move(connection);
-    write_request();
-}
-
-bool Relay::can_replay() const {
-    return !retried_ && upstream_ && upstream_->reused && !response_started_ &&
-           (!request_has_body_ || route_.body == BodyHandling::read);
-}
-
-// A kept-alive connection can be closed by Ollama just as a request is written into it; such a
-// request never reached Ollama, so it is sent once more on a new connection when its body is
-// still at hand.
-void Relay::retry_on_fresh_connection() {
-    retried_ = true;
-    upstream_.reset();
-    loop_.pool.fresh_connection([self = shared_from_this()](error_code ec, std::unique_ptr<UpstreamConnection> c) {
-        self->on_connected(ec, std::move(c));
-    });
-}
-
-void Relay::write_request() {
-    auto& body = upstream_request_.body();
-    const bool whole = !request_has_body_ || route_.body == BodyHandling::read;
-    body.data = whole_body_.empty() ? nullptr : whole_body_.data();
-    body.size = whole_body_.size();
-    body.more = !whole;
-    request_serializer_.emplace(upstream_request_);
-    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_written(ec); };
-    if (whole) {
-        http::async_write(upstream_->stream, *request_serializer_, std::move(handler));
-    } else {
-        http::async_write_header(upstream_->stream, *request_serializer_, std::move(handler));
-    }
-}
-
-void Relay::on_request_written(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-        if (can_replay()) {
-            retry_on_fresh_connection();
-            return;
-        }
-        fail(502, fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, describe(ec)));
-        return;
-    }
-    if (!request_has_body_ || route_.body == BodyHandling::read) {
+    if (body_at_hand()) {
         request_body_sent_ = true;
         read_response_header();
     } else if (expect_continue_) {
@@ -340,7 +273,7 @@ void Relay::on_request_body_piece(error_code ec) {
         // The client stopped sending its body (or sent a malformed one): the upload is
         // incomplete, so Ollama's side is closed rather than left waiting for bytes that will
         // never come.
-        cancel_upstream();
+        upstream_.cancel();
         if (is_malformed(ec) && !response_started_) {
             fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
             return;
@@ -350,15 +283,10 @@ void Relay::on_request_body_piece(error_code ec) {
     }
     const auto size = request_piece_size();
     record_.bytes_in += size;
-    auto& body = upstream_request_.body();
-    body.data = size ? client_.relay_buffer.data() : nullptr;
-    body.size = size;
-    body.more = !client_.parser.is_done();
-    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
-    http::async_write(upstream_->stream, *request_serializer_,
-                      [self = shared_from_this()](error_code write_ec, std::size_t) {
-                          self->on_request_body_written(write_ec);
-                      });
+    upstream_.write_body_piece(client_.relay_buffer.data(), size, !client_.parser.is_done(),
+                               [self = shared_from_this()](error_code write_ec, std::size_t) {
+                                   self->on_request_body_written(write_ec);
+                               });
 }
 
 void Relay::on_request_body_written(error_code ec) {
@@ -384,7 +312,7 @@ void Relay::on_request_body_written(error_code ec) {
 // 100-continue) or the answer came before the body ended.
 void Relay::await_response_header() {
     if (response_started_) return;
-    if (!header_pending_) {
+    if (!upstream_.header_pending()) {
         read_response_header();
     } else if (request_body_sent_) {
         watch_client();
@@ -392,41 +320,24 @@ void Relay::await_response_header() {
 }
 
 void Relay::read_response_header() {
-    response_parser_.emplace();
-    response_parser_->header_limit(max_upstream_header_bytes);
-    response_parser_->body_limit(boost::none);
-    if (client_.parser.get().method() == http::verb::head) response_parser_->skip(true);
-    upstream_->stream.expires_after(config_->timeouts.upstream_headers);
     if (request_body_sent_) watch_client();
-    header_pending_ = true;
-    http::async_read_header(upstream_->stream, upstream_->buffer, *response_parser_,
-                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
+    upstream_.read_header(client_.parser.get().method() == http::verb::head,
+                          [self = shared_from_this()](std::optional<UpstreamError> error) {
+                              self->on_response_header(std::move(error));
+                          });
 }
 
-void Relay::on_response_header(error_code ec) {
-    header_pending_ = false;
+void Relay::on_response_header(std::optional<UpstreamError> error) {
     if (completed_) return;
     if (client_gone_) {
         complete({});
         return;
     }
-    if (ec) {
-        // Ollama may have been handling the request when the connection failed: only a request
-        // that is safe to repeat is sent again (a chat would be generated twice).
-        if (can_replay() && is_idempotent(client_.parser.get().method())) {
-            retry_on_fresh_connection();
-            return;
-        }
-        if (ec == beast::error::timeout) {
-            fail(504, fmt::format("sluice: ollama at {} sent no response within timeouts.upstream_headers ({})",
-                                  config_->upstream.url, config_->timeouts.upstream_headers));
-        } else {
-            fail(502, fmt::format("sluice: ollama at {} failed before responding: {}", config_->upstream.url,
-                                  describe(ec)));
-        }
+    if (error) {
+        fail(*error);
         return;
     }
-    if (response_parser_->get().result_int() / 100 == 1) {
+    if (upstream_.response().get().result_int() / 100 == 1) {
         on_interim_response();
         return;
     }
@@ -434,7 +345,7 @@ void Relay::on_response_header(error_code ec) {
 }
 
 void Relay::on_interim_response() {
-    if (!(expect_continue_ && response_parser_->get().result() == http::status::continue_)) {
+    if (!(expect_continue_ && upstream_.response().get().result() == http::status::continue_)) {
         read_response_header();  // other 1xx (103 Early Hints): nothing for the client here
         return;
     }
@@ -449,7 +360,8 @@ void Relay::on_interim_response() {
 }
 
 void Relay::start_response() {
-    const auto& in = response_parser_->get();
+    auto& response = upstream_.response();
+    const auto& in = response.get();
     const auto& request = client_.parser.get();
     auto& out = client_head_;
     out.result(in.result_int());
@@ -475,25 +387,24 @@ void Relay::start_response() {
         if (const auto length = in[http::field::content_length]; !length.empty()) {
             out.set(http::field::content_length, length);  // what a GET would have carried
         }
-    } else if (const auto length = response_parser_->content_length()) {
+    } else if (const auto length = response.content_length()) {
         out.content_length(*length);
-    } else if (response_parser_->chunked() && request.version() >= 11) {
+    } else if (response.chunked() && request.version() >= 11) {
         out.chunked(true);
     } else {
         keep_alive = false;  // read until the connection closes
-        if (response_parser_->chunked()) response_parser_->get().body().pieces = &dechunked_;
+        if (response.chunked()) response.get().body().pieces = &dechunked_;
     }
     out.keep_alive(keep_alive);
-    if (route_.generation) response_parser_->get().body().tail = &tail_;
-    record_.streamed = response_parser_->chunked();
+    if (route_.generation) response.get().body().tail = &tail_;
+    record_.streamed = response.chunked();
     record_.status = in.result_int();
     response_started_ = true;
     // No per-operation timers while the body flows: generation and pulls legitimately take
     // long, and the client's write deadline is the one lazy timer below.
-    upstream_->stream.expires_never();
+    upstream_.begin_body(config_->limits.stream_buffer_bytes);
     client_.stream.expires_never();
     arm_send_deadline();
-    upstream_->buffer.reserve(config_->limits.stream_buffer_bytes);
 
     head_serializer_.emplace(client_head_);
     writing_ = true;
@@ -506,75 +417,46 @@ void Relay::on_head_written(error_code ec) {
     writing_ = false;
     if (ec) {
         abandon();
-    } else if (response_parser_->is_done()) {
+    } else if (upstream_.response().is_done()) {
         finish_response();
     } else {
-        write_response_body(upstream_->buffer.size());  // body bytes that came with the header, if any
+        write_response_body(upstream_.take_buffered());  // body bytes that came with the header, if any
     }
 }
 
 // --- response body -----------------------------------------------------------------------------
 
 // Each read from Ollama lands in the upstream connection's buffer (limits.stream_buffer_bytes):
-// those bytes are written to the client as they are, and only then is Ollama read again. The
-// parser looks at the same bytes to find where the body ends; the few bytes of a chunk header
-// split across two reads stay in the buffer (already forwarded) until the next read completes them.
+// those bytes are written to the client as they are, and only then is Ollama read again.
 void Relay::read_response_body() {
-    auto& buffer = upstream_->buffer;
-    upstream_->stream.socket().async_read_some(
-        buffer.prepare(buffer.capacity() - buffer.size()),
-        [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_response_read(ec, bytes); });
+    upstream_.read_some([self = shared_from_this()](error_code ec, std::size_t bytes) {
+        if (self->client_gone_) {
+            self->complete({});
+            return;
+        }
+        self->write_response_body(self->upstream_.on_read(ec, bytes));
+    });
 }
 
-void Relay::on_response_read(error_code ec, std::size_t bytes) {
-    if (client_gone_) {
-        complete({});
-        return;
-    }
-    if (ec == asio::error::eof && response_parser_->need_eof()) {
-        response_parser_->put_eof(ec);  // a body that ends with the connection
-        write_response_body(0);
-        return;
-    }
-    if (ec) {
+void Relay::write_response_body(BodyPiece piece) {
+    if (piece.state == BodyPiece::State::broken || piece.state == BodyPiece::State::malformed) {
         // Ollama broke off mid-response; the client sees the stream end without its last chunk.
-        record_.outcome = "ollama closed the stream early";
+        record_.outcome = piece.state == BodyPiece::State::broken ? "ollama closed the stream early"
+                                                                  : "ollama sent a malformed response";
         complete({});
         return;
     }
-    upstream_->buffer.commit(bytes);
-    write_response_body(bytes);
-}
-
-void Relay::write_response_body(std::size_t fresh) {
-    auto& buffer = upstream_->buffer;
-    const auto* fresh_bytes = static_cast<const char*>(buffer.data().data()) + buffer.size() - fresh;
-    dechunked_.clear();
-    error_code ec;
-    while (buffer.size() > 0 && !response_parser_->is_done()) {
-        buffer.consume(response_parser_->put(buffer.data(), ec));
-        if (ec) break;
-    }
-    if (ec && ec != http::error::need_more) {
-        record_.outcome = "ollama sent a malformed response";
-        complete({});
-        return;
-    }
-    if (response_parser_->is_done() && buffer.size() > 0) {
-        fresh -= buffer.size();  // bytes past the end of the response are not the client's
-        buffer.consume(buffer.size());
-        upstream_reusable_ = false;
-    }
+    const auto fresh = piece.raw.size();
     if (fresh > 0) {
         if (!record_.first_byte) record_.first_byte = Clock::now();
         record_.bytes_out += fresh;
     }
-    if (fresh == 0 && !response_parser_->is_done()) {
+    if (fresh == 0 && piece.state == BodyPiece::State::more) {
         read_response_body();
         return;
     }
     auto handler = [self = shared_from_this()](error_code write_ec, std::size_t) { self->on_body_written(write_ec); };
-    if (response_parser_->get().body().pieces) {
+    if (upstream_.response().get().body().pieces) {
         writing_ = true;
         write_started_ = Clock::now();
         asio::async_write(client_.stream.socket(), dechunked_, std::move(handler));
@@ -584,7 +466,7 @@ void Relay::write_response_body(std::size_t fresh) {
     // next read from Ollama starts here, without a trip through the event loop. Only the rest
     // of a write the socket could not take waits for the client (backpressure).
     error_code write_ec;
-    const auto written = client_.stream.socket().write_some(asio::buffer(fresh_bytes, fresh), write_ec);
+    const auto written = client_.stream.socket().write_some(asio::buffer(piece.raw), write_ec);
     if (write_ec == asio::error::would_block) write_ec = {};
     if (write_ec || written == fresh) {
         on_body_written(write_ec);
@@ -592,14 +474,14 @@ void Relay::write_response_body(std::size_t fresh) {
     }
     writing_ = true;
     write_started_ = Clock::now();
-    asio::async_write(client_.stream.socket(), asio::buffer(fresh_bytes + written, fresh - written), std::move(handler));
+    asio::async_write(client_.stream.socket(), asio::buffer(piece.raw.substr(written)), std::move(handler));
 }
 
 void Relay::on_body_written(error_code ec) {
     writing_ = false;
     if (ec) {
         abandon();
-    } else if (response_parser_->is_done()) {
+    } else if (upstream_.response().is_done()) {
         finish_response();
     } else {
         read_response_body();
@@ -608,9 +490,7 @@ void Relay::on_body_written(error_code ec) {
 
 void Relay::finish_response() {
     if (route_.generation) record_.stats = parse_generation_stats(tail_.contents());
-    if (upstream_reusable_ && response_parser_->keep_alive() && request_body_sent_) {
-        loop_.pool.release(std::move(upstream_));
-    }
+    upstream_.release(request_body_sent_);
     RelayResult result;
     result.client_reusable = client_head_.keep_alive();
     complete(std::move(result));
@@ -643,7 +523,7 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
     if (ec != asio::error::operation_aborted) {
         client_gone_ = true;
         record_.outcome = "client went away";
-        if (!completed_) cancel_upstream();
+        if (!completed_) upstream_.cancel();
     }
     if (completed_) finish_when_idle();
 }
@@ -658,7 +538,7 @@ void Relay::arm_send_deadline() {
         if (self->writing_ && Clock::now() - self->write_started_ >= limit) {
             self->record_.outcome = "client stopped reading (timeouts.client_send)";
             self->client_gone_ = true;
-            self->cancel_upstream();
+            self->upstream_.cancel();
             error_code ignored;
             self->client_.stream.socket().close(ignored);  // fails the pending write
             return;
@@ -670,16 +550,8 @@ void Relay::arm_send_deadline() {
 // The client is gone (or stopped sending): Ollama's side is closed so it stops working for it.
 void Relay::abandon() {
     client_gone_ = true;
-    cancel_upstream();
+    upstream_.cancel();
     complete({});
-}
-
-void Relay::cancel_upstream() {
-    if (upstream_) {
-        error_code ignored;
-        upstream_->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        upstream_->stream.socket().close(ignored);
-    }
 }
 
 // --- completion --------------------------------------------------------------------------------
@@ -691,6 +563,11 @@ void Relay::fail(unsigned status, std::string message) {
     result.error_status = status;
     result.error_message = std::move(message);
     complete(std::move(result));
+}
+
+void Relay::fail(const UpstreamError& error) {
+    record_.upstream_unreachable = error.unreachable;
+    fail(error.status, error.message);
 }
 
 void Relay::complete(RelayResult result) {
@@ -717,7 +594,7 @@ void Relay::finish_when_idle() {
 }
 
 void Relay::finish() {
-    upstream_.reset();  // a connection not handed back to the pool is closed here
+    upstream_.close();  // a connection not handed back to the pool is closed here
     auto done = std::move(done_);
     if (client_gone_) result_.client_reusable = false;
     done(std::move(result_));

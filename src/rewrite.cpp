@@ -17,19 +17,6 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
-std::string_view route_name(RewriteRoute route) {
-    switch (route) {
-        case RewriteRoute::chat: return "/api/chat";
-        case RewriteRoute::generate: return "/api/generate";
-        case RewriteRoute::openai_chat: return "/v1/chat/completions";
-        case RewriteRoute::openai_completions: return "/v1/completions";
-        case RewriteRoute::embed: return "/api/embed";
-        case RewriteRoute::embeddings: return "/api/embeddings";
-        case RewriteRoute::none: break;
-    }
-    return "";
-}
-
 bool is_openai(RewriteRoute route) { return route == RewriteRoute::openai_chat || route == RewriteRoute::openai_completions; }
 bool is_embedding(RewriteRoute route) { return route == RewriteRoute::embed || route == RewriteRoute::embeddings; }
 bool has_messages(RewriteRoute route) { return route == RewriteRoute::chat || route == RewriteRoute::openai_chat; }
@@ -239,7 +226,7 @@ void Rewrite::options(const std::string& model) {
         }
         if (!skipped.empty()) {
             const bool num_ctx = std::find(skipped.begin(), skipped.end(), "num_ctx") != skipped.end();
-            note("options " + join(skipped, ", ") + ": no such field on " + std::string(route_name(route_)) +
+            note("options " + join(skipped, ", ") + ": no such field on " + std::string(route_path(route_)) +
                  "; skipped (" + (num_ctx ? "num_ctx can be set in a Modelfile or with OLLAMA_CONTEXT_LENGTH" : "a Modelfile can set them") + ")");
         }
         return;
@@ -286,7 +273,7 @@ void Rewrite::options(const std::string& model) {
 void Rewrite::keep_alive() {
     if (rule_.keep_alive.empty()) return;
     if (is_openai(route_)) {
-        note("keep_alive: no such field on " + std::string(route_name(route_)) +
+        note("keep_alive: no such field on " + std::string(route_path(route_)) +
              "; skipped (OLLAMA_KEEP_ALIVE sets it on the server)");
         return;
     }
@@ -360,7 +347,7 @@ void Rewrite::think(const std::string& model) {
 
     ThinkVia via = rule_.think_via;
     if (via == ThinkVia::raw_template && route_ != RewriteRoute::generate) {
-        note("think_via: template works on /api/generate only; using the think field on " + std::string(route_name(route_)));
+        note("think_via: template works on /api/generate only; using the think field on " + std::string(route_path(route_)));
         via = ThinkVia::field;
     }
     if (via == ThinkVia::raw_template) {
@@ -494,17 +481,6 @@ void Rewrite::finish(JsonWorkspace& workspace) {
 
 }  // namespace
 
-RewriteRoute rewrite_route(std::string_view path) {
-    path = path.substr(0, path.find('?'));
-    if (path == "/api/chat") return RewriteRoute::chat;
-    if (path == "/api/generate") return RewriteRoute::generate;
-    if (path == "/v1/chat/completions") return RewriteRoute::openai_chat;
-    if (path == "/v1/completions") return RewriteRoute::openai_completions;
-    if (path == "/api/embed") return RewriteRoute::embed;
-    if (path == "/api/embeddings") return RewriteRoute::embeddings;
-    return RewriteRoute::none;
-}
-
 const InstalledModel* ModelFacts::find(std::string_view name) const {
     const std::string wanted = normalize_model_name(name);
     for (const InstalledModel& model : models) {
@@ -563,7 +539,7 @@ RewriteResult rewrite_request(std::string_view path, std::string_view body, cons
     }
     result.rule_line = rule->line;
     result.reasons.push_back("rule \"" + rule->match + "\" (line " + std::to_string(rule->line) + ") matches model \"" +
-                             requested + "\" on " + std::string(route_name(route)));
+                             requested + "\" on " + std::string(route_path(route)));
 
     Rewrite rewrite(route, body, *request, *rule, config, facts, result);
     const std::string target = rewrite.model(*model, requested);

@@ -2,6 +2,7 @@
 #include "sluice/user_bench.hpp"
 
 #include "sluice/config.hpp"
+#include "sluice/json_edit.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -59,15 +60,6 @@ struct Exchange {
     bool done = false;            // the final line ("done": true) arrived
     std::uint64_t eval_count = 0, eval_duration_ns = 0;
 };
-
-std::string json_quote(std::string_view text) {
-    std::string quoted = "\"";
-    for (const char c : text) {
-        if (c == '"' || c == '\\') quoted += '\\';
-        quoted += c;
-    }
-    return quoted + "\"";
-}
 
 std::string chat_body(std::string_view model, std::optional<std::string_view> question, int num_predict) {
     if (!question) return fmt::format(R"({{"model":{},"messages":[],"stream":true}})", json_quote(model));

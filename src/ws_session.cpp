@@ -4,6 +4,7 @@
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
+#include "sluice/upstream_call.hpp"
 #include "sluice/ws_message.hpp"
 
 #include <boost/asio/bind_allocator.hpp>
@@ -24,8 +25,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-constexpr std::size_t body_read_bytes = 16 * 1024;
-
 // {"id":"<id>", + rest: every frame sluice sends about a chat starts so.
 std::string frame_for(std::string_view id, std::string_view rest) {
     std::string frame = R"({"id":")";
@@ -44,15 +43,16 @@ std::string error_frame(std::string_view id, std::string_view message) {
 
 }  // namespace
 
-// One chat on a socket: its own upstream connection, read only while the browser keeps up.
-// The socket owns its chats; a chat only observes its socket (a weak pointer: no cycle, so a
-// socket torn down with chats in flight frees them, and its destructor aborts them).
+// One chat on a socket: its own call to Ollama, read only while the browser keeps up. The
+// socket owns its chats; a chat only observes its socket (a weak pointer: no cycle, so a socket
+// torn down with chats in flight frees them, and its destructor aborts them).
 class WsChat : public std::enable_shared_from_this<WsChat> {
 public:
     WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body)
         : session_(session),
           loop_(session->loop()),
           config_(loop_.config),
+          upstream_(loop_, *config_),
           id_(std::move(id)),
           line_prefix_(frame_for(id_, R"("line":)")),
           body_(std::move(body)) {
@@ -67,6 +67,14 @@ public:
         record_.streamed = true;
         record_.handler = Handler::websocket;
         record_.bytes_in = body_.size();
+        // The chat goes to Ollama's /api/chat as a proxied one would, forwarded for the page.
+        auto& request = upstream_.request();
+        request.method(http::verb::post);
+        request.target("/api/chat");
+        request.version(11);
+        request.set(http::field::content_type, "application/json");
+        const auto& upgrade = session->upgrade_request();
+        upstream_.set_forwarding(record_.client, upgrade["X-Forwarded-For"], !upgrade["X-Forwarded-Proto"].empty());
     }
 
     ~WsChat() {
@@ -78,23 +86,23 @@ public:
         rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
             if (self->ended_) return;
             self->rewritten_ = std::move(rewritten);
-            self->loop_.pool.acquire([self](error_code ec, std::unique_ptr<UpstreamConnection> connection) {
-                self->on_connected(ec, std::move(connection));
-            });
+            self->record_.rewrites = self->rewritten_;
+            self->upstream_.request().content_length(self->body_.size());
+            self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
         });
     }
 
     // The page's stop button: Ollama's connection is closed, so it stops generating.
     void cancel() {
         cancelled_ = true;
-        close_upstream();
+        upstream_.cancel();
         if (paused_) finish({});  // no read is pending to report the close
     }
 
     // The socket is gone: nothing more is sent to it.
     void abort() {
         aborted_ = true;
-        close_upstream();
+        upstream_.cancel();
         if (paused_) finish({});
     }
 
@@ -111,94 +119,73 @@ public:
 private:
     using error_code = boost::system::error_code;
 
-    void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection) {
-        if (cancelled_ || aborted_) {
-            finish({});
+    bool stopped() const { return cancelled_ || aborted_; }
+
+    void on_sent(std::optional<UpstreamError> error) {
+        if (stopped() || error) {
+            finish(std::move(error));
             return;
         }
-        if (ec) {
-            record_.upstream_unreachable = true;
-            finish(fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, ec.message()));
-            return;
-        }
-        upstream_ = std::move(connection);
-        request_.method(http::verb::post);
-        request_.target("/api/chat");
-        request_.version(11);
-        request_.set(http::field::host, config_->upstream.host_header);
-        request_.set(http::field::content_type, "application/json");
-        request_.body() = body_;
-        request_.prepare_payload();
-        upstream_->stream.expires_after(config_->timeouts.upstream_headers);
-        http::async_write(upstream_->stream, request_, [self = shared_from_this()](error_code write_ec, std::size_t) {
-            self->on_request_written(write_ec);
+        read_header();
+    }
+
+    void read_header() {
+        upstream_.read_header(false, [self = shared_from_this()](std::optional<UpstreamError> error) {
+            self->on_header(std::move(error));
         });
     }
 
-    void on_request_written(error_code ec) {
-        if (ec && !retried_ && upstream_ && upstream_->reused && !cancelled_ && !aborted_) {
-            // A kept-alive connection Ollama closed just as the request went in: the request
-            // never reached it, so it goes once more on a new connection.
-            retried_ = true;
-            upstream_.reset();
-            loop_.pool.fresh_connection([self = shared_from_this()](error_code connect_ec, std::unique_ptr<UpstreamConnection> c) {
-                self->on_connected(connect_ec, std::move(c));
-            });
+    void on_header(std::optional<UpstreamError> error) {
+        if (stopped() || error) {
+            finish(std::move(error));
             return;
         }
-        if (ec) {
-            finish(fmt::format("sluice: cannot reach ollama at {}: {}", config_->upstream.url, ec.message()));
+        auto& response = upstream_.response();
+        if (response.get().result_int() / 100 == 1) {  // 103 Early Hints: nothing for the page
+            read_header();
             return;
         }
-        parser_.emplace();
-        parser_->body_limit(boost::none);
-        http::async_read_header(upstream_->stream, upstream_->buffer, *parser_,
-                                [self = shared_from_this()](error_code read_ec, std::size_t) { self->on_header(read_ec); });
-    }
-
-    void on_header(error_code ec) {
-        if (ec) {
-            finish(ec == beast::error::timeout
-                       ? fmt::format("sluice: ollama sent no response within timeouts.upstream_headers ({})",
-                                     config_->timeouts.upstream_headers)
-                       : fmt::format("sluice: ollama failed before responding: {}", ec.message()));
-            return;
-        }
-        status_ = parser_->get().result_int();
-        upstream_->stream.expires_never();  // generation legitimately takes long
-        chunk_ = std::make_unique_for_overwrite<char[]>(body_read_bytes);
-        read_body();
+        status_ = response.get().result_int();
+        // The rewritten model may have been removed since the catalog last looked.
+        if (status_ == 404) loop_.catalog->refresh_soon();
+        response.get().body().pieces = &pieces_;
+        response.get().body().tail = &tail_;
+        upstream_.begin_body(config_->limits.stream_buffer_bytes);
+        on_body(upstream_.take_buffered());
     }
 
     void read_body() {
         if (ended_) return;
-        if (parser_->is_done()) {
-            finish_stream();
-            return;
-        }
         if (queued_ >= WsSession::chat_queue_bytes) {
             paused_ = true;  // backpressure: the browser is behind; frame_sent() resumes
             return;
         }
-        auto& body = parser_->get().body();
-        body.data = chunk_.get();
-        body.size = body_read_bytes;
-        http::async_read_some(upstream_->stream, upstream_->buffer, *parser_,
-                              asio::bind_allocator(HandlerAllocator<char>(read_memory_),
-                                                   [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); }));
+        upstream_.read_some(asio::bind_allocator(HandlerAllocator<char>(read_memory_),
+                                                 [self = shared_from_this()](error_code ec, std::size_t bytes) {
+                                                     self->on_body(self->upstream_.on_read(ec, bytes));
+                                                 }));
     }
 
-    void on_body(error_code ec) {
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) {
-            finish(cancelled_ || aborted_ ? std::string() : std::string("sluice: ollama closed the stream early"));
+    void on_body(BodyPiece piece) {
+        if (stopped()) {
+            finish({});
             return;
         }
-        const auto size = body_read_bytes - parser_->get().body().size;
-        split_lines({chunk_.get(), size});
+        if (piece.state == BodyPiece::State::broken || piece.state == BodyPiece::State::malformed) {
+            finish(UpstreamError{502, piece.state == BodyPiece::State::broken ? "sluice: ollama closed the stream early"
+                                                                              : "sluice: ollama sent a malformed response"});
+            return;
+        }
+        for (const auto& bytes : pieces_) split_lines({static_cast<const char*>(bytes.data()), bytes.size()});
         if (pending_.size() > config_->limits.max_body_bytes) {
-            close_upstream();
-            finish("sluice: a line from ollama exceeds limits.max_body_bytes");
+            upstream_.cancel();
+            finish(UpstreamError{502, "sluice: a line from ollama exceeds limits.max_body_bytes"});
+            return;
+        }
+        if (piece.state == BodyPiece::State::done) {
+            send_line();  // a body without a final newline (a non-streamed answer or an error)
+            upstream_.release(true);
+            finish({});
             return;
         }
         read_body();
@@ -227,26 +214,20 @@ private:
         frame += line_prefix_;
         frame += pending_;
         frame += '}';
-        last_line_.swap(pending_);  // the final line carries the generation statistics
         pending_.clear();
         session->send(shared_from_this(), std::move(frame));
     }
 
-    void finish_stream() {
-        send_line();  // a body without a final newline (a non-streamed answer or an error)
-        if (parser_->keep_alive()) loop_.pool.release(std::move(upstream_));
-        finish({});
-    }
-
     // `error` empty: the chat ended (done, or cancelled); else it failed.
-    void finish(std::string error) {
+    void finish(std::optional<UpstreamError> error) {
         if (ended_) return;
         ended_ = true;
-        upstream_.reset();
+        if (stopped()) error.reset();
+        upstream_.close();
         log_exchange(error);
         const auto session = session_.lock();
         if (!session) return;
-        if (!aborted_) session->send(nullptr, cancelled_ || error.empty() ? done_frame() : error_frame(id_, error));
+        if (!aborted_) session->send(nullptr, error ? error_frame(id_, error->message) : done_frame());
         session->chat_finished(id_);
     }
 
@@ -263,49 +244,39 @@ private:
     }
 
     // One access-log line and one request on the metrics' route "ws": its status is Ollama's, or
-    // what sluice would have answered over HTTP (502 when Ollama failed first, 499 when the
-    // browser left first).
-    void log_exchange(const std::string& error) {
+    // what sluice would have answered over HTTP (502 or 504 when Ollama failed first, 499 when
+    // the browser left first).
+    void log_exchange(const std::optional<UpstreamError>& error) {
         --loop_.state.active_exchanges;
         active_stream_.release();
-        record_.status = status_ != 0 ? status_ : error.empty() ? 499 : 502;
-        record_.stats = parse_generation_stats(last_line_);
-        record_.client_gone = (cancelled_ || aborted_) && !(parser_ && parser_->is_done());
-        record_.rewrites = rewritten_;
+        record_.status = status_ != 0 ? status_ : error ? error->status : 499;
+        record_.upstream_unreachable = error && error->unreachable;
+        record_.stats = parse_generation_stats(tail_.contents());
+        record_.client_gone = stopped() && !upstream_.response_complete();
         if (aborted_) record_.outcome = "client went away";
         if (cancelled_) record_.outcome = "client cancelled";
-        if (!error.empty() && !cancelled_ && !aborted_) record_.outcome = "failed";
+        if (error) record_.outcome = "failed";
         if (config_->log.access) log_access(record_);
         if (loop_.metrics) loop_.metrics->exchange_finished(record_);
-    }
-
-    void close_upstream() {
-        if (!upstream_) return;
-        error_code ignored;
-        upstream_->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        upstream_->stream.socket().close(ignored);
     }
 
     std::weak_ptr<WsSession> session_;
     EventLoop& loop_;
     std::shared_ptr<const Config> config_;  // the snapshot this chat started with
+    UpstreamCall upstream_;
     std::string id_;
     std::string line_prefix_;  // {"id":"<id>","line":  escaped once, not per line
-    std::string body_;
-    std::string rewritten_;  // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
-    std::unique_ptr<UpstreamConnection> upstream_;
-    http::request<http::string_body> request_;
-    std::optional<http::response_parser<http::buffer_body>> parser_;
-    std::unique_ptr<char[]> chunk_;  // de-chunked body bytes of one read
-    HandlerMemory read_memory_;      // each body read's operation state
-    std::string pending_;            // the line not yet complete
-    std::string last_line_;          // the line sent last
+    std::string body_;         // the chat as it goes to Ollama (rewritten in place)
+    std::string rewritten_;    // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
+    std::vector<asio::const_buffer> pieces_;  // the de-chunked body bytes of one read
+    StreamTail tail_;                         // the last line: the generation statistics
+    HandlerMemory read_memory_;               // each body read's operation state
+    std::string pending_;                     // the line not yet complete
     ExchangeRecord record_;
-    std::size_t queued_ = 0;         // bytes of this chat's frames not yet written to the browser
+    std::size_t queued_ = 0;  // bytes of this chat's frames not yet written to the browser
     unsigned status_ = 0;
-    ActiveStream active_stream_;   // counted in sluice_active_streams while the chat runs
+    ActiveStream active_stream_;  // counted in sluice_active_streams while the chat runs
     bool paused_ = false;
-    bool retried_ = false;
     bool cancelled_ = false;
     bool aborted_ = false;
     bool ended_ = false;

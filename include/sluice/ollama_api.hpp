@@ -1,7 +1,8 @@
 // ollama_api: Ollama's routes as sluice needs to know them, in one table. The router reads
 // which bodies to read whole and which responses carry generation statistics; access control
-// reads which routes a `routes: chat` key may use and which body fields name models. Pure: no
-// I/O, no networking headers.
+// reads which routes a `routes: chat` key may use and which body fields name models; the
+// rewriter which bodies it may change; the metrics their route label. Pure: no I/O, no
+// networking headers.
 #pragma once
 
 #include "sluice/json_edit.hpp"
@@ -24,6 +25,9 @@ enum class ModelNaming {
     unreadable,     // a body sluice cannot read (a multipart upload)
 };
 
+// The routes whose JSON bodies the request rewriter reads and may change.
+enum class RewriteRoute { none, chat, generate, openai_chat, openai_completions, embed, embeddings };
+
 struct OllamaRoute {
     std::string_view path;
     bool prefix = false;      // matches `path` and everything below it ("/api/blobs" -> "/api/blobs/<digest>")
@@ -31,11 +35,16 @@ struct OllamaRoute {
     bool generation = false;  // the response ends with Ollama's statistics line (TTFT, tokens/s)
     bool inference = false;   // a `routes: chat` key may use it: runs or lists models, changes nothing installed
     ModelNaming models = ModelNaming::none;
+    RewriteRoute rewrite = RewriteRoute::none;
 };
 
 // The route of Ollama's that `path` (decoded, without query) is, or null for a path Ollama
 // does not have (yet): such paths are still forwarded, but only `routes: all` keys reach them.
 const OllamaRoute* find_ollama_route(std::string_view path);
+
+// "/api/chat" -> chat; a query string is ignored; anything else -> none. And back: the path.
+RewriteRoute rewrite_route(std::string_view path);
+std::string_view route_path(RewriteRoute route);
 
 // The models a request to `path` uses, decoded as Ollama's Go decoder reads them (the last
 // member whose name matches case-insensitively, with Unicode's simple folding); nullopt when

@@ -8,7 +8,7 @@
 #include "sluice/body_tap.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/router.hpp"
-#include "sluice/upstream_pool.hpp"
+#include "sluice/upstream_call.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -70,10 +70,9 @@ private:
     void read_whole_body();
     void on_whole_body_piece(error_code ec);
     bool refused_model(std::string_view body);
-    void connect();
-    void on_connected(error_code ec, std::unique_ptr<UpstreamConnection> connection);
-    void write_request();
-    void on_request_written(error_code ec);
+    bool body_at_hand() const;
+    void send();
+    void on_request_sent(std::optional<UpstreamError> error);
     void read_request_body_piece();
     void on_request_body_piece(error_code ec);
     void on_request_body_written(error_code ec);
@@ -81,13 +80,12 @@ private:
     // Response, Ollama -> client.
     void await_response_header();
     void read_response_header();
-    void on_response_header(error_code ec);
+    void on_response_header(std::optional<UpstreamError> error);
     void on_interim_response();
     void start_response();
     void on_head_written(error_code ec);
     void read_response_body();
-    void on_response_read(error_code ec, std::size_t bytes);
-    void write_response_body(std::size_t fresh);
+    void write_response_body(BodyPiece piece);
     void on_body_written(error_code ec);
     void finish_response();
 
@@ -96,11 +94,9 @@ private:
     void on_client_readable(error_code ec, std::size_t bytes);
     void arm_send_deadline();
     void abandon();
-    void cancel_upstream();
 
-    bool can_replay() const;
-    void retry_on_fresh_connection();
     void fail(unsigned status, std::string message);
+    void fail(const UpstreamError& error);
     void complete(RelayResult result);
     void finish_when_idle();
     void finish();
@@ -113,10 +109,7 @@ private:
     ExchangeRecord& record_;
     Done done_;
 
-    std::unique_ptr<UpstreamConnection> upstream_;
-    boost::beast::http::request<boost::beast::http::buffer_body> upstream_request_;
-    std::optional<boost::beast::http::request_serializer<boost::beast::http::buffer_body>> request_serializer_;
-    std::optional<boost::beast::http::response_parser<BodyTap>> response_parser_;
+    UpstreamCall upstream_;
     boost::beast::http::response<boost::beast::http::empty_body> client_head_;
     std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> head_serializer_;
     std::vector<boost::asio::const_buffer> dechunked_;  // HTTP/1.0 client: the pieces of one read
@@ -128,14 +121,11 @@ private:
     bool request_has_body_ = false;
     bool request_body_sent_ = false;    // every request body byte reached Ollama
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body
-    bool retried_ = false;
     bool response_started_ = false;     // the status line went to the client
-    bool upstream_reusable_ = true;     // Ollama sent nothing past the end of the response
     bool writing_ = false;              // a write to the client is pending
     Clock::time_point write_started_{};
     bool watching_ = false;             // a read on the client socket is pending (liveness)
     bool reading_body_ = false;         // a read of the request body is pending
-    bool header_pending_ = false;       // a read of Ollama's response header is pending
     bool client_gone_ = false;
     bool completed_ = false;
     RelayResult result_;

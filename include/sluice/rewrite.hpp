@@ -34,6 +34,7 @@
 #include "sluice/config.hpp"
 #include "sluice/json_edit.hpp"
 #include "sluice/kv_budget.hpp"
+#include "sluice/ollama_api.hpp"
 
 #include <optional>
 #include <string>
@@ -41,12 +42,6 @@
 #include <vector>
 
 namespace sluice {
-
-// The routes whose bodies the rewriter reads (the router reads these bodies whole).
-enum class RewriteRoute { none, chat, generate, openai_chat, openai_completions, embed, embeddings };
-
-// "/api/chat" -> chat; a query string is ignored; anything else -> none.
-RewriteRoute rewrite_route(std::string_view path);
 
 // What the model catalog knows about one installed model.
 struct InstalledModel {

@@ -1,8 +1,9 @@
 // ws_session: one browser WebSocket at /_sluice/ws, carrying several chats at once.
 //
 // The page sends text frames {"id":"<id>","chat":{...the /api/chat body...}} and
-// {"id":"<id>","cancel":true}. Each chat is its own exchange with Ollama's /api/chat (through the
-// upstream pool and the request rewriter, as a proxied chat would be); each NDJSON line Ollama
+// {"id":"<id>","cancel":true}. Each chat is its own exchange with Ollama's /api/chat, through the
+// request rewriter and the same UpstreamCall a proxied chat takes (forwarding headers, replay
+// rule, header limit, error texts); each NDJSON line Ollama
 // sends comes back as one frame {"id":"<id>","line":<the line, byte for byte>}, and the chat ends
 // with {"id":"<id>","done":true,"status":200} ("cancelled":true instead of the status after a
 // cancel; "rewrite":"<X-Sluice-Rewrite's value>" when the rewriter changed the request) or
@@ -76,6 +77,7 @@ public:
     EventLoop& loop() { return loop_; }
     const std::string& client_address() const { return client_address_; }
     const std::string& key_name() const { return key_name_; }
+    const boost::beast::http::request<boost::beast::http::empty_body>& upgrade_request() const { return upgrade_; }
     std::string frame_buffer();  // an empty string, with a written frame's capacity when there is one
 
 private:

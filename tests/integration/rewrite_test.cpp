@@ -4,8 +4,10 @@
 #include "fake_ollama.hpp"
 #include "fixtures.hpp"
 #include "test_client.hpp"
+#include "ws_client.hpp"
 
 #include "sluice/kv_budget.hpp"
+#include "sluice/model_catalog.hpp"
 #include "sluice/server.hpp"
 
 #include <gtest/gtest.h>
@@ -331,6 +333,24 @@ TEST_F(RewriteProxy, NoMatchingRuleForwardsTheBodyByteIdenticalWithoutHeader) {
     EXPECT_EQ(ollama.last_request().body, body);
     EXPECT_FALSE(response.has_header("X-Sluice-Rewrite"));
     EXPECT_EQ(response.status, 200u);
+}
+
+// A model removed behind sluice's back: Ollama's 404 makes the catalog look again (at most once
+// per ModelCatalog::min_refresh_gap), for a chat from the page as for a proxied one.
+TEST_F(RewriteProxy, AModelNotFoundInAChatFromThePageMakesTheCatalogLookAgain) {
+    start(every_rule_kind);
+    std::this_thread::sleep_for(ModelCatalog::min_refresh_gap + std::chrono::milliseconds(200));
+    ASSERT_EQ(received("/api/tags"), 1u);
+    WsClient client(port());
+    client.chat("m", "missing-model");
+    const auto frames = client.read_until_end_of("m");
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(frames.back().raw, R"({"id":"m","done":true,"status":404})");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (received("/api/tags") < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(received("/api/tags"), 2u);
 }
 
 TEST_F(RewriteProxy, CatalogAsksOllamaOnceNotPerRequest) {

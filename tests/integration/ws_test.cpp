@@ -205,6 +205,36 @@ TEST_F(WebSocketTest, OllamaDownEndsTheChatWithAnError) {
     EXPECT_NE(frame->error.find("cannot reach ollama"), std::string::npos) << frame->raw;
 }
 
+// A chat from the page takes the exchange a proxied chat takes (UpstreamCall): it goes up
+// forwarded for the browser, and Ollama's failures read the same on both front ends.
+TEST_F(WebSocketTest, AChatGoesUpWithTheForwardingHeadersAProxiedChatCarries) {
+    WsClient client(port(), {}, {{"X-Forwarded-For", "203.0.113.7"}});
+    client.chat("f");
+    const auto frames = client.read_until_end_of("f");
+    ASSERT_FALSE(frames.empty());
+    EXPECT_TRUE(frames.back().done) << frames.back().raw;
+    const auto seen = ollama.last_request();
+    EXPECT_EQ(seen.target, "/api/chat");
+    EXPECT_EQ(seen.header("X-Forwarded-For"), "203.0.113.7, 127.0.0.1");
+    EXPECT_EQ(seen.header("X-Forwarded-Proto"), "http");
+}
+
+TEST_F(WebSocketTest, OllamaSilentPastTheHeaderTimeoutReadsAsOverHttp) {
+    Config config;
+    config.timeouts.upstream_headers = 300ms;
+    start(config);
+    ollama.set_knobs({.first_byte_delay = 3s});
+    TestClient http_client(port());
+    const auto response = http_client.request("POST", "/api/chat", R"({"model":"qwen3:14b"})");
+    ASSERT_EQ(response.status, 504u);
+    WsClient client(port());
+    client.chat("t");
+    const auto frame = client.read();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->id, "t");
+    EXPECT_EQ(fmt::format(R"({{"error":"{}"}})", frame->error), response.body) << frame->raw;
+}
+
 TEST_F(WebSocketTest, MalformedMessageGetsAnErrorAndTheSocketStaysUsable) {
     ollama.set_knobs({.tokens = 1});
     WsClient client(port());

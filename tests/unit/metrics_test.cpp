@@ -53,7 +53,10 @@ INSTANTIATE_TEST_SUITE_P(
         LabelCase{Handler::proxy, "/api/nope", "other"},
         LabelCase{Handler::proxy, "/api/chat/", "other"},
         LabelCase{Handler::proxy, "/api/blobsx", "other"},
-        LabelCase{Handler::proxy, "/api/blobs", "/api/blobs"},
+        LabelCase{Handler::proxy, "/api/blobs", "other"},  // Ollama's route is /api/blobs/<digest> only
+        // Every route in Ollama's table (ollama_api.hpp) is its own label.
+        LabelCase{Handler::proxy, "/api/status", "/api/status"},
+        LabelCase{Handler::proxy, "/v1/responses", "/v1/responses"},
         LabelCase{Handler::proxy, "/api/chatter", "other"},
         LabelCase{Handler::proxy, "/favicon.ico", "other"},
         LabelCase{Handler::proxy, "", "other"},

@@ -1,0 +1,217 @@
+// upstream_call: one request to Ollama and its response, shared by every front end.
+#include "sluice/upstream_call.hpp"
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr std::size_t max_forwarded_for_bytes = 4096;
+
+bool is_idempotent(http::verb method) {
+    return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
+           method == http::verb::delete_ || method == http::verb::put;
+}
+
+std::string describe(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) return "timed out";
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return "connection closed by ollama";
+    return ec.message();
+}
+
+}  // namespace
+
+void UpstreamCall::set_forwarding(std::string_view client_address, std::string_view forwarded_for,
+                                  bool has_forwarded_proto) {
+    request_.set(http::field::host, config_.upstream.host_header);
+    // A chain too long to be real is replaced by the one address sluice knows (appending to it
+    // could also pass the 64KiB a header field may have).
+    request_.set("X-Forwarded-For", forwarded_for.empty() || forwarded_for.size() > max_forwarded_for_bytes
+                                        ? std::string(client_address)
+                                        : fmt::format("{}, {}", forwarded_for, client_address));
+    if (!has_forwarded_proto) request_.set("X-Forwarded-Proto", "http");
+}
+
+// --- the request -----------------------------------------------------------------------------
+
+// A kept-alive connection can be closed by Ollama just as a request goes into it. The request is
+// then sent once more, on a new connection, when it cannot have run twice: its body is still at
+// hand, and either the write failed (nothing reached Ollama) or the method is idempotent (Ollama
+// may have been handling it: a chat would be generated twice).
+bool UpstreamCall::may_replay(bool after_request_written) const {
+    return !retried_ && !cancelled_ && connection_ && connection_->reused && whole_body_ &&
+           (!after_request_written || is_idempotent(request_.method()));
+}
+
+void UpstreamCall::send(std::optional<std::string_view> body, Then sent) {
+    whole_body_ = body;
+    connect(std::move(sent), false);
+}
+
+// The pool's handler runs on this loop, and `sent` keeps the front end (and this call) alive.
+void UpstreamCall::connect(Then sent, bool fresh) {
+    auto connected = [this, sent = std::move(sent)](error_code ec, std::unique_ptr<UpstreamConnection> connection) mutable {
+        if (ec) {
+            sent(unreachable(ec, false));
+            return;
+        }
+        if (cancelled_) {  // nothing went on it: the pool may hand it out again
+            loop_.pool.release(std::move(connection));
+            sent(UpstreamError{502, "sluice: cancelled before the request went to ollama"});
+            return;
+        }
+        connection_ = std::move(connection);
+        write(std::move(sent));
+    };
+    if (fresh) {
+        loop_.pool.fresh_connection(std::move(connected));
+    } else {
+        loop_.pool.acquire(std::move(connected));
+    }
+}
+
+void UpstreamCall::write(Then sent) {
+    auto& body = request_.body();
+    body.data = whole_body_ && !whole_body_->empty() ? const_cast<char*>(whole_body_->data()) : nullptr;
+    body.size = whole_body_ ? whole_body_->size() : 0;
+    body.more = !whole_body_;
+    if (whole_body_) request_.content_length(whole_body_->size());
+    serializer_.emplace(request_);
+    connection_->stream.expires_after(config_.timeouts.upstream_headers);
+    auto handler = [this, sent = std::move(sent)](error_code ec, std::size_t) mutable { on_written(ec, std::move(sent)); };
+    if (whole_body_) {
+        http::async_write(connection_->stream, *serializer_, std::move(handler));
+    } else {
+        http::async_write_header(connection_->stream, *serializer_, std::move(handler));
+    }
+}
+
+void UpstreamCall::on_written(error_code ec, Then sent) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec && may_replay(false)) {
+        retried_ = true;
+        connection_.reset();
+        connect(std::move(sent), true);
+        return;
+    }
+    if (ec) {
+        sent(unreachable(ec, true));
+        return;
+    }
+    sent(std::nullopt);
+}
+
+UpstreamError UpstreamCall::unreachable(const error_code& ec, bool connected) const {
+    return {502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)), !connected};
+}
+
+// --- the response header ---------------------------------------------------------------------
+
+void UpstreamCall::read_header(bool head, Then got) {
+    head_ = head;
+    response_.emplace();
+    response_->header_limit(max_upstream_header_bytes);
+    response_->body_limit(boost::none);
+    if (head) response_->skip(true);
+    connection_->stream.expires_after(config_.timeouts.upstream_headers);
+    header_pending_ = true;
+    http::async_read_header(connection_->stream, connection_->buffer, *response_,
+                            [this, got = std::move(got)](error_code ec, std::size_t) mutable {
+                                header_pending_ = false;
+                                on_header(ec, std::move(got));
+                            });
+}
+
+void UpstreamCall::on_header(error_code ec, Then got) {
+    if (!ec) {
+        got(std::nullopt);
+        return;
+    }
+    if (may_replay(true)) {
+        retried_ = true;
+        connection_.reset();
+        connect([this, got = std::move(got)](std::optional<UpstreamError> error) mutable {
+            if (error) {
+                got(std::move(error));
+            } else {
+                read_header(head_, std::move(got));
+            }
+        }, true);
+        return;
+    }
+    if (ec == beast::error::timeout) {
+        got(UpstreamError{504, fmt::format("sluice: ollama at {} sent no response within timeouts.upstream_headers ({})",
+                                           config_.upstream.url, config_.timeouts.upstream_headers)});
+    } else {
+        got(UpstreamError{502, fmt::format("sluice: ollama at {} failed before responding: {}", config_.upstream.url,
+                                           describe(ec))});
+    }
+}
+
+// --- the response body -----------------------------------------------------------------------
+
+void UpstreamCall::begin_body(std::size_t buffer_bytes) {
+    connection_->stream.expires_never();
+    connection_->buffer.reserve(buffer_bytes);
+}
+
+BodyPiece UpstreamCall::take_buffered() { return take(connection_->buffer.size()); }
+
+BodyPiece UpstreamCall::on_read(error_code ec, std::size_t bytes) {
+    if (ec == asio::error::eof && response_->need_eof()) {
+        response_->put_eof(ec);  // a body that ends with the connection
+        return take(0);
+    }
+    if (ec) return {BodyPiece::State::broken, {}};
+    connection_->buffer.commit(bytes);
+    return take(bytes);
+}
+
+// The parser runs over the buffered bytes to find where the body ends (and, through BodyTap,
+// shows the de-chunked pieces); the few bytes of a chunk header split across two reads stay in
+// the buffer, already handed over, until the next read completes them.
+BodyPiece UpstreamCall::take(std::size_t fresh) {
+    auto& buffer = connection_->buffer;
+    const auto* fresh_bytes = static_cast<const char*>(buffer.data().data()) + buffer.size() - fresh;
+    if (auto* pieces = response_->get().body().pieces) pieces->clear();
+    error_code ec;
+    while (buffer.size() > 0 && !response_->is_done()) {
+        buffer.consume(response_->put(buffer.data(), ec));
+        if (ec) break;
+    }
+    if (ec && ec != http::error::need_more) return {BodyPiece::State::malformed, {}};
+    if (response_->is_done() && buffer.size() > 0) {
+        fresh -= buffer.size();  // bytes past the end of the response are not the client's
+        buffer.consume(buffer.size());
+        reusable_ = false;
+    }
+    return {response_->is_done() ? BodyPiece::State::done : BodyPiece::State::more, {fresh_bytes, fresh}};
+}
+
+// --- the end ---------------------------------------------------------------------------------
+
+void UpstreamCall::cancel() {
+    cancelled_ = true;
+    if (!connection_) return;
+    error_code ignored;
+    connection_->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    connection_->stream.socket().close(ignored);
+}
+
+void UpstreamCall::release(bool request_sent_whole) {
+    if (connection_ && reusable_ && request_sent_whole && response_complete() && response_->keep_alive()) {
+        loop_.pool.release(std::move(connection_));
+    }
+    connection_.reset();  // a connection not handed back is closed here
+}
+
+}  // namespace sluice
