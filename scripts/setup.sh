@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything sluice needs to build and test (Debian 12 packages), then builds into build/
-# and the fuzz targets into build-fuzz/.
+# Installs everything sluice needs to build and test (Debian 12 packages), then builds into build/,
+# the sanitized test suite into build-san/ and the fuzz targets into build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,8 +36,12 @@ fi
 # The page's build tools and libraries, at the versions in ui/package-lock.json.
 (cd ui && npm ci --no-audit --no-fund)
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# build/: sluice as it ships, the benchmark tools, the browser and install tests' harness.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_SUITE=OFF
 cmake --build build
+# build-san/: the unit and integration tests with AddressSanitizer and UBSan (tests/CMakeLists.txt).
+cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_BENCH=OFF
+cmake --build build-san
 # The libFuzzer targets alone, for their smoke runs (tests/fuzz/README.md).
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON \
   -DSLUICE_BUILD_TESTS=OFF -DSLUICE_BUILD_BENCH=OFF

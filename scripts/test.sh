@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit, integration, browser and install tests (ctest); each fuzz target
-# for seconds; then a seconds-long benchmark smoke run that checks every proxy path relays without
-# errors (it asserts no timings).
+# Runs the whole test suite: unit and integration tests under the sanitizers, browser and install
+# tests (ctest); each fuzz target for seconds; then a seconds-long benchmark smoke run that checks
+# every proxy path relays without errors (it asserts no timings).
 # The trees are those scripts/setup.sh configures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmake --build build
+cmake --build build-san
+# The unit and integration tests under ASan and UBSan (label sanitize), then the browser, install and
+# resource tests against the optimized binary.
+ctest --test-dir build-san --output-on-failure -j2
 ctest --test-dir build --output-on-failure -j2
 cmake --build build-fuzz --target fuzz
 ctest --test-dir build-fuzz -L fuzz --output-on-failure -j2

@@ -122,7 +122,7 @@ TEST(Resources, OutOfDescriptorsAClientGets503InsteadOfHanging) {
 #if defined(__SANITIZE_ADDRESS__)
     // The sanitizers' runtime opens a pipe to check memory (UBSan's vptr check) and files to
     // report: with no descriptor left it reports an invalid vptr and aborts the child.
-    GTEST_SKIP() << "needs a process with no free descriptor, where the sanitizers cannot run";
+    GTEST_SKIP() << "needs a process with no free descriptor, where the sanitizers cannot run; build/ runs it";
 #endif
     int pipe_fds[2];
     ASSERT_EQ(::pipe(pipe_fds), 0);
