@@ -4,8 +4,9 @@
 # One fast_upstream serves every path. Each path in turn is put between it and the load
 # generator, the proxy alone on CPU 0 and upstream + load generator on CPU 1, and driven at 1,
 # 100 and 1000 concurrent streams, then as hard as the driver can; then cancellations and a blob
-# upload. The result is one Markdown table with ratios against nginx from the same run. See
-# bench/README.md for what each figure means, and the shared bench protocol for the method.
+# upload. Each run's raw figures go to results.jsonl; bench/report.py renders the result from it:
+# one Markdown table with ratios against nginx from the same run. See bench/README.md for what
+# each figure means, and the shared bench protocol for the method.
 #
 # Builds nothing: expects sluice_fast_upstream and sluice_loadgen (and build/sluice) to exist.
 set -uo pipefail
@@ -30,6 +31,7 @@ usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --call
   --paths LIST     comma-separated subset of direct,sluice,nginx,haproxy (default: all)
   --repeat N       run the whole comparison N times (a table each, then the spread)
   --out DIR        keep raw results there: results.jsonl, table.md, logs
+                   (bench/report.py DIR/results.jsonl prints the tables again)
   --no-install     do not apt-get nginx-light/haproxy when missing; skip those paths
   --wait-quiet S   before each run, wait up to S seconds for both CPUs to be 90 % idle (for
                    shared machines; default 0: do not wait)
@@ -93,6 +95,7 @@ WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 STARTED_PIDS=()  # every background process this script started, stopped on exit
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
+ROUND=1
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "run.sh: $*"; exit 2; }
@@ -149,6 +152,7 @@ find_binary() {
 LOADGEN=$(find_binary sluice_loadgen) ||
     die "no sluice_loadgen in $BUILD_DIR/bench or $BUILD_DIR: build it first (cmake --build $BUILD_DIR --target sluice_loadgen sluice_fast_upstream)"
 UPSTREAM_BIN=$(find_binary sluice_fast_upstream) || die "no sluice_fast_upstream in $BUILD_DIR/bench or $BUILD_DIR: build it first"
+command -v python3 >/dev/null || die "python3 is needed: bench/report.py renders the tables"
 
 # Placement: the proxy alone on CPU 0; upstream and load generator on CPU 1.
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -253,15 +257,10 @@ wait_quiet() {  # between runs our own processes idle: wait (bounded) until the 
     done
 }
 
-jnum() {  # jnum JSON KEY: a number from a flat JSON object ("" if absent)
-    sed -n 's/.*"'"$2"'":\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p' <<<"$1"
-}
-
-calc() {  # calc FORMAT AWK-EXPRESSION [name=value...]: prints "" if any value is empty
+calc() {  # calc FORMAT AWK-EXPRESSION [name=value...]: arithmetic for the waits and RSS samples
     local format=$1 expr=$2 arg vars=()
     shift 2
     for arg in "$@"; do
-        [ -n "${arg#*=}" ] || { echo ""; return; }
         vars+=(-v "$arg")
     done
     awk "${vars[@]}" "BEGIN { printf \"$format\", $expr }" 2>/dev/null
@@ -382,13 +381,76 @@ stop_path() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# One load-generator run against the current path; figures land in R[<round>.<path>.<run>.<key>].
+# results.jsonl: one JSON object a line, raw figures only; bench/report.py derives and renders
+# (its docstring lists the records). Runs and path facts carry their round and path.
 
-declare -A R
-ROUND=1
+json_fields() {  # json_fields KEY=TEXT | KEY:=JSON ...: a JSON object's members; an empty JSON value is null
+    local arg key value members=()
+    for arg in "$@"; do
+        key=${arg%%=*}
+        value=${arg#*=}
+        if [ "${key%:}" != "$key" ]; then
+            members+=("\"${key%:}\":${value:-null}")
+        else
+            value=${value//\\/\\\\}
+            value=${value//\"/\\\"}
+            value=${value//$'\t'/\\t}
+            value=${value//$'\n'/\\n}
+            members+=("\"$key\":\"$value\"")
+        fi
+    done
+    local IFS=,
+    printf '%s' "${members[*]}"
+}
 
-record() { R[$ROUND.$1]=$2; }
-get() { echo "${R[$ROUND.$1]:-}"; }
+record() { printf '{%s}\n' "$(json_fields "$@")" >>"$RESULTS"; }
+
+path_record() {  # path_record PATH FIELDS...: facts about PATH in this round
+    local path=$1
+    shift
+    record record=path round:="$ROUND" path="$path" "$@"
+}
+
+skip() {  # skip PATH WHY [FIELDS...]: not measured (from now on), and the table says why
+    SKIPPED[$1]=$2
+    path_record "$1" skipped="$2" "${@:3}"
+}
+
+progress() { python3 "$SCRIPT_DIR/report.py" --progress "$RESULTS" >&2; }  # on the last record
+
+commit_note() {  # the commit measured (read-only git)
+    local commit
+    commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit yet")
+    if ! git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null; then
+        commit+=" (with uncommitted changes)"
+    fi
+    echo "$commit"
+}
+
+meta_record() {  # what was measured, on what, under which load shape
+    local paths sluice=()
+    printf -v paths '"%s",' "${PATHS[@]}"
+    if [[ " ${PATHS[*]} " == *" sluice "* ]] && [ -z "${SKIPPED[sluice]:-}" ]; then
+        # Which sluice binary: it may be rebuilt between runs.
+        sluice=(sluice="$SLUICE_BIN" sluice_sha256="$(sha256sum "$SLUICE_BIN" | cut -d' ' -f1)"
+            sluice_built="$(date -u -r "$SLUICE_BIN" +%FT%TZ)")
+    fi
+    record record=meta date="$(date -u +%FT%TZ)" command="$COMMAND_LINE" mode="$MODE" repeat:="$REPEAT" \
+        paths:="[${paths%,}]" commit="$(commit_note)" "${sluice[@]}" \
+        cpus:="$(nproc)" cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+        mem_total_kb:="$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" kernel="$(uname -r)" \
+        placement="$PLACEMENT" cpu0_idle_pct:="$IDLE0" cpu1_idle_pct:="$IDLE1" load_average="$LOAD_NOTE" \
+        clk_tck:="$(getconf CLK_TCK)" rate:="$RATE" tokens:="$TOKENS" \
+        s1_duration:="$S1_DURATION" s100_duration:="$S100_DURATION" \
+        s1000_streams:="$S1000_STREAMS" s1000_rate:="$S1000_RATE" s1000_duration:="$S1000_DURATION" \
+        sat_streams:="$SAT_STREAMS" sat_rate:="$SAT_RATE" sat_tokens:="$SAT_TOKENS" sat_duration:="$SAT_DURATION" \
+        cancels:="$CANCELS" cancel_tokens:="$CANCEL_TOKENS" upload_bytes:="$UPLOAD_BYTES" \
+        metrics_duration:="$METRICS_DURATION" callgrind_streams:="$CALLGRIND_STREAMS" \
+        callgrind_rate:="$CALLGRIND_RATE" callgrind_duration:="$CALLGRIND_DURATION"
+}
+
+# ---------------------------------------------------------------------------------------------
+# One load-generator run against the current path: one "run" record.
 
 run_load() {  # run_load PATH RUN SAMPLE_RSS(0/1) LOADGEN-ARGS...
     local path=$1 run=$2 sample_rss=$3
@@ -431,30 +493,18 @@ run_load() {  # run_load PATH RUN SAMPLE_RSS(0/1) LOADGEN-ARGS...
     sed -n '/^{/!p' "$out" | sed 's/^/  /' >&2
     [ -s "$out.err" ] && head -n 5 "$out.err" | sed 's/^/  ! /' >&2
 
-    local key
-    for key in lines lines_per_s errors added_p50_us added_p99_us added_p999_us ttft_p50_ms ttft_p99_ms \
-        upstream_cpu_us_per_line loadgen_cpu_us_per_line responses cancels detected undetected \
-        cancel_p50_us cancel_p99_us gb_per_s seconds; do
-        record "$path.$run.$key" "$(jnum "$json" "$key")"
-    done
-    local lines proxy_us="" busy="" stat_us="" core_busy other=""
-    lines=$(get "$path.$run.lines")
-    core_busy=$(calc "%.1f" "100 * b / t" b=$((busy1 - busy0)) t=$((total1 - total0)))
+    # The load generator's JSON as it printed it, beside the proxy's raw counters (none for direct);
+    # report.py derives CPU/line, busy and other work on CPU 0 from them. Ticks: a cross-check.
+    local proxy=()
     if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
-        proxy_us=$(calc "%.2f" "c / 1000 / l" c=$((cpu1 - cpu0)) l="$lines")
-        [ "$lines" = 0 ] && proxy_us=""
-        stat_us=$(calc "%.2f" "k * 1e6 / hz / l" k=$((ticks1 - ticks0)) hz="$CLK_TCK" l="$lines")
-        busy=$(calc "%.1f" "100 * c / w" c=$((cpu1 - cpu0)) w=$((t1 - t0)))
-        # Time CPU 0 spent on anything but the proxy: other work on a shared machine.
-        other=$(calc "%.1f" "cb - pb" cb="$core_busy" pb="$busy")
+        proxy=(proxy_cpu_ns:=$((cpu1 - cpu0)) proxy_stat_ticks:=$((ticks1 - ticks0)))
+        [ "$sample_rss" = 1 ] && proxy+=(rss_active_kb:="$rss")
     fi
-    record "$path.$run.proxy_cpu_us_per_line" "$proxy_us"
-    record "$path.$run.proxy_busy_pct" "$busy"
-    record "$path.$run.other_on_proxy_cpu_pct" "$other"
-    [ "$sample_rss" = 1 ] && record "$path.$run.rss_active_kb" "$rss"
-    printf '%s\n' "${json%\}},\"round\":$ROUND,\"proxy\":\"$path\",\"run\":\"$run\",\"proxy_cpu_us_per_line\":\"$proxy_us\",\"proxy_cpu_us_per_line_from_stat_ticks\":\"$stat_us\",\"proxy_busy_pct\":\"$busy\",\"cpu0_busy_pct\":\"$core_busy\",\"rss_active_kb\":\"$rss\"}" >>"$RESULTS"
-    if [ -n "$proxy_us" ] && [ "$MODE" != callgrind ]; then
-        log "  -> proxy CPU ${proxy_us} us/line (proxy busy ${busy}% of CPU 0; other work there ${other}%)"
+    printf '{%s,"loadgen":%s}\n' "$(json_fields record=run round:="$ROUND" path="$path" run="$run" \
+        wall_ns:=$((t1 - t0)) cpu0_busy_ticks:=$((busy1 - busy0)) cpu0_total_ticks:=$((total1 - total0)) \
+        "${proxy[@]}")" "$json" >>"$RESULTS"
+    if [ "$MODE" != callgrind ]; then
+        progress
     fi
 }
 
@@ -466,13 +516,10 @@ bench_path() {
     log ""
     log "== $path"
     if ! start_path "$path"; then
-        SKIPPED[$path]="did not start"
-        record "$path.failed" 1
+        skip "$path" "did not start" failed:=true
         return
     fi
-    local idle_kb=0
-    [ ${#PROXY_PIDS[@]} -gt 0 ] && idle_kb=$(status_kb VmRSS "${PROXY_PIDS[@]}")
-    record "$path.idle_rss_kb" "$idle_kb"
+    [ ${#PROXY_PIDS[@]} -gt 0 ] && path_record "$path" idle_rss_kb:="$(status_kb VmRSS "${PROXY_PIDS[@]}")"
 
     if [ "$MODE" = smoke ]; then
         run_load "$path" chat 0 --path /api/chat --streams 4 --rate 200 --tokens 20 --duration 1.5
@@ -489,18 +536,13 @@ bench_path() {
     SAMPLE_GAP=$(calc "%.2f" "(d - 0.5 - 0.0005 * n) * 0.15" n="$S1000_STREAMS" d="$S1000_DURATION")
     run_load "$path" s1000 1 --streams "$S1000_STREAMS" --rate "$S1000_RATE" --tokens "$TOKENS" --duration "$S1000_DURATION"
     run_load "$path" sat 0 --streams "$SAT_STREAMS" --rate "$SAT_RATE" --tokens "$SAT_TOKENS" --duration "$SAT_DURATION"
-    if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
-        record "$path.peak_rss_kb" "$(status_kb VmHWM "${PROXY_PIDS[@]}")"
-        local active
-        active=$(get "$path.s1000.rss_active_kb")
-        record "$path.rss_per_stream_kb" "$(calc "%.1f" "(a - i) / n" a="$active" i="$idle_kb" n="$S1000_STREAMS")"
-    fi
+    [ ${#PROXY_PIDS[@]} -gt 0 ] && path_record "$path" peak_rss_kb:="$(status_kb VmHWM "${PROXY_PIDS[@]}")"
     run_load "$path" cancel 0 --cancel "$CANCELS" --streams 10 --tokens "$CANCEL_TOKENS" --rate "$RATE" --cancel-wait 2
     # The upload gets a fresh proxy, so its peak RSS is the upload's own.
     stop_path
     if start_path "$path"; then
         run_load "$path" upload 0 --upload "$UPLOAD_BYTES" --timeout 30
-        [ ${#PROXY_PIDS[@]} -gt 0 ] && record "$path.upload_peak_rss_kb" "$(status_kb VmHWM "${PROXY_PIDS[@]}")"
+        [ ${#PROXY_PIDS[@]} -gt 0 ] && path_record "$path" upload_peak_rss_kb:="$(status_kb VmHWM "${PROXY_PIDS[@]}")"
         stop_path
     fi
 }
@@ -511,12 +553,12 @@ bench_path() {
 CALLGRIND_STREAMS=10 CALLGRIND_RATE=40 CALLGRIND_DURATION=5
 
 callgrind_path() {
-    local path=$1 dir=$WORK/$1 before out lines total
+    local path=$1 dir=$WORK/$1 before out total
     log ""
     log "== $path under callgrind"
     [ "$path" = direct ] && return
     if ! start_path "$path"; then
-        SKIPPED[$path]="did not start"
+        skip "$path" "did not start"
         return
     fi
     callgrind_control -z "$PROXY_MAIN_PID" >"$dir/callgrind_control.log" 2>&1
@@ -527,292 +569,13 @@ callgrind_path() {
     # The dump just written is the newest file; its "totals:" line sums every event since the zeroing.
     out=$(ls -t "$dir"/callgrind.*.out* 2>/dev/null | head -n 1)
     total=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$out" 2>/dev/null | head -n 1)
-    lines=$(get "$path.callgrind.lines")
     if [ -z "$total" ] || [ "$(find "$dir" -name 'callgrind.*.out*' | wc -l)" -le "$before" ]; then
         log "  no callgrind dump (see $dir/callgrind_control.log)"
         total=""
     fi
-    record "$path.callgrind.instructions" "$total"
-    record "$path.callgrind.per_line" "$(calc "%.0f" "t / l" t="$total" l="$lines")"
-    log "  -> $total instructions for $lines lines: $(get "$path.callgrind.per_line") per line"
+    path_record "$path" callgrind_instructions:="$total"
+    progress
     stop_path
-}
-
-print_callgrind_table() {
-    local p v
-    echo "## sluice benchmark (callgrind): user-space instructions per relayed line"
-    echo
-    echo "- $CALLGRIND_STREAMS streams x $CALLGRIND_RATE tok/s for ${CALLGRIND_DURATION} s through each proxy under valgrind --tool=callgrind;"
-    echo "  counted from after one warm-up request to the end of the load; nginx with master_process off$(sluice_note)."
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
-    echo
-    echo "| path | lines | instructions | instructions/line | vs nginx |"
-    echo "|---|---|---|---|---|"
-    for p in "${PATHS[@]}"; do
-        [ "$p" = direct ] && continue
-        if [ -n "${SKIPPED[$p]:-}" ]; then
-            echo "| $p | – | – | – | skipped: ${SKIPPED[$p]} |"
-            continue
-        fi
-        v=$(get "$p.callgrind.per_line")
-        echo "| $p | $(get "$p.callgrind.lines") | $(get "$p.callgrind.instructions") | $(fmt_or_dash "$v") | $(fmt_or_dash "$(calc "%.2fx" "v / n" v="$v" n="$(get nginx.callgrind.per_line)")") |"
-    done
-}
-
-# ---------------------------------------------------------------------------------------------
-# The table.
-
-cell_ratio() {  # " (0.93x)" of value against nginx's, or ""
-    local v=$1 n=$2
-    [ "$CURRENT_PATH" = nginx ] && { echo ""; return; }
-    calc " (%.2fx)" "v / n" v="$v" n="$n" | awk '{ if ($0 !~ /inf|nan/) print }'
-}
-
-fmt_or_dash() { [ -n "$1" ] && echo "$1" || echo "–"; }
-
-# Builds one table row: label, then one cell per path from the function CELL_FN.
-row() {
-    local label=$1 fn=$2 cell
-    local line="| $label |"
-    for CURRENT_PATH in "${PATHS[@]}"; do
-        if [ -n "${SKIPPED[$CURRENT_PATH]:-}" ]; then
-            cell="skipped"
-        else
-            cell=$("$fn" "$CURRENT_PATH")
-        fi
-        line+=" $(fmt_or_dash "$cell") |"
-    done
-    echo "$line"
-}
-
-nginx_get() { get "nginx.$1"; }
-
-cpu_cell() {  # CPU us/line of run $RUN_KEY
-    local v
-    v=$(get "$1.$RUN_KEY.proxy_cpu_us_per_line")
-    [ -z "$v" ] && return
-    echo "$v$(cell_ratio "$v" "$(nginx_get "$RUN_KEY.proxy_cpu_us_per_line")")"
-}
-
-lines_cell() {
-    local a b c
-    a=$(calc "%.0f" "x" x="$(get "$1.s1.lines_per_s")")
-    b=$(calc "%.0f" "x" x="$(get "$1.s100.lines_per_s")")
-    c=$(calc "%.0f" "x" x="$(get "$1.s1000.lines_per_s")")
-    echo "$a / $b / $c"
-}
-
-latency_cell() {  # p50 / p99 / p99.9 us; for proxies minus direct's
-    local p key v d out=""
-    for key in added_p50_us added_p99_us added_p999_us; do
-        v=$(get "$1.$RUN_KEY.$key")
-        d=$(get "direct.$RUN_KEY.$key")
-        if [ "$1" = direct ] || [ -z "$d" ]; then
-            p=$(calc "%.0f" "v" v="$v")
-        else
-            p=$(calc "%+.0f" "v - d" v="$v" d="$d")
-        fi
-        out+="${out:+ / }$p"
-    done
-    echo "$out"
-}
-
-ttft_cell() {
-    local key v d out=""
-    for key in ttft_p50_ms ttft_p99_ms; do
-        v=$(get "$1.$RUN_KEY.$key")
-        d=$(get "direct.$RUN_KEY.$key")
-        if [ "$1" = direct ] || [ -z "$d" ]; then
-            out+="${out:+ / }$(calc "%.3f" "v" v="$v")"
-        else
-            out+="${out:+ / }$(calc "%+.3f" "v - d" v="$v" d="$d")"
-        fi
-    done
-    echo "$out"
-}
-
-saturation_cell() {  # lines/s achieved, how busy the proxy was, and what one core would relay
-    local lps busy us
-    lps=$(calc "%.0f" "x" x="$(get "$1.sat.lines_per_s")")
-    busy=$(get "$1.sat.proxy_busy_pct")
-    us=$(get "$1.sat.proxy_cpu_us_per_line")
-    [ -z "$lps" ] && return
-    [ -z "$busy" ] && { echo "$lps"; return; }
-    echo "$lps at $(calc "%.0f" "b" b="$busy") % busy; ~$(calc "%.0f" "1000 / u" u="$us")k"
-}
-
-mib_cell() {  # value of key $KB_KEY in MiB
-    local kb
-    kb=$(get "$1.$KB_KEY")
-    [ -z "$kb" ] || [ "$1" = direct ] && return
-    local v
-    v=$(calc "%.1f" "k / 1024" k="$kb")
-    echo "$v$(cell_ratio "$kb" "$(nginx_get "$KB_KEY")")"
-}
-
-per_stream_cell() {
-    local v
-    v=$(get "$1.rss_per_stream_kb")
-    [ -z "$v" ] && return
-    echo "$v$(cell_ratio "$v" "$(nginx_get rss_per_stream_kb)")"
-}
-
-cancel_cell() {
-    local p50 p99 und
-    p50=$(get "$1.cancel.cancel_p50_us")
-    p99=$(get "$1.cancel.cancel_p99_us")
-    und=$(get "$1.cancel.undetected")
-    [ -z "$p50" ] && return
-    local text
-    text="$(calc "%.0f" "x" x="$p50") / $(calc "%.0f" "x" x="$p99")"
-    [ -n "$und" ] && [ "$und" != 0 ] && text+=", $und of $(get "$1.cancel.cancels") not noticed"
-    echo "$text$(cell_ratio "$p50" "$(nginx_get cancel.cancel_p50_us)")"
-}
-
-upload_cell() {
-    local v
-    v=$(get "$1.upload.gb_per_s")
-    [ -z "$v" ] && return
-    echo "$v$(cell_ratio "$v" "$(nginx_get upload.gb_per_s)")"
-}
-
-errors_cell() {
-    local total=0 run e
-    for run in s1 s100 s1000 sat cancel upload chat sse; do
-        e=$(get "$1.$run.errors")
-        [ -n "$e" ] && total=$((total + e))
-    done
-    echo "$total"
-}
-
-driver_cell() {
-    local u l
-    u=$(get "$1.s100.upstream_cpu_us_per_line")
-    l=$(get "$1.s100.loadgen_cpu_us_per_line")
-    [ -z "$u" ] && return
-    echo "$(calc "%.1f" "x" x="$u") / $(calc "%.1f" "x" x="$l")"
-}
-
-disturbed_runs() {  # runs during which other processes used more than 10 % of the proxy's CPU
-    local path run v list=""
-    for path in "${PATHS[@]}"; do
-        for run in s1 s100 s1000 sat cancel upload; do
-            v=$(get "$path.$run.other_on_proxy_cpu_pct")
-            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 10) }'; then
-                list+="${list:+, }$path/$run ($(calc "%.0f" "v" v="$v") %)"
-            fi
-        done
-    done
-    echo "$list"
-}
-
-print_table() {
-    local header="| figure |" sep="|---|" p
-    for p in "${PATHS[@]}"; do
-        header+=" $p |"
-        sep+="---|"
-    done
-    echo "$header"
-    echo "$sep"
-    RUN_KEY=s1 row "proxy CPU us/line, 1 stream x $RATE tok/s" cpu_cell
-    RUN_KEY=s100 row "proxy CPU us/line, 100 streams x $RATE tok/s" cpu_cell
-    RUN_KEY=s1000 row "proxy CPU us/line, $S1000_STREAMS streams x $S1000_RATE tok/s" cpu_cell
-    RUN_KEY=sat row "proxy CPU us/line, saturation ($SAT_STREAMS x $SAT_RATE tok/s offered)" cpu_cell
-    row "saturation: lines/s relayed at proxy CPU busy; one core at that cost" saturation_cell
-    row "lines/s received, 1 / 100 / $S1000_STREAMS streams" lines_cell
-    RUN_KEY=s1 row "added latency us p50 / p99 / p99.9, 1 stream" latency_cell
-    RUN_KEY=s100 row "added latency us p50 / p99 / p99.9, 100 streams" latency_cell
-    RUN_KEY=s1000 row "added latency us p50 / p99 / p99.9, $S1000_STREAMS streams" latency_cell
-    RUN_KEY=s100 row "TTFT ms p50 / p99, 100 streams" ttft_cell
-    RUN_KEY=s1000 row "TTFT ms p50 / p99, $S1000_STREAMS streams" ttft_cell
-    KB_KEY=peak_rss_kb row "peak RSS MiB (VmHWM, streaming runs)" mib_cell
-    row "RSS KiB per active stream ($S1000_STREAMS streams)" per_stream_cell
-    row "cancel: client close -> upstream notices, us p50 / p99" cancel_cell
-    row "blob upload $(calc "%.1f" "b / 1073741824" b="$UPLOAD_BYTES") GiB: GB/s" upload_cell
-    KB_KEY=upload_peak_rss_kb row "blob upload: proxy peak RSS MiB" mib_cell
-    row "errors (all runs)" errors_cell
-    row "driver check: fast_upstream / loadgen CPU us/line (100 streams)" driver_cell
-}
-
-print_legend() {
-    cat <<EOF
-
-- Latency and TTFT: the direct column is absolute (the floor: upstream -> loadgen with no proxy);
-  proxy columns are what the proxy adds, i.e. minus direct's figure from the same run.
-- (0.93x): the figure divided by nginx's from the same run (lower is better, except lines/s and GB/s).
-- CPU us/line: the proxy's utime+stime (sum_exec_runtime of all its threads; master + worker for
-  nginx) over the run, divided by lines the loadgen received. Busy: proxy CPU time / wall time.
-- Saturation: $SAT_STREAMS x $SAT_RATE tok/s offered. Near 100 % busy the proxy is the limit (lines then
-  coalesce, several per read, so CPU/line drops); well below, the driver (CPU 1) was, and one core
-  would relay about 1e6 / (CPU us/line) lines/s at that cost ("~Nk").
-- Peak RSS: VmHWM after the streaming runs; per stream: (RSS during the $S1000_STREAMS-stream run - idle RSS) / streams.
-- Cancel: loadgen reads the first line, closes; fast_upstream records when it sees the close.
-EOF
-    local disturbed
-    disturbed=$(disturbed_runs)
-    if [ -n "$disturbed" ]; then
-        echo "- WARNING: other processes shared the proxy's CPU during: $disturbed. Those figures are"
-        echo "  not clean; rerun when the machine is quiet (or with --wait-quiet 60)."
-    fi
-}
-
-commit_note() {  # the commit measured (read-only git)
-    local commit
-    commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "no commit yet")
-    if ! git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null; then
-        commit+=" (with uncommitted changes)"
-    fi
-    echo "$commit"
-}
-
-sluice_note() {  # which sluice binary was measured: it may be rebuilt between runs
-    if [ -z "${SKIPPED[sluice]:-}" ] && [[ " ${PATHS[*]} " == *" sluice "* ]]; then
-        echo "; sluice: $SLUICE_BIN (sha256 $(sha256sum "$SLUICE_BIN" | cut -c1-12), built $(date -u -r "$SLUICE_BIN" '+%H:%M UTC'))"
-    fi
-}
-
-print_header() {
-    echo "## sluice benchmark ($MODE), round $ROUND of $REPEAT"
-    echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
-    echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
-    echo "- placement: $PLACEMENT$(sluice_note)"
-    echo "- load: fast_upstream, $TOKENS token lines per response, chunked NDJSON (/api/chat); before start: $QUIET_NOTE"
-    echo
-}
-
-print_spread() {  # CPU us/line across rounds: min / max and the spread relative to the min
-    echo
-    echo "### Spread over $REPEAT rounds: proxy CPU us/line, min / max (spread)"
-    echo
-    local header="| run |" sep="|---|" p run r v min max
-    for p in "${PATHS[@]}"; do
-        [ "$p" = direct ] && continue
-        header+=" $p |"
-        sep+="---|"
-    done
-    echo "$header"
-    echo "$sep"
-    for run in s1 s100 s1000 sat; do
-        local line="| $run |"
-        for p in "${PATHS[@]}"; do
-            [ "$p" = direct ] && continue
-            min="" max=""
-            for ((r = 1; r <= REPEAT; r++)); do
-                v=${R[$r.$p.$run.proxy_cpu_us_per_line]:-}
-                [ -z "$v" ] && continue
-                [ -z "$min" ] && min=$v max=$v
-                min=$(calc "%.2f" "(v < m) ? v : m" v="$v" m="$min")
-                max=$(calc "%.2f" "(v > m) ? v : m" v="$v" m="$max")
-            done
-            if [ -n "$min" ]; then
-                line+=" $min / $max ($(calc "%.0f" "100 * (b - a) / a" a="$min" b="$max") %) |"
-            else
-                line+=" – |"
-            fi
-        done
-        echo "$line"
-    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -823,7 +586,7 @@ metrics_half() {  # metrics_half on|off: a fresh sluice with that config, one ru
     SLUICE_CONFIG=$WORK/metrics-$variant.yaml
     if ! start_path sluice; then
         SLUICE_CONFIG=
-        record "sluice.failed" 1
+        path_record sluice failed:=true
         return 1
     fi
     SLUICE_CONFIG=
@@ -832,7 +595,7 @@ metrics_half() {  # metrics_half on|off: a fresh sluice with that config, one ru
         # The "on" half must have counted what it relayed, or the pair compares nothing.
         counted=$(curl -s "http://127.0.0.1:$SLUICE_PORT/metrics" |
             sed -n 's|^sluice_requests_total{route="/api/chat",status="200"} \([0-9]*\).*|\1|p')
-        record "sluice.metrics_on.counted" "${counted:-0}"
+        path_record sluice metrics_counted:="${counted:-0}"
         log "  -> /metrics counted ${counted:-no} /api/chat requests"
     fi
     stop_path
@@ -848,39 +611,9 @@ metrics_pair() {  # one pair, in the order of the round (alternating, so drift f
     fi
 }
 
-print_metrics_table() {
-    local r on off ratio order ratios=() ons=() offs=() other
-    echo "## sluice metrics cost: proxy CPU us/line, metrics on vs off"
-    echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(commit_note); command: \`$COMMAND_LINE\`"
-    echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), kernel $(uname -r); load average before start: $LOAD_NOTE"
-    echo "- placement: $PLACEMENT$(sluice_note)"
-    echo "- load: 100 streams x $RATE tok/s, $TOKENS token lines per response (/api/chat), ${METRICS_DURATION} s per half; on: \`metrics: {path: /metrics}\`, off: \`metrics: {path: \"\"}\`; before start: $QUIET_NOTE"
-    echo
-    echo "| pair | order | on: CPU us/line | off: CPU us/line | on / off | requests counted (on) | other work on CPU 0, on / off |"
-    echo "|---|---|---|---|---|---|---|"
-    for ((r = 1; r <= REPEAT; r++)); do
-        on=${R[$r.sluice.metrics_on.proxy_cpu_us_per_line]:-}
-        off=${R[$r.sluice.metrics_off.proxy_cpu_us_per_line]:-}
-        ratio=$(calc "%.3f" "a / b" a="$on" b="$off")
-        order=$( ((r % 2 == 1)) && echo "on, off" || echo "off, on")
-        other="${R[$r.sluice.metrics_on.other_on_proxy_cpu_pct]:-–} % / ${R[$r.sluice.metrics_off.other_on_proxy_cpu_pct]:-–} %"
-        echo "| $r | $order | $(fmt_or_dash "$on") | $(fmt_or_dash "$off") | $(fmt_or_dash "$ratio") | ${R[$r.sluice.metrics_on.counted]:-–} | $other |"
-        [ -n "$ratio" ] && ratios+=("$ratio") ons+=("$on") offs+=("$off")
-    done
-    if [ ${#ratios[@]} -gt 0 ]; then
-        echo "| median | | $(median "${ons[@]}") | $(median "${offs[@]}") | **$(median "${ratios[@]}")** | | |"
-    fi
-    echo
-    echo "- on / off: CPU per relayed line with metrics on divided by off, same pair; the target is <= 1.05."
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 # ---------------------------------------------------------------------------------------------
 # Main.
 
-CLK_TCK=$(getconf CLK_TCK)
 SLUICE_BIN=${SLUICE_BIN:-$BUILD_DIR/sluice}
 NGINX_BIN=
 HAPROXY_BIN=
@@ -891,16 +624,16 @@ fi
 for p in "${PATHS[@]}"; do
     case $p in
     sluice)
-        [ -x "$SLUICE_BIN" ] || { SKIPPED[sluice]="no $SLUICE_BIN"; log "sluice: skipped, no $SLUICE_BIN (build it first)"; }
+        [ -x "$SLUICE_BIN" ] || { skip sluice "no $SLUICE_BIN"; log "sluice: skipped, no $SLUICE_BIN (build it first)"; }
         ;;
     nginx)
         if ensure_installed nginx nginx-light; then NGINX_BIN=$(tool_path nginx); else
-            SKIPPED[nginx]="not installed"; log "nginx: skipped, not installed and could not install nginx-light"
+            skip nginx "not installed"; log "nginx: skipped, not installed and could not install nginx-light"
         fi
         ;;
     haproxy)
         if ensure_installed haproxy haproxy; then HAPROXY_BIN=$(tool_path haproxy); else
-            SKIPPED[haproxy]="not installed"; log "haproxy: skipped, not installed and could not install haproxy"
+            skip haproxy "not installed"; log "haproxy: skipped, not installed and could not install haproxy"
         fi
         ;;
     esac
@@ -913,6 +646,7 @@ QUIET_NOTE="CPU 0 ${IDLE0} % idle, CPU 1 ${IDLE1} % idle"
 if [ "${IDLE0:-0}" -lt 85 ] || [ "${IDLE1:-0}" -lt 85 ]; then
     log "warning: the machine is busy before the benchmark starts ($QUIET_NOTE): figures will be noisy"
 fi
+meta_record
 
 read -r -d '' UPSTREAM_PORT SLUICE_PORT NGINX_PORT HAPROXY_PORT < <("$LOADGEN" --free-ports 4)
 [ -n "$HAPROXY_PORT" ] || die "could not pick free ports"
@@ -927,7 +661,6 @@ log "fast_upstream on 127.0.0.1:$UPSTREAM_PORT ($PLACEMENT)"
 printf 'metrics:\n  path: /metrics\n' >"$WORK/metrics-on.yaml"
 printf 'metrics:\n  path: ""\n' >"$WORK/metrics-off.yaml"
 
-TABLES=""
 for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
     ORDER=("${PATHS[@]}")
     if ((ROUND % 2 == 0)); then  # alternate the order, so drift over time does not favour one path
@@ -944,11 +677,7 @@ for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
             bench_path "$p"
         fi
     done
-    if [ "$MODE" = callgrind ]; then
-        TABLES+=$(print_callgrind_table)$'\n\n'
-    elif [ "$MODE" != smoke ] && [ "$MODE" != metrics ]; then
-        TABLES+=$(print_header; print_table; print_legend)$'\n\n'
-    fi
+    record record=round round:="$ROUND" date="$(date -u +%FT%TZ)"
 done
 
 stop_pid "$UPSTREAM_PID" fast_upstream
@@ -956,32 +685,7 @@ forget_pid "$UPSTREAM_PID"
 log ""
 log "$(tail -n 1 "$WORK/fast_upstream.log")"
 
-if [ "$MODE" = smoke ]; then
-    ROUND=1
-    status=0
-    echo "| path | chat lines | SSE lines | cancels noticed | upload | errors | verdict |"
-    echo "|---|---|---|---|---|---|---|"
-    for p in "${PATHS[@]}"; do
-        if [ -n "${SKIPPED[$p]:-}" ] && [ -z "$(get "$p.failed")" ]; then
-            echo "| $p | – | – | – | – | – | skipped: ${SKIPPED[$p]} |"
-            continue
-        fi
-        errors=$(errors_cell "$p")
-        chat=$(get "$p.chat.lines")
-        sse=$(get "$p.sse.lines")
-        verdict=ok
-        if [ -n "$(get "$p.failed")" ] || [ "${errors:-0}" != 0 ] || [ "${chat:-0}" = 0 ] || [ "${sse:-0}" = 0 ]; then
-            verdict=FAIL
-            status=1
-        fi
-        echo "| $p | ${chat:-0} | ${sse:-0} | $(get "$p.cancel.detected")/$(get "$p.cancel.cancels") | $(get "$p.upload.gb_per_s") GB/s | $errors | $verdict |"
-    done
-    exit $status
-fi
-
-[ "$MODE" = metrics ] && TABLES=$(print_metrics_table)$'\n'
-printf '%s' "$TABLES" | tee "$WORK/table.md"
-if [ "$REPEAT" -gt 1 ] && [ "$MODE" != metrics ]; then
-    print_spread | tee -a "$WORK/table.md"
-fi
-exit 0
+# The tables come from results.jsonl alone, so a kept --out DIR renders them again. --smoke fails
+# (status 1) only when a path returned errors or no lines.
+python3 "$SCRIPT_DIR/report.py" "$RESULTS" | tee "$WORK/table.md"
+exit "${PIPESTATUS[0]}"

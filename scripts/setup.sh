@@ -14,6 +14,7 @@ packages=(
   prometheus                 # promtool, which the metrics tests run on sluice's /metrics output
   libsystemd-dev systemd     # sd_notify and socket activation; systemd-analyze and systemd-socket-activate for tests
   nginx-light haproxy curl   # the benchmark's comparison proxies
+  python3                    # bench/report.py: the benchmark's tables, from its results.jsonl
   chromium                   # the browser UI's end-to-end tests (driven by playwright-core)
   help2man                   # the man page, generated from sluice --help at build time
   dpkg-dev                   # dpkg-shlibdeps: the .deb's Depends: (cpack -G DEB)
