@@ -164,39 +164,6 @@ void UpstreamCall::begin_body(std::size_t buffer_bytes) {
     connection_->buffer.reserve(buffer_bytes);
 }
 
-BodyPiece UpstreamCall::take_buffered() { return take(connection_->buffer.size()); }
-
-BodyPiece UpstreamCall::on_read(error_code ec, std::size_t bytes) {
-    if (ec == asio::error::eof && response_->need_eof()) {
-        response_->put_eof(ec);  // a body that ends with the connection
-        return take(0);
-    }
-    if (ec) return {BodyPiece::State::broken, {}};
-    connection_->buffer.commit(bytes);
-    return take(bytes);
-}
-
-// The parser runs over the buffered bytes to find where the body ends (and, through BodyTap,
-// shows the de-chunked pieces); the few bytes of a chunk header split across two reads stay in
-// the buffer, already handed over, until the next read completes them.
-BodyPiece UpstreamCall::take(std::size_t fresh) {
-    auto& buffer = connection_->buffer;
-    const auto* fresh_bytes = static_cast<const char*>(buffer.data().data()) + buffer.size() - fresh;
-    if (auto* pieces = response_->get().body().pieces) pieces->clear();
-    error_code ec;
-    while (buffer.size() > 0 && !response_->is_done()) {
-        buffer.consume(response_->put(buffer.data(), ec));
-        if (ec) break;
-    }
-    if (ec && ec != http::error::need_more) return {BodyPiece::State::malformed, {}};
-    if (response_->is_done() && buffer.size() > 0) {
-        fresh -= buffer.size();  // bytes past the end of the response are not the client's
-        buffer.consume(buffer.size());
-        reusable_ = false;
-    }
-    return {response_->is_done() ? BodyPiece::State::done : BodyPiece::State::more, {fresh_bytes, fresh}};
-}
-
 // --- the end ---------------------------------------------------------------------------------
 
 void UpstreamCall::cancel() {

@@ -9,7 +9,9 @@
 #include "sluice/body_tap.hpp"
 #include "sluice/event_loop.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -127,6 +129,40 @@ void UpstreamCall::read_some(Handler&& handler) {
     auto& buffer = connection_->buffer;
     connection_->stream.socket().async_read_some(buffer.prepare(buffer.capacity() - buffer.size()),
                                                  std::forward<Handler>(handler));
+}
+
+// On every read of a streamed body: defined here so the relay's read loop inlines them.
+inline BodyPiece UpstreamCall::take_buffered() { return take(connection_->buffer.size()); }
+
+inline BodyPiece UpstreamCall::on_read(error_code ec, std::size_t bytes) {
+    if (ec == boost::asio::error::eof && response_->need_eof()) {
+        response_->put_eof(ec);  // a body that ends with the connection
+        return take(0);
+    }
+    if (ec) return {BodyPiece::State::broken, {}};
+    connection_->buffer.commit(bytes);
+    return take(bytes);
+}
+
+// The parser runs over the buffered bytes to find where the body ends (and, through BodyTap,
+// shows the de-chunked pieces); the few bytes of a chunk header split across two reads stay in
+// the buffer, already handed over, until the next read completes them.
+inline BodyPiece UpstreamCall::take(std::size_t fresh) {
+    auto& buffer = connection_->buffer;
+    const auto* fresh_bytes = static_cast<const char*>(buffer.data().data()) + buffer.size() - fresh;
+    if (auto* pieces = response_->get().body().pieces) pieces->clear();
+    error_code ec;
+    while (buffer.size() > 0 && !response_->is_done()) {
+        buffer.consume(response_->put(buffer.data(), ec));
+        if (ec) break;
+    }
+    if (ec && ec != boost::beast::http::error::need_more) return {BodyPiece::State::malformed, {}};
+    if (response_->is_done() && buffer.size() > 0) {
+        fresh -= buffer.size();  // bytes past the end of the response are not the client's
+        buffer.consume(buffer.size());
+        reusable_ = false;
+    }
+    return {response_->is_done() ? BodyPiece::State::done : BodyPiece::State::more, {fresh_bytes, fresh}};
 }
 
 }  // namespace sluice
