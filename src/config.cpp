@@ -1,6 +1,7 @@
 // config: reads sluice.yaml into a typed Config; every mistake names the file, line and key.
 #include "sluice/config.hpp"
 
+#include "sluice/ascii.hpp"
 #include "sluice/json_error.hpp"
 
 #include <yaml-cpp/eventhandler.h>
@@ -38,14 +39,6 @@ constexpr std::size_t max_config_file_bytes = 1 * MiB;
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-std::string to_lower(std::string_view text) {
-    std::string lower(text);
-    for (char& c : lower) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lower;
-}
 
 // `text` as a message shows it: quoted, control characters escaped and long values cut, so a
 // stray byte or a pasted paragraph cannot garble the one line a user reads.
@@ -85,15 +78,6 @@ std::string quote(std::string_view text) {
         message += hint;
     }
     throw ConfigError(message);
-}
-
-std::string join(const auto& items) {
-    std::string joined;
-    for (const auto& item : items) {
-        if (!joined.empty()) joined += ", ";
-        joined += item;
-    }
-    return joined;
 }
 
 // 1048576 -> "1MiB", 1000 -> "1000": limits in messages look the way users write them.
@@ -163,7 +147,7 @@ std::chrono::milliseconds positive_duration(std::string_view text) {
 }
 
 bool parse_bool(std::string_view text) {
-    const std::string lower = to_lower(text);
+    const std::string lower = ascii_lowercase(text);
     if (lower == "true" || lower == "yes" || lower == "on") return true;
     if (lower == "false" || lower == "no" || lower == "off") return false;
     fail_expected("true or false", text);
@@ -998,7 +982,7 @@ std::string origin(std::string_view text) {
     auto rest = text.substr(scheme_end + 3);
     if (rest.ends_with('/')) rest.remove_suffix(1);
     if (rest.find_first_of("/?# \t*") != std::string_view::npos) fail_expected(expected, text, "no path, query or wildcard");
-    return to_lower(std::string(text.substr(0, scheme_end + 3)) + std::string(rest));
+    return ascii_lowercase(std::string(text.substr(0, scheme_end + 3)) + std::string(rest));
 }
 
 void read_cors(const ConfigValue& value, CorsConfig& cors) {
@@ -1132,7 +1116,7 @@ UpstreamUrl parse_upstream_url(std::string_view text) {
     if (scheme_end == std::string_view::npos) {
         fail_expected(form.expected, text, text.empty() ? "" : "add the scheme: http://" + std::string(text));
     }
-    const std::string scheme = to_lower(text.substr(0, scheme_end));
+    const std::string scheme = ascii_lowercase(text.substr(0, scheme_end));
     if (scheme == "https") {
         fail_expected(form.expected, text,
                       "TLS to Ollama is not supported; use http:// (Ollama itself serves plain HTTP)");
@@ -1252,7 +1236,7 @@ bool RewriteRule::forces(std::string_view key) const {
 
 std::string normalize_model_name(std::string_view name) {
     for (const std::string_view prefix : {"registry.ollama.ai/library/", "library/"}) {
-        if (name.size() > prefix.size() && to_lower(name.substr(0, prefix.size())) == prefix) {
+        if (name.size() > prefix.size() && ascii_lowercase(name.substr(0, prefix.size())) == prefix) {
             name.remove_prefix(prefix.size());
             break;
         }
@@ -1267,11 +1251,10 @@ bool model_pattern_matches(std::string_view pattern, std::string_view model) {
     const std::string full_model = normalize_model_name(model);
     const std::string full_pattern =
         pattern.find_first_of("*?") == std::string_view::npos ? normalize_model_name(pattern) : std::string(pattern);
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
     // Iterative glob with one backtrack point: linear in practice, never exponential.
     std::size_t p = 0, m = 0, star = std::string::npos, star_m = 0;
     while (m < full_model.size()) {
-        if (p < full_pattern.size() && (full_pattern[p] == '?' || lower(full_pattern[p]) == lower(full_model[m]))) {
+        if (p < full_pattern.size() && (full_pattern[p] == '?' || ascii_lower(full_pattern[p]) == ascii_lower(full_model[m]))) {
             ++p;
             ++m;
         } else if (p < full_pattern.size() && full_pattern[p] == '*') {

@@ -1,6 +1,7 @@
 // json_edit: finds a request's members with simdjson on-demand and splices edits into its bytes.
 #include "sluice/json_edit.hpp"
 
+#include "sluice/ascii.hpp"
 #include "sluice/json_error.hpp"
 
 #include <simdjson.h>
@@ -18,8 +19,6 @@ constexpr std::size_t retained_body_bytes = 1024 * 1024;
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 }  // namespace
 
 // Go's encoding/json matches a member to a struct field with bytes.EqualFold: ASCII letters in
@@ -30,9 +29,9 @@ bool go_field_matches(std::string_view key, std::string_view field) {
     for (const char want : field) {
         if (k >= key.size()) return false;
         const char c = key[k];
-        const char folded = lower(want);
+        const char folded = ascii_lower(want);
         if (static_cast<unsigned char>(c) < 0x80) {
-            if (lower(c) != folded) return false;
+            if (ascii_lower(c) != folded) return false;
             ++k;
         } else if (folded == 's' && key.substr(k, 2) == "\xC5\xBF") {
             k += 2;
@@ -300,7 +299,7 @@ std::string decode_json_string(std::string_view quoted) {
         std::uint32_t value = 0;
         for (std::size_t i = at; i < at + 4; ++i) {
             const char c = quoted[i];
-            const int digit = c >= '0' && c <= '9' ? c - '0' : lower(c) >= 'a' && lower(c) <= 'f' ? lower(c) - 'a' + 10 : -1;
+            const int digit = c >= '0' && c <= '9' ? c - '0' : ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f' ? ascii_lower(c) - 'a' + 10 : -1;
             if (digit < 0) return std::nullopt;
             value = value * 16 + static_cast<std::uint32_t>(digit);
         }

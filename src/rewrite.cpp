@@ -1,6 +1,7 @@
 // rewrite: applies the first matching rule to a request body, as byte-slice edits.
 #include "sluice/rewrite.hpp"
 
+#include "sluice/ascii.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/thinking.hpp"
 
@@ -10,12 +11,6 @@
 
 namespace sluice {
 namespace {
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool is_openai(RewriteRoute route) { return route == RewriteRoute::openai_chat || route == RewriteRoute::openai_completions; }
 bool is_embedding(RewriteRoute route) { return route == RewriteRoute::embed || route == RewriteRoute::embeddings; }
@@ -43,15 +38,6 @@ std::string_view openai_field(std::string_view option) {
         if (option == same) return same;
     }
     return {};
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-    std::string joined;
-    for (const std::string& item : items) {
-        if (!joined.empty()) joined += separator;
-        joined += item;
-    }
-    return joined;
 }
 
 // A JSON string's inside as written (escapes kept), to splice into another string.
@@ -121,7 +107,7 @@ std::string Rewrite::model(const JsonMember& member, const std::string& requeste
     const std::string normalized = normalize_model_name(requested);
     // An alias renames; prefer then picks the best installed variant of whatever is asked for.
     const auto alias = std::find_if(rule_.alias.begin(), rule_.alias.end(), [&](const auto& entry) {
-        return equals_ignoring_case(normalize_model_name(entry.first), normalized);
+        return equals_ignoring_ascii_case(normalize_model_name(entry.first), normalized);
     });
     if (alias != rule_.alias.end()) {
         target = alias->second;
@@ -132,7 +118,7 @@ std::string Rewrite::model(const JsonMember& member, const std::string& requeste
         const std::string base = normalize_model_name(target);
         const auto already = std::find_if(rule_.prefer.begin(), rule_.prefer.end(), [&](const std::string& suffix) {
             return base.size() > suffix.size() &&
-                   equals_ignoring_case(std::string_view(base).substr(base.size() - suffix.size()), suffix);
+                   equals_ignoring_ascii_case(std::string_view(base).substr(base.size() - suffix.size()), suffix);
         });
         if (already != rule_.prefer.end()) {
             note("prefer: \"" + target + "\" already is a preferred variant (" + *already + ")");
@@ -484,7 +470,7 @@ void Rewrite::finish(JsonWorkspace& workspace) {
 const InstalledModel* ModelFacts::find(std::string_view name) const {
     const std::string wanted = normalize_model_name(name);
     for (const InstalledModel& model : models) {
-        if (equals_ignoring_case(normalize_model_name(model.name), wanted)) return &model;
+        if (equals_ignoring_ascii_case(normalize_model_name(model.name), wanted)) return &model;
     }
     return nullptr;
 }

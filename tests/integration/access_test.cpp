@@ -2,11 +2,9 @@
 // a key limited to some models, the browser page's login cookie (HTTP and WebSocket), CORS owned
 // by sluice (preflight, foreign origins refused, Origin never forwarded), and a key changed by a
 // reload while a stream runs.
-#include "fake_ollama.hpp"
-#include "test_client.hpp"
+#include "sluice_under_test.hpp"
 
 #include "sluice/access_control.hpp"
-#include "sluice/server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,16 +18,16 @@ namespace sluice::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr std::string_view laptop_key = "sk-sluice-laptop-0123456789abcdef";
 constexpr std::string_view phone_key = "sk-sluice-phone-0123456789abcdef";
 constexpr std::string_view chat = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"Hi"}]})";
 
-class AccessTest : public ::testing::Test {
+class AccessTest : public SluiceUnderTest {
 protected:
-    Config config(std::string_view extra = {}) {
-        Config c = parse_config(fmt::format(R"(
+    // Two keys: laptop may do anything, phone may chat with qwen3 models; then `extra`.
+    static std::string keys(std::string_view extra = {}) {
+        return fmt::format(R"(
 auth:
   keys:
     - name: laptop
@@ -39,26 +37,11 @@ auth:
       routes: chat
       models: ["qwen3:*"]
 {})",
-                                            hash_api_key(laptop_key), hash_api_key(phone_key), extra),
-                                "sluice.yaml");
-        c.listen = {"127.0.0.1", 0};
-        c.upstream = parse_upstream_url(ollama.url());
-        c.log.access = false;
-        return c;
+                           hash_api_key(laptop_key), hash_api_key(phone_key), extra);
     }
-    void start(std::string_view extra = {}) {
-        server = std::make_unique<Server>(config(extra));
-        server->start();
-    }
-    Response request(std::string_view method, std::string_view path, std::string_view body = {}, const Headers& headers = {}) {
-        TestClient client(server->port());
-        return client.request(method, path, body, headers);
-    }
+    void start(std::string_view extra = {}) { start_yaml(keys(extra)); }
     static Headers bearer(std::string_view key) { return {{"Authorization", fmt::format("Bearer {}", key)}}; }
     std::string origin() const { return fmt::format("http://127.0.0.1:{}", server->port()); }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 TEST_F(AccessTest, MissingOrWrongKeyIs401AndNothingReachesOllama) {
@@ -205,11 +188,8 @@ TEST_F(AccessTest, ReloadChangesKeysWhileAStreamInFlightCompletes) {
     ASSERT_EQ(streaming.read_header().status, 200u);
 
     // The new file drops "laptop" and keeps "phone".
-    Config next = parse_config(fmt::format("auth:\n  keys:\n    - name: phone\n      hash: \"{}\"\n", hash_api_key(phone_key)),
-                               "sluice.yaml");
-    next.listen = {"127.0.0.1", 0};
-    next.upstream = parse_upstream_url(ollama.url());
-    server->reload(std::move(next));
+    server->reload(local(parse_config(fmt::format("auth:\n  keys:\n    - name: phone\n      hash: \"{}\"\n", hash_api_key(phone_key)),
+                                      "sluice.yaml")));
     EXPECT_EQ(request("GET", "/api/tags", {}, bearer(laptop_key)).status, 401u);
     EXPECT_EQ(request("POST", "/api/pull", R"({"model":"x","stream":false})", bearer(phone_key)).status, 200u);  // routes: all now
 

@@ -1,9 +1,6 @@
 // Integration tests of the graceful shutdown (Server::drain, what SIGTERM starts): streams in
 // flight finish, new work is turned away, and streams past timeouts.drain are cut upstream.
-#include "fake_ollama.hpp"
-#include "test_client.hpp"
-
-#include "sluice/server.hpp"
+#include "sluice_under_test.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,16 +15,12 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view chat_body = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"hi"}]})";
 
-class DrainTest : public ::testing::Test {
+class DrainTest : public SluiceUnderTest {
 protected:
     void SetUp() override {
         Config config;
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(ollama.url());
         config.threads = 2;
-        config.log.access = false;
-        server = std::make_unique<Server>(config);
-        server->start();
+        start(config);
     }
 
     void drain(std::chrono::milliseconds timeout) {
@@ -37,8 +30,6 @@ protected:
         return drained_future.wait_for(timeout) == std::future_status::ready;
     }
 
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
     std::promise<void> drained;
     std::future<void> drained_future = drained.get_future();
 };

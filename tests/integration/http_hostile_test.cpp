@@ -5,11 +5,9 @@
 // framing (Transfer-Encoding not ending in chunked, malformed chunks), key limits walked around
 // (encoded paths, duplicate and case-variant JSON members, routes that name models elsewhere),
 // and ui.dir entries that are not files.
-#include "fake_ollama.hpp"
-#include "test_client.hpp"
+#include "sluice_under_test.hpp"
 
 #include "sluice/access_control.hpp"
-#include "sluice/server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,23 +26,14 @@ namespace sluice::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr std::string_view chat_key = "sk-sluice-chat-0123456789abcdef";
 constexpr std::string_view admin_key = "sk-sluice-admin-0123456789abcdef";
 
-class HttpHostileTest : public ::testing::Test {
+class HttpHostileTest : public SluiceUnderTest {
 protected:
-    void start(std::string_view yaml = {}, std::string upstream = {}) {
-        Config c = parse_config(yaml, "sluice.yaml");
-        c.listen = {"127.0.0.1", 0};
-        c.upstream = parse_upstream_url(upstream.empty() ? ollama.url() : upstream);
-        c.log.access = false;
-        server = std::make_unique<Server>(std::move(c));
-        server->start();
-    }
     void start_with_keys() {
-        start(fmt::format(R"(
+        start_yaml(fmt::format(R"(
 auth:
   keys:
     - name: chat
@@ -64,17 +53,13 @@ auth:
         return client.read_response();
     }
     Response post(std::string_view target, std::string_view body, std::string_view key) {
-        TestClient client(server->port());
-        return client.request("POST", target, body, {{"Authorization", fmt::format("Bearer {}", key)}});
+        return request("POST", target, body, {{"Authorization", fmt::format("Bearer {}", key)}});
     }
     // sluice answers a plain request afterwards: nothing above took the process down.
     void expect_still_serving() {
         TestClient client(server->port());
         EXPECT_EQ(client.request("GET", "/healthz").status, 200u);
     }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 // An "Ollama" that answers every request with a response header holding one 70 KB field, as
@@ -230,7 +215,7 @@ TEST_F(HttpHostileTest, UiDirEntriesThatAreNotFilesAre404) {
     std::filesystem::create_directories(dir / "assets");
     std::ofstream(dir / "index.html") << "<title>dev</title>";
     ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
-    start(fmt::format("ui:\n  dir: {}\n", dir.string()));
+    start_yaml(fmt::format("ui:\n  dir: {}\n", dir.string()));
     TestClient client(server->port());
     EXPECT_EQ(client.request("GET", "/_sluice/assets").status, 404u);   // a directory
     EXPECT_EQ(client.request("GET", "/_sluice/assets/").status, 404u);

@@ -1,9 +1,6 @@
 // Integration tests of the proxy: real sockets on loopback, sluice's Server between a test
 // client and the fake Ollama, asserting what an Ollama client would see and what Ollama received.
-#include "fake_ollama.hpp"
-#include "test_client.hpp"
-
-#include "sluice/server.hpp"
+#include "sluice_under_test.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -22,24 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 
 // sluice running on its own threads in front of a fake Ollama.
-class ProxyTest : public ::testing::Test {
+class ProxyTest : public SluiceUnderTest {
 protected:
-    void start(Config config = {}) {
-        config.listen = {"127.0.0.1", 0};
-        if (config.upstream.port == 11434) config.upstream = parse_upstream_url(ollama.url());
-        config.log.access = false;
-        server = std::make_unique<Server>(config);
-        server->start();
-    }
     void SetUp() override { start(); }
-    void restart(Config config) {
-        server.reset();
-        start(std::move(config));
-    }
-    std::uint16_t port() const { return server->port(); }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 std::vector<std::string> lines_of(const std::string& body) {
@@ -417,7 +399,7 @@ TEST_F(ProxyTest, ExistingBlobIsAnsweredWithoutItsBody) {
 TEST_F(ProxyTest, ReadBodyOverTheLimitIs413) {
     Config config;
     config.limits.max_body_bytes = 1024;
-    restart(config);
+    start(config);
     TestClient client(port());
     const auto response = client.request("POST", "/api/chat", std::string(2048, ' '));
     EXPECT_EQ(response.status, 413u);
@@ -433,9 +415,7 @@ TEST_F(ProxyTest, OllamaDownIs502WithJsonError) {
     boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
     const auto closed_port = probe.local_endpoint().port();
     probe.close();  // nothing listens there now
-    Config config;
-    config.upstream = parse_upstream_url(fmt::format("http://127.0.0.1:{}", closed_port));
-    restart(config);
+    start({}, fmt::format("http://127.0.0.1:{}", closed_port));
     TestClient client(port());
     const auto response = client.request("GET", "/api/tags");
     EXPECT_EQ(response.status, 502u);
@@ -449,7 +429,7 @@ TEST_F(ProxyTest, OllamaDownIs502WithJsonError) {
 TEST_F(ProxyTest, OllamaSilentPastTheHeaderTimeoutIs504) {
     Config config;
     config.timeouts.upstream_headers = 300ms;
-    restart(config);
+    start(config);
     ollama.set_knobs({.first_byte_delay = 3s});
     TestClient client(port());
     const auto response = client.request("POST", "/api/chat", R"({"model":"qwen3:14b"})");
@@ -460,7 +440,7 @@ TEST_F(ProxyTest, OllamaSilentPastTheHeaderTimeoutIs504) {
 TEST_F(ProxyTest, UpstreamConnectionsAreKeptAliveAndReused) {
     Config config;
     config.threads = 1;  // each event loop keeps its own pool
-    restart(config);
+    start(config);
     for (int i = 0; i < 3; ++i) {
         TestClient client(port());
         EXPECT_EQ(client.request("POST", "/api/chat", R"({"model":"qwen3:14b","stream":false})").status, 200u);
@@ -502,7 +482,7 @@ TEST_F(ProxyTest, OversizeHeaderIs431) {
 TEST_F(ProxyTest, SlowlorisHeaderIsCutOff) {
     Config config;
     config.timeouts.client_header = 300ms;
-    restart(config);
+    start(config);
     TestClient client(port());
     client.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\n");
     EXPECT_TRUE(client.wait_closed(2s));
@@ -511,7 +491,7 @@ TEST_F(ProxyTest, SlowlorisHeaderIsCutOff) {
 TEST_F(ProxyTest, ConnectionsBeyondTheLimitGet503) {
     Config config;
     config.limits.max_connections = 2;
-    restart(config);
+    start(config);
     TestClient first(port());
     TestClient second(port());
     EXPECT_EQ(first.request("GET", "/").status, 200u);
@@ -535,7 +515,7 @@ TEST_F(ProxyTest, Http10ClientGetsTheStreamUntilClose) {
 TEST_F(ProxyTest, SeveralEventLoopsServeConcurrentStreams) {
     Config config;
     config.threads = 2;
-    restart(config);
+    start(config);
     ollama.set_knobs({.token_interval = 5ms, .tokens = 20});
     std::vector<std::thread> clients;
     std::atomic<int> complete{0};

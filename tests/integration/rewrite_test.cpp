@@ -1,14 +1,12 @@
 // Integration tests of the request rewriter: rules written as a user writes sluice.yaml, sluice's
 // Server between a test client and the fake Ollama, asserting the body Ollama received, the
 // X-Sluice-Rewrite header the client saw, and that the streamed reply arrived intact.
-#include "fake_ollama.hpp"
 #include "fixtures.hpp"
-#include "test_client.hpp"
+#include "sluice_under_test.hpp"
 #include "ws_client.hpp"
 
 #include "sluice/kv_budget.hpp"
 #include "sluice/model_catalog.hpp"
-#include "sluice/server.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -30,24 +28,11 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 // sluice in front of the fake Ollama, configured from YAML text.
-class RewriteProxy : public ::testing::Test {
+class RewriteProxy : public SluiceUnderTest {
 protected:
     // `yaml` is a sluice.yaml; the upstream is the fake Ollama unless `upstream` names another.
-    void start(std::string_view yaml, std::string upstream = {}) {
-        Config config = parse_config(yaml, "sluice.yaml");
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(upstream.empty() ? ollama.url() : upstream);
-        config.log.access = false;
-        server = std::make_unique<Server>(std::move(config));
-        server->start();
-    }
-    std::uint16_t port() const { return server->port(); }
-
-    // POSTs `body` to `path` through sluice on a fresh connection.
-    Response post(std::string_view path, std::string_view body) {
-        TestClient client(port());
-        return client.request("POST", path, body);
-    }
+    void start(std::string_view yaml, std::string_view upstream = {}) { start_yaml(yaml, upstream); }
+    Response post(std::string_view path, std::string_view body) { return request("POST", path, body); }
 
     // How many requests for `path` the fake Ollama received.
     std::size_t received(std::string_view path) const {
@@ -55,9 +40,6 @@ protected:
         return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(),
                                                       [&](const RecordedRequest& r) { return r.target == path; }));
     }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 std::vector<std::string> lines_of(std::string_view body) {

@@ -1,8 +1,7 @@
 // Integration tests of `sluice bench`: run_user_bench against the fake Ollama, directly and
 // through a real Server in front of it, and its errors when something is missing.
-#include "fake_ollama.hpp"
+#include "sluice_under_test.hpp"
 
-#include "sluice/server.hpp"
 #include "sluice/user_bench.hpp"
 
 #include <gtest/gtest.h>
@@ -33,16 +32,12 @@ std::size_t count(const std::vector<RecordedRequest>& requests, std::string_view
 }
 
 // sluice (a real Server, optionally with rewrite rules) in front of a fake Ollama.
-class UserBench : public ::testing::Test {
+class UserBench : public SluiceUnderTest {
 protected:
-    void start_sluice(std::string_view yaml = "log: {access: false}") {
+    void start_sluice(std::string_view yaml = {}) {
         Config config = parse_config(yaml, "test.yaml");
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(ollama.url());
-        config.log.access = false;
         config.threads = 1;
-        server = std::make_unique<Server>(config);
-        server->start();
+        start(config);
     }
     std::string sluice_url() const { return fmt::format("http://127.0.0.1:{}", server->port()); }
 
@@ -65,9 +60,6 @@ protected:
         const int status = run_user_bench(o, out, err);
         return {status, out.str(), err.str()};
     }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 TEST_F(UserBench, TableListsBothPathsWithTheRightCounts) {

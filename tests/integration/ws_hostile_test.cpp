@@ -2,10 +2,9 @@
 // answer a client sees (an error frame or a close code) and a check that sluice still serves:
 // real sockets (a Beast client, or raw frames from a non-blocking socket for the floods) against
 // sluice and the fake Ollama.
-#include "fake_ollama.hpp"
+#include "sluice_under_test.hpp"
 #include "ws_client.hpp"
 
-#include "sluice/server.hpp"
 #include "sluice/ws_session.hpp"
 
 #include <gtest/gtest.h>
@@ -30,18 +29,13 @@ namespace websocket = boost::beast::websocket;
 
 constexpr std::size_t max_body_bytes = 64 * 1024;
 
-class WebSocketHostileTest : public ::testing::Test {
+class WebSocketHostileTest : public SluiceUnderTest {
 protected:
     void SetUp() override {
         Config config;
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(ollama.url());
-        config.log.access = false;
         config.limits.max_body_bytes = max_body_bytes;
-        server = std::make_unique<Server>(config);
-        server->start();
+        start(config);
     }
-    std::uint16_t port() const { return server->port(); }
 
     // sluice still serves: a new socket's chat streams to its end.
     void expect_still_serving() {
@@ -52,9 +46,6 @@ protected:
         ASSERT_FALSE(frames.empty());
         EXPECT_TRUE(frames.back().done) << frames.back().raw;
     }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 // A frame as a browser sends it (RFC 6455 5.2): FIN, `opcode`, masked with a zero key, so the

@@ -1,7 +1,6 @@
 // Integration tests of the browser UI's WebSocket (/_sluice/ws): a Beast WebSocket client on
 // loopback, sluice's Server, and the fake Ollama behind it.
-#include "fake_ollama.hpp"
-#include "test_client.hpp"
+#include "sluice_under_test.hpp"
 #include "ws_client.hpp"
 
 #include "sluice/access_control.hpp"
@@ -32,32 +31,15 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-class WebSocketTest : public ::testing::Test {
+class WebSocketTest : public SluiceUnderTest {
 protected:
-    void SetUp() override { start(Config{}); }
-    // Replaces the server with one configured as `config` (listening on a new port).
-    void start(Config config) {
-        server.reset();
-        server = std::make_unique<Server>(local(std::move(config)));
-        server->start();
-    }
-    Config local(Config config) const {
-        config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(ollama.url());
-        config.log.access = false;
-        return config;
-    }
-    std::uint16_t port() const { return server->port(); }
+    void SetUp() override { start(); }
     // The page's login: the session cookie ("sluice_session=...") for `key`.
     std::string login(std::string_view key) const {
-        TestClient client(port());
-        const auto response = client.request("POST", "/_sluice/login", {}, {{"Authorization", fmt::format("Bearer {}", key)}});
+        const auto response = request("POST", "/_sluice/login", {}, {{"Authorization", fmt::format("Bearer {}", key)}});
         const auto set_cookie = response.header("Set-Cookie");
         return set_cookie.substr(0, set_cookie.find(';'));
     }
-
-    FakeOllama ollama;
-    std::unique_ptr<Server> server;
 };
 
 TEST_F(WebSocketTest, EachOllamaLineArrivesAsOneFrameTaggedWithItsId) {
@@ -189,14 +171,7 @@ TEST_F(WebSocketTest, OllamaErrorIsForwardedThenTheChatEnds) {
 }
 
 TEST_F(WebSocketTest, OllamaDownEndsTheChatWithAnError) {
-    const auto ollama_port = ollama.port();
-    server.reset();
-    Config config;
-    config.listen = {"127.0.0.1", 0};
-    config.upstream = parse_upstream_url(fmt::format("http://127.0.0.1:{}", ollama_port == 1 ? 2 : 1));
-    config.log.access = false;
-    server = std::make_unique<Server>(config);
-    server->start();
+    start({}, fmt::format("http://127.0.0.1:{}", ollama.port() == 1 ? 2 : 1));
     WsClient client(port());
     client.chat("x");
     const auto frame = client.read();

@@ -34,6 +34,9 @@ struct Response {
     bool has_header(std::string_view name) const;
 };
 
+// Extra request headers, in order.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 class TestClient {
 public:
     explicit TestClient(std::uint16_t port);  // connects to 127.0.0.1:port, TCP_NODELAY
@@ -44,7 +47,7 @@ public:
     // Sends one HTTP/1.1 request (Host: 127.0.0.1:<port>, Content-Length when body is non-empty
     // or method is POST/PUT) and reads its response. Extra headers are added as given.
     Response request(std::string_view method, std::string_view target, std::string_view body = {},
-                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+                     const Headers& headers = {});
 
     void send_raw(std::string_view bytes);   // writes bytes as they are
     // Reads one response; `head` when it answers a HEAD request. Throws on timeout or error.

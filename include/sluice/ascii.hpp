@@ -1,0 +1,35 @@
+// ascii: the few text helpers the config reader, the rewriter and the JSON editor share. ASCII
+// only, on purpose: what they compare (YAML words, URL schemes, model names, JSON escapes) is
+// ASCII, and Go's own case folding of JSON keys is json_edit's business.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string ascii_lowercase(std::string_view text) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(), ascii_lower);
+    return lower;
+}
+
+inline bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
+// "a, b, c": each item (anything a std::string can append) after the separator.
+std::string join(const auto& items, std::string_view separator = ", ") {
+    std::string joined;
+    for (const auto& item : items) {
+        if (!joined.empty()) joined += separator;
+        joined += item;
+    }
+    return joined;
+}
+
+}  // namespace sluice
