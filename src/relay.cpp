@@ -8,8 +8,6 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include <fmt/chrono.h>
-
 namespace sluice {
 
 namespace asio = boost::asio;

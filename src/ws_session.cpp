@@ -12,8 +12,6 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
-#include <fmt/chrono.h>
-
 #include <algorithm>
 
 namespace sluice {
