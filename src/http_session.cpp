@@ -1,8 +1,8 @@
 // http_session: one client connection, request after request.
 #include "sluice/http_session.hpp"
 
+#include "sluice/admission.hpp"
 #include "sluice/health.hpp"
-#include "sluice/access_control.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/router.hpp"
@@ -90,75 +90,43 @@ void HttpSession::on_request_header(error_code ec) {
     record_.method = request.method_string();
     record_.target = request.target();
     begin_exchange();
-    if (loop_.state.draining) {
-        send_error(503, "sluice: shutting down", false);
-        return;
-    }
-    if (const auto refusal = framing_refusal(); !refusal.empty()) {
-        send_error(400, refusal, false);  // what follows the header cannot be told apart: close
-        return;
-    }
-    auto normalized = normalize_target(request.target());
-    if (const auto* error = std::get_if<TargetError>(&normalized)) {
-        send_error(request.method() == http::verb::connect ? 405 : 400, error->message, false);
-        return;
-    }
-    request.target(std::get<std::string>(normalized));  // routed, authorized and forwarded as one
-    // On loopback sluice answers only requests addressed to this machine, as Ollama would.
-    if (loop_.local_names && !loop_.local_names->contains(request[http::field::host])) {
-        send_error(403, fmt::format("sluice: Host {} is not this machine; listening on loopback, sluice answers only "
-                                    "local names (against DNS rebinding)", request[http::field::host]),
-                   false);
-        return;
-    }
-    const auto& health = config_->health;
-    const auto route = route_request(request.method_string(), request.target(), request[http::field::accept],
-                                     {health.healthz, health.readyz}, config_->metrics.path);
-    record_.handler = route.handler;
+    const AdmissionContext context{*config_, *loop_.browser_sessions, loop_.local_names, loop_.state.draining};
+    auto admission = admit(request, context);
     const bool keep_alive = request.keep_alive() && parser_->is_done();
-    // A browser names the page's origin; a page of another site must not drive this Ollama with
-    // the user's network position (and cookie). Allowed origins are sluice's decision alone.
-    if (const auto origin = request[http::field::origin];
-        !origin.empty() && !origin_allowed(config_->cors, origin, request[http::field::host])) {
-        send_error(403, fmt::format("sluice: requests from origin {} are refused (cors.allowed_origins)", origin),
-                   keep_alive);
+    if (auto* refused = std::get_if<Refused>(&admission)) {
+        record_.handler = refused->handler;
+        if (refused->key) record_.key = refused->key->name;
+        send_error(refused->status, refused->message, keep_alive && !refused->close);
         return;
     }
-    if (request.method() == http::verb::options && request.count(http::field::access_control_request_method) != 0) {
+    if (std::holds_alternative<Preflight>(admission)) {
         answer_preflight();
         return;
     }
+    const auto& admitted = std::get<Admitted>(admission);
+    const auto route = admitted.route;
+    record_.handler = route.handler;
+    if (admitted.key) record_.key = admitted.key->name;
     switch (route.handler) {
     case Handler::healthz:
     case Handler::readyz:
         serve_health(route.handler);
         return;
-    case Handler::ui_asset:  // the page itself is public: it asks for a key when sluice wants one
+    case Handler::ui_asset:
         serve_ui_asset();
         return;
     case Handler::login:
     case Handler::logout:
         serve_session(route.handler);
         return;
-    default:
-        break;
-    }
-    // The WebSocket only runs chats: a key that may chat may use it.
-    const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(request.target());
-    const auto access = authorize(config_->auth, *loop_.browser_sessions, path, request[http::field::authorization],
-                                  request[http::field::cookie]);
-    if (access.key) record_.key = access.key->name;
-    if (access.status != 0) {
-        send_error(access.status, access.message, keep_alive);
-        return;
-    }
-    if (route.handler == Handler::metrics) {
+    case Handler::metrics:
         serve_metrics();
         return;
-    }
-    if (route.handler == Handler::websocket) {
-        start_websocket(access);
+    case Handler::websocket:
+        start_websocket(admitted);
         return;
+    case Handler::proxy:
+        break;
     }
     record_.generation = route.generation;
     const auto buffer_size = config_->limits.stream_buffer_bytes;
@@ -170,40 +138,14 @@ void HttpSession::on_request_header(error_code ec) {
     stream_.expires_never();
     if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
-    std::make_shared<Relay>(client, loop_, config_, access.key, route, record_,
+    std::make_shared<Relay>(client, loop_, config_, admitted.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
 }
 
-// Why the request's framing is refused (RFC 9112 6.1, 6.3, 3.2), or empty. A body framed by a
-// Transfer-Encoding whose last coding is not chunked (or one that lists chunked twice, or on
-// HTTP/1.0) has no end a proxy could agree on with Ollama: its bytes could be read as a second
-// request (smuggling). A request without one Host cannot be checked against this machine's names.
-std::string HttpSession::framing_refusal() const {
-    const auto& request = parser_->get();
-    if (request.count(http::field::transfer_encoding) != 0) {
-        std::size_t chunked = 0;
-        std::string_view last;
-        const auto [first, end] = request.equal_range(http::field::transfer_encoding);
-        for (auto field = first; field != end; ++field) {
-            for (const auto coding : http::token_list{field->value()}) {
-                last = coding;
-                if (beast::iequals(coding, "chunked")) ++chunked;
-            }
-        }
-        if (request.version() < 11 || chunked != 1 || !beast::iequals(last, "chunked") || !parser_->chunked()) {
-            return "sluice: a request body's Transfer-Encoding must end in chunked (once), on HTTP/1.1";
-        }
-    }
-    const auto hosts = request.count(http::field::host);
-    if (hosts > 1) return "sluice: the request has more than one Host header";
-    if (hosts == 0 && request.version() >= 11) return "sluice: an HTTP/1.1 request needs a Host header";
-    return {};
-}
-
 // The upgrade is checked here, where a refusal is still an HTTP answer; then the socket leaves
 // this session for a WsSession, and this session ends without closing it.
-void HttpSession::start_websocket(const Access& access) {
+void HttpSession::start_websocket(const Admitted& access) {
     const auto& request = parser_->get();
     if (!beast::websocket::is_upgrade(request)) {
         send_error(400, "sluice: /_sluice/ws takes a WebSocket upgrade", false);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "sluice/access_log.hpp"
+#include "sluice/admission.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
@@ -33,7 +34,6 @@ private:
 
     void read_request();
     void on_request_header(error_code ec);
-    std::string framing_refusal() const;
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
     void send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie = {});
@@ -42,7 +42,7 @@ private:
     void begin_exchange();
     void end_exchange(bool keep_alive);
     void end_exchange_without_reading();  // logs and uncounts the exchange
-    void start_websocket(const Access& access);
+    void start_websocket(const Admitted& access);
     void serve_ui_asset();
     void serve_health(Handler handler);
     void serve_session(Handler handler);

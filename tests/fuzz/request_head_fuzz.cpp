@@ -1,12 +1,14 @@
 // request_head_fuzz: libFuzzer target for the head of a client's request, as a session reads and
-// judges it: Beast's request parser with the config's header limit (the largest it allows), the
-// target's normalization, then route_request and authorize against a config with three keys.
+// judges it: Beast's request parser with the config's header limit (the largest it allows), then
+// admission (framing, the target's normalization, route, origin, key) against a config with
+// three keys.
 //
 // Nothing is caught: whatever throws here would abort sluice. For any bytes a client sends, the
-// parse fails with an error_code, or the request is routed and either refused (401/403) or let
-// through with a key that may use the path it was authorized for.
+// parse fails with an error_code, or the request is refused (400/401/403/405) or let through
+// with a key that may use the path it was authorized for.
 // Build, run and the long run: tests/fuzz/README.md.
 #include "sluice/access_control.hpp"
+#include "sluice/admission.hpp"
 #include "sluice/config.hpp"
 #include "sluice/ollama_api.hpp"
 #include "sluice/request_target.hpp"
@@ -60,23 +62,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     parser.put(boost::asio::buffer(data, size), ec);
     if (ec || !parser.is_header_done()) return 0;
 
-    const auto& request = parser.get();
-    const auto normalized = normalize_target(request.target());
-    if (std::holds_alternative<TargetError>(normalized)) return 0;  // a 400
-    const std::string_view target = std::get<std::string>(normalized);  // what the session routes on
-    // Normalizing is idempotent, and leaves no encoding of an unreserved character or of '/'.
+    auto& request = parser.get();
+    const std::string raw_target = request.target();
+    const AdmissionContext context{settings, sessions};
+    const auto admission = admit(request, context);  // what the session decides
+    if (const auto* refused = std::get_if<Refused>(&admission)) {
+        switch (refused->status) {
+        case 400: case 401: case 403: case 405: break;
+        default: std::abort();
+        }
+        return 0;
+    }
+    // Past the target step: normalizing is idempotent, and leaves no encoding of an unreserved
+    // character or of '/'.
+    const std::string_view target = request.target();
     if (std::get<std::string>(normalize_target(target)) != target) std::abort();
-    const auto route = route_request(request.method_string(), target, request[http::field::accept],
-                                     {settings.health.healthz, settings.health.readyz}, settings.metrics.path);
-    const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(target);
-    const auto access = authorize(settings.auth, sessions, path, request[http::field::authorization],
-                                  request[http::field::cookie]);
-    if (access.status == 0 && (access.key == nullptr || !key_allows_route(*access.key, path))) std::abort();
+    if (std::get<std::string>(normalize_target(raw_target)) != target) std::abort();
+    if (std::holds_alternative<Preflight>(admission)) return 0;
+    const auto& admitted = std::get<Admitted>(admission);
+    const auto path = admitted.route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(target);
+    const bool needs_key = admitted.route.handler == Handler::proxy || admitted.route.handler == Handler::websocket ||
+                           admitted.route.handler == Handler::metrics;
+    if (needs_key && (admitted.key == nullptr || !key_allows_route(*admitted.key, path))) std::abort();
     // A chat key reaches only the routes of Ollama's that it may use.
-    if (access.status == 0 && access.key->routes == KeyRoutes::chat && route.handler == Handler::proxy) {
+    if (admitted.key && admitted.key->routes == KeyRoutes::chat && admitted.route.handler == Handler::proxy) {
         const OllamaRoute* ollama = find_ollama_route(path);
         if (!ollama || !ollama->inference) std::abort();
     }
-    if (access.status != 0 && access.status != 401 && access.status != 403) std::abort();
     return 0;
 }
