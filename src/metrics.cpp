@@ -3,10 +3,18 @@
 
 #include "sluice/ollama_api.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <unordered_map>
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -34,6 +42,8 @@ std::string_view route_label(Handler handler, std::string_view target) {
     case Handler::healthz: return "healthz";
     case Handler::readyz: return "readyz";
     case Handler::metrics: return "metrics";
+    case Handler::login: return "login";
+    case Handler::logout: return "logout";
     case Handler::proxy: break;
     }
     // Ollama's routes, from its one table (a route with a name in its path, /api/blobs/<digest>
@@ -61,7 +71,41 @@ std::vector<std::string_view> rewrite_kinds(std::string_view rewrite_header) {
     return kinds;
 }
 
-Metrics::Metrics()
+struct Metrics::Families {
+    Families();
+    void exchange_finished(const ExchangeRecord& record);
+
+    prometheus::Registry registry_;
+    prometheus::Family<prometheus::Counter>& requests_;
+    prometheus::Gauge& active_streams_;
+    prometheus::Family<prometheus::Counter>& request_bytes_;
+    prometheus::Family<prometheus::Counter>& response_bytes_;
+    prometheus::Counter& upstream_connect_errors_;
+    prometheus::Family<prometheus::Counter>& client_cancels_;
+    prometheus::Family<prometheus::Counter>& rewrites_;
+    prometheus::Family<prometheus::Histogram>& time_to_first_token_;
+    prometheus::Family<prometheus::Histogram>& tokens_per_second_;
+
+    // The series an exchange touches, each found through its family once: Family::Add builds and
+    // hashes a label map and takes the family's lock, which was most of the cost of counting.
+    struct RouteSeries {
+        std::unordered_map<unsigned, prometheus::Counter*> requests;  // by status
+        prometheus::Counter* request_bytes = nullptr;
+        prometheus::Counter* response_bytes = nullptr;
+        prometheus::Counter* client_cancels = nullptr;
+    };
+    struct ModelSeries {
+        prometheus::Histogram* time_to_first_token = nullptr;
+        prometheus::Histogram* tokens_per_second = nullptr;
+    };
+    std::mutex series_mutex_;  // guards the maps below (the loops share them)
+    std::map<std::string_view, RouteSeries> routes_;  // keys: route_label's fixed strings
+    std::map<std::string, prometheus::Counter*, std::less<>> rewrites_by_kind_;
+    std::map<std::string, ModelSeries, std::less<>> models_;
+    std::shared_ptr<const ModelFacts> installed_;  // null or not `known`: no list to check names against
+};
+
+Metrics::Families::Families()
     : requests_(prometheus::BuildCounter()
                     .Name("sluice_requests_total")
                     .Help("Requests answered, by route and HTTP status (a WebSocket chat counts as one on route ws)")
@@ -110,7 +154,23 @@ Metrics::Metrics()
         .Set(1);
 }
 
-void Metrics::exchange_finished(const ExchangeRecord& record) {
+Metrics::Metrics() : families_(std::make_unique<Families>()) {}
+Metrics::~Metrics() = default;
+
+ActiveStream Metrics::stream_started() {
+    families_->active_streams_.Increment();
+    return ActiveStream(*this);
+}
+
+void Metrics::stream_ended() { families_->active_streams_.Decrement(); }
+
+void ActiveStream::release() {
+    if (metrics_) std::exchange(metrics_, nullptr)->stream_ended();
+}
+
+void Metrics::exchange_finished(const ExchangeRecord& record) { families_->exchange_finished(record); }
+
+void Metrics::Families::exchange_finished(const ExchangeRecord& record) {
     const auto route = route_label(record.handler, record.target);
     std::lock_guard lock(series_mutex_);
     auto& series = routes_[route];
@@ -168,12 +228,12 @@ void Metrics::exchange_finished(const ExchangeRecord& record) {
 }
 
 void Metrics::installed_models(std::shared_ptr<const ModelFacts> facts) {
-    std::lock_guard lock(series_mutex_);
-    installed_ = std::move(facts);
+    std::lock_guard lock(families_->series_mutex_);
+    families_->installed_ = std::move(facts);
 }
 
 std::string Metrics::scrape() const {
-    return prometheus::TextSerializer().Serialize(registry_.Collect());
+    return prometheus::TextSerializer().Serialize(families_->registry_.Collect());
 }
 
 }  // namespace sluice

@@ -66,7 +66,9 @@ INSTANTIATE_TEST_SUITE_P(
         LabelCase{Handler::ui_asset, "/_sluice/assets/index-abc.js", "ui"},
         LabelCase{Handler::healthz, "/live", "healthz"},
         LabelCase{Handler::readyz, "/readyz", "readyz"},
-        LabelCase{Handler::metrics, "/metrics?x", "metrics"}));
+        LabelCase{Handler::metrics, "/metrics?x", "metrics"},
+        LabelCase{Handler::login, "/_sluice/login", "login"},
+        LabelCase{Handler::logout, "/_sluice/logout", "logout"}));
 
 TEST(RewriteKinds, AreTheKeysOfTheHeaderValue) {
     using Kinds = std::vector<std::string_view>;
