@@ -106,13 +106,17 @@ public:
 
     void frame_sent(std::size_t bytes) {
         queued_ -= bytes;
-        if (paused_ && queued_ < WsSession::chat_queue_bytes) {
+        --frames_queued_;
+        if (paused_ && !window_full()) {
             paused_ = false;
-            read_body();
+            relay_lines();
         }
     }
 
-    void count_queued(std::size_t bytes) { queued_ += bytes; }
+    void count_queued(std::size_t bytes) {
+        queued_ += bytes;
+        ++frames_queued_;
+    }
 
 private:
     using error_code = boost::system::error_code;
@@ -153,11 +157,6 @@ private:
     }
 
     void read_body() {
-        if (ended_) return;
-        if (queued_ >= WsSession::chat_queue_bytes) {
-            paused_ = true;  // backpressure: the browser is behind; frame_sent() resumes
-            return;
-        }
         upstream_.read_some(asio::bind_allocator(HandlerAllocator<char>(read_memory_),
                                                  [self = shared_from_this()](error_code ec, std::size_t bytes) {
                                                      self->on_body(self->upstream_.on_read(ec, bytes));
@@ -174,33 +173,47 @@ private:
                                                                               : "sluice: ollama sent a malformed response"});
             return;
         }
-        for (const auto& bytes : pieces_) split_lines({static_cast<const char*>(bytes.data()), bytes.size()});
-        if (pending_.size() > config_->limits.max_body_bytes) {
-            upstream_.cancel();
-            finish(UpstreamError{502, "sluice: a line from ollama exceeds limits.max_body_bytes"});
-            return;
+        body_done_ = piece.state == BodyPiece::State::done;
+        next_piece_ = 0;
+        relay_lines();
+    }
+
+    bool window_full() const {
+        return frames_queued_ >= WsSession::chat_frames_in_flight || queued_ >= WsSession::chat_queue_bytes;
+    }
+
+    // Each complete line of the read goes out as one frame, spliced into the envelope as it is,
+    // while the window has room (backpressure: the browser is behind; frame_sent() resumes).
+    void relay_lines() {
+        while (!ended_) {
+            if (window_full()) {
+                paused_ = true;
+                return;
+            }
+            if (unsent_.empty()) {
+                if (next_piece_ == pieces_.size()) break;
+                const auto piece = pieces_[next_piece_++];
+                unsent_ = {static_cast<const char*>(piece.data()), piece.size()};
+                continue;
+            }
+            const auto newline = unsent_.find('\n');
+            pending_.append(unsent_.substr(0, newline));
+            unsent_.remove_prefix(newline == std::string_view::npos ? unsent_.size() : newline + 1);
+            if (newline != std::string_view::npos) send_line();
+            if (pending_.size() > config_->limits.max_body_bytes) {
+                upstream_.cancel();
+                finish(UpstreamError{502, "sluice: a line from ollama exceeds limits.max_body_bytes"});
+                return;
+            }
         }
-        if (piece.state == BodyPiece::State::done) {
+        if (ended_) return;
+        if (body_done_) {
             send_line();  // a body without a final newline (a non-streamed answer or an error)
             upstream_.release(true);
             finish({});
             return;
         }
         read_body();
-    }
-
-    // Each complete line goes out as one frame, spliced into the envelope as it is.
-    void split_lines(std::string_view bytes) {
-        while (!bytes.empty()) {
-            const auto newline = bytes.find('\n');
-            if (newline == std::string_view::npos) {
-                pending_.append(bytes);
-                return;
-            }
-            pending_.append(bytes.substr(0, newline));
-            bytes.remove_prefix(newline + 1);
-            send_line();
-        }
     }
 
     void send_line() {
@@ -267,11 +280,15 @@ private:
     std::string body_;         // the chat as it goes to Ollama (rewritten in place)
     std::string rewritten_;    // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
     std::vector<asio::const_buffer> pieces_;  // the de-chunked body bytes of one read
+    std::size_t next_piece_ = 0;              // the first of pieces_ not yet relayed
+    std::string_view unsent_;                 // what is left of the piece being relayed
     StreamTail tail_;                         // the last line: the generation statistics
     HandlerMemory read_memory_;               // each body read's operation state
     std::string pending_;                     // the line not yet complete
     ExchangeRecord record_;
     std::size_t queued_ = 0;  // bytes of this chat's frames not yet written to the browser
+    std::size_t frames_queued_ = 0;
+    bool body_done_ = false;  // the read in pieces_ ended Ollama's response
     unsigned status_ = 0;
     ActiveStream active_stream_;  // counted in sluice_active_streams while the chat runs
     bool paused_ = false;
@@ -442,11 +459,11 @@ void WsSession::send(std::shared_ptr<WsChat> chat, std::string frame) {
     }
     if (outbox_.full()) outbox_.set_capacity(std::max<std::size_t>(16, outbox_.capacity() * 2));
     outbox_.push_back({std::move(chat), std::move(frame)});
-    if (!writing_) write_next();
+    write_next();
 }
 
 void WsSession::write_next() {
-    if (outbox_.empty() || closed_) return;
+    if (writing_ || outbox_.empty() || closed_) return;  // one write at a time on a WebSocket
     writing_ = true;
     // Out of the ring while it is written: the ring may grow (and move its frames) meanwhile.
     writing_frame_ = std::move(outbox_.front());
@@ -464,17 +481,18 @@ void WsSession::on_written(error_code ec) {
         outbox_.clear();  // its frames hold their chats, and the chats this session
         return;
     }
+    const auto bytes = frame.bytes.size();
+    if (spare_frames_.size() < max_spare_frames && frame.bytes.capacity() <= max_spare_frame_bytes) {
+        spare_frames_.push_back(std::move(frame.bytes));  // first: the chat's next frame may take it
+    }
     if (frame.chat) {
-        frame.chat->frame_sent(frame.bytes.size());
+        frame.chat->frame_sent(bytes);  // may queue the chat's next frames, and start writing one
     } else {
-        own_queued_ -= frame.bytes.size();
+        own_queued_ -= bytes;
         if (read_paused_ && own_queued_ < own_queue_bytes) {
             read_paused_ = false;
             read_message();
         }
-    }
-    if (spare_frames_.size() < max_spare_frames && frame.bytes.capacity() <= max_spare_frame_bytes) {
-        spare_frames_.push_back(std::move(frame.bytes));
     }
     write_next();
 }

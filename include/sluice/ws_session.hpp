@@ -54,8 +54,13 @@ public:
     static constexpr std::size_t chat_queue_bytes = 256 * 1024;
     // Bytes of sluice's own frames queued for the browser before sluice stops reading messages.
     static constexpr std::size_t own_queue_bytes = 64 * 1024;
-    // Written frames whose memory is kept for the next ones: no allocation per relayed line.
-    static constexpr std::size_t max_spare_frames = 16;
+    // Frames of one chat queued at once: a read that brought hundreds of lines (Ollama is faster
+    // than the browser, or the stream was read after a pause) sends them a window at a time, the
+    // rest waiting in the read buffer, which is not read into again before they are sent.
+    static constexpr std::size_t chat_frames_in_flight = 8;
+    // Written frames whose memory is kept for the next ones: no allocation per relayed line
+    // while two chats stream at once.
+    static constexpr std::size_t max_spare_frames = 2 * chat_frames_in_flight;
     static constexpr std::size_t max_spare_frame_bytes = 16 * 1024;
 
     // `upgrade` is the request's header, already read and checked (path, Origin, key); `key` is

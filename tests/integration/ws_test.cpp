@@ -65,6 +65,36 @@ TEST_F(WebSocketTest, EachOllamaLineArrivesAsOneFrameTaggedWithItsId) {
     EXPECT_NE(request.body.find(R"("content":"hi")"), std::string::npos);
 }
 
+// Ollama faster than the browser: each read brings hundreds of lines, which go out a window of
+// frames at a time (one write at a time on the socket). Every line arrives, whole and in order.
+TEST_F(WebSocketTest, ABurstOfLinesFromTwoChatsArrivesWholeAndInOrder) {
+    constexpr int tokens = 3000;
+    ollama.set_knobs({.token_interval = std::chrono::microseconds(0), .tokens = tokens});
+    WsClient client(port());
+    client.chat("a");
+    client.chat("b");
+    std::map<std::string, int> next;  // the next content line expected per chat
+    std::map<std::string, bool> ended;
+    while (!ended["a"] || !ended["b"]) {
+        const auto read = client.read();
+        ASSERT_TRUE(read) << "the socket closed or went quiet";
+        const auto& frame = *read;
+        if (frame.done) {
+            EXPECT_EQ(next[frame.id], tokens + 1) << frame.raw;  // every content line and the done line
+            ended[frame.id] = true;
+            continue;
+        }
+        auto& expected = next[frame.id];
+        if (expected < tokens) {
+            ASSERT_NE(frame.line.find(fmt::format(R"("content":"tok{} ")", expected)), std::string::npos)
+                << "chat " << frame.id << " line " << expected << ": " << frame.raw;
+        } else {
+            EXPECT_NE(frame.line.find(R"("done":true)"), std::string::npos) << frame.raw;
+        }
+        ++expected;
+    }
+}
+
 TEST_F(WebSocketTest, EndFrameSaysWhatTheRewriterChanged) {
     ollama.set_knobs({.tokens = 2});
     WsClient plain(port());
