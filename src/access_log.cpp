@@ -128,6 +128,20 @@ std::string escape_for_log(std::string_view text) {
     return escaped;
 }
 
+namespace {
+
+// A key=value field's value: also no space (or, quoted, no quote) a client chose may end it
+// early and fake the fields after it.
+std::string escape_log_value(std::string_view text, bool quoted = false) {
+    std::string escaped = escape_for_log(text);
+    for (std::size_t at = 0; (at = escaped.find(quoted ? '"' : ' ', at)) != std::string::npos;) {
+        escaped.replace(at, 1, quoted ? "\\x22" : "\\x20");
+    }
+    return escaped;
+}
+
+}  // namespace
+
 std::string format_access_line(const ExchangeRecord& r, Clock::time_point end) {
     std::string line = fmt::format("{} {} {} {} in={} out={} {:.1f}ms", r.client, escape_for_log(r.method),
                                    escape_for_log(r.target), r.status, r.bytes_in, r.bytes_out, to_ms(end - r.start));
@@ -138,6 +152,16 @@ std::string format_access_line(const ExchangeRecord& r, Clock::time_point end) {
         if (r.stats->prompt_eval_count) line += fmt::format(" prompt={}tok", *r.stats->prompt_eval_count);
         if (r.stats->eval_count) line += fmt::format(" eval={}tok", *r.stats->eval_count);
         if (const auto rate = r.stats->tokens_per_second()) line += fmt::format(" {:.1f}tok/s", *rate);
+    }
+    if (const std::string_view model = !r.model.empty() ? r.model : r.stats ? r.stats->model : std::string_view();
+        !model.empty()) {
+        line += " model=";
+        line += escape_log_value(model);
+    }
+    if (!r.rewrites.empty()) {
+        line += " rewrite=\"";
+        line += escape_log_value(r.rewrites, true);
+        line += '"';
     }
     if (!r.key.empty()) line += fmt::format(" key={}", r.key);
     if (!r.outcome.empty()) {

@@ -67,9 +67,9 @@ bool is_malformed(const boost::system::error_code& ec) {
 }  // namespace
 
 void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
-                          std::string& body, std::function<void(std::string rewritten)> then) {
+                          std::string& body, std::function<void(std::string rewritten, std::string model)> then) {
     if (config->rewrite.models.empty()) {
-        then({});
+        then({}, {});
         return;
     }
     loop.catalog->when_ready(loop.io.get_executor(),
@@ -79,7 +79,7 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                                                                loop.json_workspace);
                                  if (result.body) body = std::move(*result.body);
                                  for (const auto& reason : result.reasons) spdlog::debug("rewrite {}: {}", path, escape_for_log(reason));
-                                 then(result.header_value());
+                                 then(result.header_value(), std::move(result.model));
                              });
 }
 
@@ -222,9 +222,10 @@ void Relay::on_whole_body_piece(error_code ec) {
         return;
     }
     rewrite_request_body(loop_, config_, path, whole_body_,
-                         [self = shared_from_this()](std::string rewritten) {
+                         [self = shared_from_this()](std::string rewritten, std::string model) {
                              self->rewritten_ = std::move(rewritten);
                              self->record_.rewrites = self->rewritten_;
+                             self->record_.model = std::move(model);
                              self->send();
                          });
 }

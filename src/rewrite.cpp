@@ -517,6 +517,7 @@ RewriteResult rewrite_request(std::string_view path, std::string_view body, cons
         return result;
     }
     const std::string requested = decode_json_string(model->value.in(body));
+    result.model = requested;
     const auto rule = std::find_if(config.models.begin(), config.models.end(),
                                    [&](const RewriteRule& candidate) { return model_pattern_matches(candidate.match, requested); });
     if (rule == config.models.end()) {

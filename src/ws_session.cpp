@@ -81,10 +81,11 @@ public:
 
     void start() {
         if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
-        rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten) {
+        rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten, std::string model) {
             if (self->ended_) return;
             self->rewritten_ = std::move(rewritten);
             self->record_.rewrites = self->rewritten_;
+            self->record_.model = std::move(model);
             self->upstream_.request().content_length(self->body_.size());
             self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
         });

@@ -52,6 +52,8 @@ struct ExchangeRecord {
     std::string target;
     std::string client;  // client IP
     std::string key;     // the name of the API key used (never the key); empty without one
+    std::string model;   // the model the request named, when the rewriter read it (else the
+                         // access log names the one Ollama's final line names)
     unsigned status = 0;
     std::uint64_t bytes_in = 0;   // request body bytes received from the client
     std::uint64_t bytes_out = 0;  // response body bytes sent to the client

@@ -45,10 +45,11 @@ struct RelayResult {
 // WebSocket chats: rules may need to know what is installed, so the first requests after
 // start-up wait for the model catalog's first answer (a model's num_ctx never changes between
 // its requests); then `body` is rewritten in place and `then` gets X-Sluice-Rewrite's value
-// (empty when nothing changed). `body` must outlive the call to `then`, which runs on the loop.
+// (empty when nothing changed) and the model the request named (empty when the rewriter did not
+// read it). `body` must outlive the call to `then`, which runs on the loop.
 // `config` is the exchange's snapshot: its rules apply even if a reload lands meanwhile.
 void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
-                          std::string& body, std::function<void(std::string rewritten)> then);
+                          std::string& body, std::function<void(std::string rewritten, std::string model)> then);
 
 class Relay : public std::enable_shared_from_this<Relay> {
 public:

@@ -69,6 +69,7 @@ struct RewriteResult {
     std::vector<std::string> changes;  // "model=qwen3:14b-q8_0", "num_ctx=40960", "think=off"
     std::vector<std::string> reasons;  // sentences for a debug log line and `sluice explain`
     int rule_line = 0;                 // the config line of the rule that matched; 0 = none
+    std::string model;                 // the model the request named, decoded; empty when not read
 
     // The X-Sluice-Rewrite header: the changes joined with "; " (printable ASCII only).
     std::string header_value() const;

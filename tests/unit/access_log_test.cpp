@@ -97,12 +97,36 @@ TEST(AccessLine, SaysWhatAUserNeedsToSee) {
     record.stats->prompt_eval_count = 12;
     record.stats->eval_count = 80;
     record.stats->eval_duration_ns = 1'000'000'000;
+    record.stats->model = "qwen3:14b";
     EXPECT_EQ(format_access_line(record, record.start + 1500ms),
-              "127.0.0.1 POST /api/chat 200 in=60 out=1234 1500.0ms ttft=250.0ms prompt=12tok eval=80tok 80.0tok/s");
+              "127.0.0.1 POST /api/chat 200 in=60 out=1234 1500.0ms ttft=250.0ms prompt=12tok eval=80tok 80.0tok/s "
+              "model=qwen3:14b");
     record.stats.reset();
     record.outcome = "client went away";
     EXPECT_EQ(format_access_line(record, record.start + 1500ms),
               "127.0.0.1 POST /api/chat 200 in=60 out=1234 1500.0ms ttft=250.0ms (client went away)");
+}
+
+// The model the client asked for, what the rewriter changed (the model it chose among them), and
+// the key: key=value fields a client's text can neither end early nor forge.
+TEST(AccessLine, NamesTheModelAndTheRewriteSoThatClientTextCannotForgeFields) {
+    ExchangeRecord record;
+    record.client = "10.0.0.7";
+    record.method = "POST";
+    record.target = "/api/chat";
+    record.status = 200;
+    record.start = Clock::time_point{} + 1s;
+    record.model = "qwen3:14b";
+    record.rewrites = "model=qwen3:14b-q8_0; num_ctx=8192";
+    record.key = "laptop";
+    record.stats = GenerationStats{};
+    record.stats->model = "qwen3:14b-q8_0";  // what ran; the line names what was asked
+    EXPECT_EQ(format_access_line(record, record.start + 2ms),
+              R"(10.0.0.7 POST /api/chat 200 in=0 out=0 2.0ms model=qwen3:14b rewrite="model=qwen3:14b-q8_0; num_ctx=8192" key=laptop)");
+    record.model = "a key=admin\n";
+    record.rewrites = R"(model=x" key=admin)";
+    EXPECT_EQ(format_access_line(record, record.start + 2ms),
+              R"(10.0.0.7 POST /api/chat 200 in=0 out=0 2.0ms model=a\x20key=admin\x0a rewrite="model=x\x22 key=admin" key=laptop)");
 }
 
 TEST(JsonError, EscapesTheMessage) {
