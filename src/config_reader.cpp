@@ -1,0 +1,250 @@
+// config_reader: the value grammars, messages and YAML walker every section reader of sluice.yaml uses.
+#include "config_reader.hpp"
+
+#include "sluice/ascii.hpp"
+
+#include <yaml-cpp/eventhandler.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <sstream>
+#include <vector>
+
+namespace sluice::config_reader {
+namespace {
+
+// Where each document's first node is, for "found 2 documents" errors. yaml-cpp's LoadAll
+// never returns on some malformed input (",a" yields documents without end), so the documents
+// are counted with its event parser, up to a bound, and only the first is loaded.
+class DocumentMarks : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> first_nodes;
+
+    void OnDocumentStart(const YAML::Mark&) override { in_new_document_ = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node_at(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node_at(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        node_at(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node_at(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node_at(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void node_at(const YAML::Mark& mark) {
+        if (!in_new_document_) return;
+        in_new_document_ = false;
+        first_nodes.push_back(mark);
+    }
+    bool in_new_document_ = false;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+std::string quote(std::string_view text) {
+    constexpr std::size_t max_shown = 80;
+    std::size_t shown = std::min(text.size(), max_shown);
+    while (shown < text.size() && shown > 0 && (static_cast<unsigned char>(text[shown]) & 0xC0) == 0x80) {
+        --shown;  // do not cut a UTF-8 sequence in half
+    }
+    std::string out = "\"";
+    for (const char c : text.substr(0, shown)) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7F) {
+            constexpr std::string_view hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xF];
+        } else {
+            out += c;
+        }
+    }
+    out += shown < text.size() ? "\"..." : "\"";
+    return out;
+}
+
+void fail_expected(std::string_view expected, std::string_view text, std::string_view hint) {
+    std::string message = "expected ";
+    message += expected;
+    message += ", got ";
+    message += quote(text);
+    if (!hint.empty()) {
+        message += "; ";
+        message += hint;
+    }
+    throw ConfigError(message);
+}
+
+std::string format_size(std::size_t bytes) {
+    constexpr std::array<std::pair<std::size_t, std::string_view>, 3> units{{{GiB, "GiB"}, {MiB, "MiB"}, {KiB, "KiB"}}};
+    for (const auto& [unit, name] : units) {
+        if (bytes >= unit && bytes % unit == 0) return std::to_string(bytes / unit) + std::string(name);
+    }
+    return std::to_string(bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers, sizes, durations, booleans, names
+
+std::optional<std::uint64_t> parse_digits(std::string_view text) {
+    if (text.empty() || !std::all_of(text.begin(), text.end(), is_digit)) return std::nullopt;
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+std::chrono::milliseconds positive_duration(std::string_view text) {
+    const auto duration = parse_duration(text);
+    if (duration.count() <= 0) fail_expected("a duration greater than zero, such as 30s", text);
+    return duration;
+}
+
+bool parse_bool(std::string_view text) {
+    const std::string lower = ascii_lowercase(text);
+    if (lower == "true" || lower == "yes" || lower == "on") return true;
+    if (lower == "false" || lower == "no" || lower == "off") return false;
+    fail_expected("true or false", text);
+}
+
+std::string log_level(std::string_view text) {
+    validate_log_level(text);
+    return std::string(text);
+}
+
+std::string model_name_text(std::string_view what, std::string_view text) {
+    const bool printable = std::all_of(text.begin(), text.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte > 0x20 && byte != 0x7F;
+    });
+    if (text.empty() || !printable) fail_expected(what, text);
+    return std::string(text);
+}
+
+std::string model_pattern(std::string_view text) {
+    return model_name_text("a model pattern such as \"qwen3:14b*\" or \"*\" (no spaces)", text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking the YAML tree
+
+std::string describe(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Scalar: return quote(node.Scalar());
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined: break;
+    }
+    return "nothing";
+}
+
+int line_of(const YAML::Mark& mark, int fallback) { return mark.is_null() ? fallback : mark.line + 1; }
+
+void throw_config_error(std::string_view source, int line, std::string_view path, std::string_view message) {
+    std::string text(source);
+    text += ':' + std::to_string(line) + ": ";
+    if (!path.empty()) {
+        text += path;
+        text += ": ";
+    }
+    text += message;
+    throw ConfigError(text);
+}
+
+void for_each_entry(const ConfigValue& mapping, std::string_view expected,
+                    const std::function<void(const YAML::Node& key, const ConfigValue& value)>& read) {
+    const YAML::Node& node = mapping.node();
+    if (node.IsNull()) return;
+    if (!node.IsMap()) mapping.fail("expected " + std::string(expected) + ", got " + describe(node));
+
+    std::vector<std::pair<std::string, int>> seen;  // key, first line
+    for (const auto& entry : node) {
+        const YAML::Node& key = entry.first;
+        const int key_line = line_of(key.Mark(), mapping.line());
+        if (!key.IsScalar()) {
+            throw_config_error(mapping.source(), key_line, mapping.path(), "expected a key name, got " + describe(key));
+        }
+        const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
+        if (first != seen.end()) {
+            throw_config_error(mapping.source(), key_line, {},
+                               "duplicate key '" + mapping.path_of(key.Scalar()) + "' (first set on line " +
+                                   std::to_string(first->second) + ")");
+        }
+        seen.emplace_back(key.Scalar(), key_line);
+        read(key, mapping.member(key, entry.second));
+    }
+}
+
+void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> fields) {
+    std::vector<std::string_view> keys;
+    for (const Field& field : fields) keys.push_back(field.key);
+    const std::string known = join(keys);
+
+    for_each_entry(mapping, "a mapping with the keys " + known, [&](const YAML::Node& key, const ConfigValue& value) {
+        const auto field = std::find_if(fields.begin(), fields.end(),
+                                        [&](const Field& candidate) { return candidate.key == key.Scalar(); });
+        if (field == fields.end()) {
+            throw_config_error(mapping.source(), line_of(key.Mark(), mapping.line()), {},
+                               "unknown key '" + mapping.path_of(key.Scalar()) + "' (known: " + known + ")");
+        }
+        field->read(value);
+    });
+}
+
+void for_each_item(const ConfigValue& list, std::string_view expected, bool single_allowed,
+                   const std::function<void(const ConfigValue& item)>& read) {
+    const YAML::Node& node = list.node();
+    if (node.IsNull()) return;
+    if (node.IsScalar() && single_allowed) {
+        read(list);
+        return;
+    }
+    if (!node.IsSequence()) list.fail("expected " + std::string(expected) + ", got " + describe(node));
+    std::size_t index = 0;
+    for (const YAML::Node& item : node) {
+        read(list.item(index++, item));
+    }
+}
+
+YAML::Node load_document(std::string_view yaml_text, std::string_view source) {
+    constexpr std::size_t max_documents_counted = 16;
+    const std::string text(yaml_text);
+    YAML::Node document;
+    try {
+        std::istringstream input(text);
+        YAML::Parser parser(input);
+        DocumentMarks documents;
+        for (std::size_t i = 0; i < max_documents_counted && parser.HandleNextDocument(documents); ++i) {
+        }
+        if (documents.first_nodes.size() > 1) {
+            const auto count = documents.first_nodes.size();
+            throw_config_error(source, line_of(documents.first_nodes[1], 1), {},
+                               "expected one YAML document, found " + std::to_string(count) +
+                                   (count == max_documents_counted ? " or more" : "") + "; remove the extra '---'");
+        }
+        document = YAML::Load(text);
+    } catch (const YAML::Exception& error) {
+        throw_config_error(source, line_of(error.mark, 1), {}, "invalid YAML: " + error.msg);
+    }
+    return document;
+}
+
+}  // namespace sluice::config_reader
