@@ -388,7 +388,20 @@ std::size_t parse_size(std::string_view text) {
     std::string_view suffix = text.substr(static_cast<std::size_t>(digits_end));
     if (suffix.size() > 1 && suffix.starts_with(' ')) suffix.remove_prefix(1);  // "64 KiB" reads naturally too
     const auto unit = std::find_if(suffixes.begin(), suffixes.end(), [&](const auto& s) { return s.first == suffix; });
-    if (digits_end == 0 || unit == suffixes.end()) fail_expected(expected, text);
+    if (digits_end == 0 || unit == suffixes.end()) {
+        // 24GB or 24G: a card's memory as vendors write it. Which of 10^9 and 2^30 was meant is
+        // a guess either way, so the fix is said rather than guessed.
+        const auto letter = suffix.empty() ? '\0' : ascii_lower(suffix.front());
+        const bool decimal_unit = (suffix.size() == 1 || (suffix.size() == 2 && ascii_lower(suffix[1]) == 'b')) &&
+                                  (letter == 'k' || letter == 'm' || letter == 'g');
+        if (digits_end != 0 && decimal_unit) {
+            const std::string binary = letter == 'k' ? "KiB" : letter == 'm' ? "MiB" : "GiB";
+            fail_expected(expected, text,
+                          "write " + std::string(text.substr(0, static_cast<std::size_t>(digits_end))) + binary +
+                              " (sizes count in KiB, MiB and GiB: 1GiB is 1024^3 bytes)");
+        }
+        fail_expected(expected, text);
+    }
     if (!number || *number > std::numeric_limits<std::size_t>::max() / unit->second) {
         fail_expected(expected, text, "that is too large");
     }

@@ -193,6 +193,33 @@ void for_each_entry(const ConfigValue& mapping, std::string_view expected,
     }
 }
 
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const auto above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::optional<std::string_view> closest_name(std::string_view name, const std::vector<std::string_view>& names) {
+    std::optional<std::string_view> closest;
+    std::size_t best = 3;  // a typo is a letter or two: a farther name is not what was meant
+    for (const auto candidate : names) {
+        if (const auto distance = edit_distance(name, candidate); distance < best) {
+            best = distance;
+            closest = candidate;
+        }
+    }
+    return closest;
+}
+
 void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> fields) {
     std::vector<std::string_view> keys;
     for (const Field& field : fields) keys.push_back(field.key);
@@ -202,8 +229,11 @@ void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> field
         const auto field = std::find_if(fields.begin(), fields.end(),
                                         [&](const Field& candidate) { return candidate.key == key.Scalar(); });
         if (field == fields.end()) {
+            const auto suggestion = closest_name(key.Scalar(), keys);
             throw_config_error(mapping.source(), line_of(key.Mark(), mapping.line()), {},
-                               "unknown key '" + mapping.path_of(key.Scalar()) + "' (known: " + known + ")");
+                               "unknown key '" + mapping.path_of(key.Scalar()) + "'" +
+                                   (suggestion ? ": did you mean '" + std::string(*suggestion) + "'?" : std::string()) +
+                                   " (known: " + known + ")");
         }
         field->read(value);
     });

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sluice::config_reader {
 
@@ -179,6 +180,11 @@ Field section(std::string_view key, Section& target, void (*read)(const ConfigVa
 // be when it is something else; a null mapping (every line below it commented out) is empty.
 void for_each_entry(const ConfigValue& mapping, std::string_view expected,
                     const std::function<void(const YAML::Node& key, const ConfigValue& value)>& read);
+
+// Levenshtein distance, for "did you mean" (names are short: a row of ints is enough).
+std::size_t edit_distance(std::string_view a, std::string_view b);
+// The one of `names` within two edits of `name` (the closest), for "did you mean".
+std::optional<std::string_view> closest_name(std::string_view name, const std::vector<std::string_view>& names);
 
 // Reads a mapping whose keys must all be among `fields`; absent keys keep their defaults.
 void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> fields);

@@ -142,30 +142,15 @@ constexpr std::array known_options{
     KnownOption{"use_mmap", OptionType::boolean},         KnownOption{"draft_num_predict", OptionType::integer},
 };
 
-// Levenshtein distance, for "did you mean" (names are short: a row of ints is enough).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const auto above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
 const KnownOption& known_option(const ConfigValue& value, std::string_view name) {
-    const auto* closest = &known_options.front();
+    std::vector<std::string_view> names;
     for (const auto& option : known_options) {
         if (option.name == name) return option;
-        if (edit_distance(name, option.name) < edit_distance(name, closest->name)) closest = &option;
+        names.push_back(option.name);
     }
     std::string message = "not an option Ollama knows (it would ignore it)";
-    message += edit_distance(name, closest->name) <= 2 ? "; did you mean '" + std::string(closest->name) + "'?" : ".";
+    const auto suggestion = closest_name(name, names);
+    message += suggestion ? "; did you mean '" + std::string(*suggestion) + "'?" : ".";
     message += " Ollama's options: ";
     for (const auto& option : known_options) {
         if (&option != known_options.data()) message += ", ";

@@ -301,6 +301,9 @@ INSTANTIATE_TEST_SUITE_P(Size, GoodSize,
 
 class BadSize : public testing::TestWithParam<BadCase> {};
 
+// 24GB, as a card's memory is sold: the message says what to write.
+#define UNITS_HINT(binary) "write " binary " (sizes count in KiB, MiB and GiB: 1GiB is 1024^3 bytes)"
+
 TEST_P(BadSize, IsRejectedWithTheAcceptedForms) {
     EXPECT_EQ(error_of([] { (void)parse_size(GetParam().text); }),
               expected_message(
@@ -309,8 +312,11 @@ TEST_P(BadSize, IsRejectedWithTheAcceptedForms) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Size, BadSize,
-                         testing::Values(BadCase{"", ""}, BadCase{"64KB", ""}, BadCase{"64MB", ""},
-                                         BadCase{"64kib", ""}, BadCase{"64K", ""}, BadCase{"64k", ""},
+                         testing::Values(BadCase{"", ""}, BadCase{"64KB", UNITS_HINT("64KiB")},
+                                         BadCase{"64MB", UNITS_HINT("64MiB")}, BadCase{"24GB", UNITS_HINT("24GiB")},
+                                         BadCase{"24gb", UNITS_HINT("24GiB")}, BadCase{"24 GB", UNITS_HINT("24GiB")},
+                                         BadCase{"64kib", ""}, BadCase{"64K", UNITS_HINT("64KiB")},
+                                         BadCase{"64k", UNITS_HINT("64KiB")}, BadCase{"GB", ""}, BadCase{"64TB", ""},
                                          BadCase{"1TiB", ""}, BadCase{"1.5MiB", ""}, BadCase{"-1", ""},
                                          BadCase{"MiB", ""}, BadCase{"64  KiB", ""}, BadCase{"0x10", ""},
                                          BadCase{"64KiB!", ""}, BadCase{"64 ", ""}, BadCase{"18446744073709551616", "that is too large"},
@@ -474,13 +480,13 @@ INSTANTIATE_TEST_SUITE_P(
     Config, ConfigErrorMessage,
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
-                  "test.yaml:2: unknown key 'limts' (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
-                  "test.yaml:3: unknown key 'limits.max_conections' (known: max_connections, max_header_bytes, "
+                  "test.yaml:3: unknown key 'limits.max_conections': did you mean 'max_connections'? (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
         ErrorCase{"UnknownKeyAfterComments", "# sluice\n\n# settings\nlog:\n  # the level\n  levle: debug\n",
-                  "test.yaml:6: unknown key 'log.levle' (known: level, access)"},
+                  "test.yaml:6: unknown key 'log.levle': did you mean 'level'? (known: level, access)"},
         ErrorCase{"DuplicateKey", "threads: 2\nlog:\n  level: info\nthreads: 4\n",
                   "test.yaml:4: duplicate key 'threads' (first set on line 1)"},
         ErrorCase{"DuplicateNestedKey", "timeouts:\n  client_body: 1s\n  client_body: 2s\n",
@@ -496,7 +502,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "got \"0ms\""},
         ErrorCase{"BadSize", "limits:\n  max_body_bytes: 64MB\n",
                   "test.yaml:2: limits.max_body_bytes: expected a size such as 65536, 64KiB or 16MiB (a number of "
-                  "bytes, optionally followed by B, KiB, MiB or GiB), got \"64MB\""},
+                  "bytes, optionally followed by B, KiB, MiB or GiB), got \"64MB\"; write 64MiB (sizes count in KiB, "
+                  "MiB and GiB: 1GiB is 1024^3 bytes)"},
         ErrorCase{"SizeBelowRange", "limits:\n  max_header_bytes: 512\n",
                   R"(test.yaml:2: limits.max_header_bytes: expected a size from 1KiB to 64KiB, got "512")"},
         ErrorCase{"SizeAboveRange", "limits:\n  stream_buffer_bytes: 32MiB\n",
@@ -727,7 +734,7 @@ TEST(MetricsConfig, PathIsCheckedLikeTheHealthPaths) {
               "test.yaml:2: metrics: metrics.path must differ from health.healthz and health.readyz");
     EXPECT_EQ(parse_error("metrics:\n  path: /live\nhealth:\n  healthz: /live\n"),
               "test.yaml:2: metrics: metrics.path must differ from health.healthz and health.readyz");
-    EXPECT_EQ(parse_error("metrics:\n  paths: /m\n"), "test.yaml:2: unknown key 'metrics.paths' (known: path)");
+    EXPECT_EQ(parse_error("metrics:\n  paths: /m\n"), "test.yaml:2: unknown key 'metrics.paths': did you mean 'path'? (known: path)");
 }
 
 // -------------------------------------------------------------------------------------------
@@ -859,14 +866,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: unknown key 'rewrite.gpu_mem' (known: gpu_memory, kv_cache_type, models)"},
         ErrorCase{"BadGpuMemory", "rewrite:\n  gpu_memory: 24GB\n",
                   "test.yaml:2: rewrite.gpu_memory: expected a size such as 65536, 64KiB or 16MiB (a number of bytes, "
-                  "optionally followed by B, KiB, MiB or GiB), got \"24GB\""},
+                  "optionally followed by B, KiB, MiB or GiB), got \"24GB\"; write 24GiB (sizes count in KiB, MiB and "
+                  "GiB: 1GiB is 1024^3 bytes)"},
         ErrorCase{"BadKvCacheType", "rewrite:\n  kv_cache_type: q4_K_M\n",
                   R"(test.yaml:2: rewrite.kv_cache_type: expected one of f16, q8_0, q4_0, got "q4_K_M")"},
         ErrorCase{"ModelsNotAList", "rewrite:\n  models:\n    match: '*'\n",
                   "test.yaml:3: rewrite.models: expected a list of rules, each starting with '- match: <pattern>', got a "
                   "mapping"},
         ErrorCase{"UnknownRuleKey", "rewrite:\n  models:\n    - match: '*'\n      prefered: [-q8_0]\n",
-                  "test.yaml:4: unknown key 'rewrite.models[0].prefered' (known: match, prefer, alias, options, force, "
+                  "test.yaml:4: unknown key 'rewrite.models[0].prefered': did you mean 'prefer'? (known: match, prefer, alias, options, force, "
                   "keep_alive, think, think_level, think_via, template)"},
         ErrorCase{"RuleWithoutMatch", "rewrite:\n  models:\n    - match: a\n    - prefer: [-q8_0]\n",
                   "test.yaml:4: rewrite.models[1]: a rule needs match: a model pattern such as \"qwen3:14b*\", or \"*\" "
