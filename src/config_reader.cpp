@@ -254,6 +254,90 @@ void for_each_item(const ConfigValue& list, std::string_view expected, bool sing
     }
 }
 
+namespace {
+
+std::vector<std::string_view> lines_of(std::string_view text) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        lines.push_back(text.substr(0, end));
+        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    }
+    return lines;
+}
+
+std::size_t indentation(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos ? line.size() : line.find_first_not_of(" \t"); }
+
+bool blank_or_comment(std::string_view line) {
+    const auto first = line.find_first_not_of(" \t\r");
+    return first == std::string_view::npos || line[first] == '#';
+}
+
+// A key written without the space YAML needs after its colon ("listen:127.0.0.1:8080" reads as
+// one scalar), so the next line's key cannot follow it.
+bool key_without_space(std::string_view line) {
+    std::size_t at = indentation(line);
+    if (line.substr(at, 2) == "- ") at = indentation(line.substr(at + 2)) + at + 2;
+    std::size_t end = at;
+    while (end < line.size() && (is_letter(line[end]) || is_digit(line[end]) || line[end] == '_')) ++end;
+    return end > at && end + 1 < line.size() && line[end] == ':' && line[end + 1] != ' ' && line[end + 1] != '\r';
+}
+
+// What usually causes yaml-cpp's complaint, from the lines up to where it noticed it.
+std::string likely_cause(const std::vector<std::string_view>& lines, std::size_t at, std::string_view message) {
+    for (std::size_t i = 0; i <= at && i < lines.size(); ++i) {
+        const auto& line = lines[i];
+        if (line.substr(0, indentation(line)).find('\t') != std::string_view::npos) {
+            return "line " + std::to_string(i + 1) + " is indented with a tab; YAML indents with spaces only";
+        }
+    }
+    if (message == "end of sequence flow not found" || message == "end of map flow not found") {
+        return "a '[' or '{' opened above is not closed";
+    }
+    std::size_t previous = at;
+    while (previous > 0 && blank_or_comment(lines[previous - 1])) --previous;
+    if (previous > 0 && key_without_space(lines[previous - 1])) {
+        return "line " + std::to_string(previous) + " needs a space after its key's ':' (key: value)";
+    }
+    if (at < lines.size() && key_without_space(lines[at])) {
+        return "a space is needed after the key's ':' (key: value)";
+    }
+    if (message == "illegal map value") {
+        if (previous > 0 && indentation(lines[at]) > indentation(lines[previous - 1])) {
+            return "this line is indented deeper than the one above, whose value is already set (keys of one "
+                   "mapping line up; a nested mapping goes under a key that ends with ':')";
+        }
+        return "two keys on one line? a nested mapping goes on the next lines, indented";
+    }
+    if (message == "end of map not found" || message == "end of sequence not found") {
+        return "this line's indentation does not match the lines above (the keys of one mapping, and the '- ' "
+               "items of one list, line up)";
+    }
+    return {};
+}
+
+// yaml-cpp's words, the likely cause, and the line with a caret where the parser stopped.
+std::string explain_yaml_error(std::string_view text, const YAML::Exception& error) {
+    std::string explained = error.msg;
+    if (error.mark.is_null() || error.mark.line < 0) return explained;
+    const auto lines = lines_of(text);
+    const auto at = static_cast<std::size_t>(error.mark.line);
+    if (const auto cause = likely_cause(lines, at, error.msg); !cause.empty()) explained += ": " + cause;
+    if (at >= lines.size()) return explained;
+    // Shown as it is, but one byte one column and nothing that could drive a terminal.
+    std::string shown(lines[at].substr(0, 160));
+    for (auto& c : shown) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = c == '\t' ? ' ' : '?';
+    }
+    const auto number = std::to_string(at + 1);
+    const auto column = std::min(static_cast<std::size_t>(std::max(error.mark.column, 0)), shown.size());
+    explained += "\n  " + number + " | " + shown;
+    explained += "\n  " + std::string(number.size(), ' ') + " | " + std::string(column, ' ') + '^';
+    return explained;
+}
+
+}  // namespace
+
 YAML::Node load_document(std::string_view yaml_text, std::string_view source) {
     constexpr std::size_t max_documents_counted = 16;
     const std::string text(yaml_text);
@@ -272,7 +356,7 @@ YAML::Node load_document(std::string_view yaml_text, std::string_view source) {
         }
         document = YAML::Load(text);
     } catch (const YAML::Exception& error) {
-        throw_config_error(source, line_of(error.mark, 1), {}, "invalid YAML: " + error.msg);
+        throw_config_error(source, line_of(error.mark, 1), {}, "invalid YAML: " + explain_yaml_error(text, error));
     }
     return document;
 }

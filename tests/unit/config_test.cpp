@@ -537,14 +537,43 @@ INSTANTIATE_TEST_SUITE_P(
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
-                  "test.yaml:3: invalid YAML: end of sequence flow not found"},
+                  "test.yaml:3: invalid YAML: end of sequence flow not found: a '[' or '{' opened above is not closed\n"
+                  "  3 | log:\n"
+                  "    |    ^"},
         ErrorCase{"BadIndentation", "log:\n  level: info\n   access: true\n",
-                  "test.yaml:3: invalid YAML: illegal map value"},
+                  "test.yaml:3: invalid YAML: illegal map value: this line is indented deeper than the one above, whose "
+                  "value is already set (keys of one mapping line up; a nested mapping goes under a key that ends with "
+                  "':')\n"
+                  "  3 |    access: true\n"
+                  "    |          ^"},
         ErrorCase{"DedentedKey", "limits:\n  max_connections: 1\n max_header_bytes: 2KiB\n",
-                  "test.yaml:3: invalid YAML: end of map not found"},
-        ErrorCase{"TabIndentation", "log:\n\tlevel: info\n", "test.yaml:2: invalid YAML: illegal map value"},
+                  "test.yaml:3: invalid YAML: end of map not found: this line's indentation does not match the lines "
+                  "above (the keys of one mapping, and the '- ' items of one list, line up)\n"
+                  "  3 |  max_header_bytes: 2KiB\n"
+                  "    |  ^"},
+        ErrorCase{"TabIndentation", "log:\n\tlevel: info\n",
+                  "test.yaml:2: invalid YAML: illegal map value: line 2 is indented with a tab; YAML indents with spaces "
+                  "only\n"
+                  "  2 |  level: info\n"
+                  "    |       ^"},
+        ErrorCase{"NoSpaceAfterColon", "listen:127.0.0.1:8080\nthreads: 2\n",
+                  "test.yaml:2: invalid YAML: illegal map value: line 1 needs a space after its key's ':' (key: value)\n"
+                  "  2 | threads: 2\n"
+                  "    |        ^"},
+        ErrorCase{"TwoKeysOnOneLine", "auth: keys:\n",
+                  "test.yaml:1: invalid YAML: illegal map value: two keys on one line? a nested mapping goes on the "
+                  "next lines, indented\n"
+                  "  1 | auth: keys:\n"
+                  "    |           ^"},
+        ErrorCase{"MisindentedListItem", "rewrite:\n  models:\n    - match: a\n   - match: b\n",
+                  "test.yaml:4: invalid YAML: end of map not found: this line's indentation does not match the "
+                  "lines above (the keys of one mapping, and the '- ' items of one list, line up)\n"
+                  "  4 |    - match: b\n"
+                  "    |    ^"},
         ErrorCase{"UndefinedAlias", "threads: 1\nlog:\n  level: *level\n",
-                  "test.yaml:3: invalid YAML: the referenced anchor is not defined"},
+                  "test.yaml:3: invalid YAML: the referenced anchor is not defined\n"
+                  "  3 |   level: *level\n"
+                  "    |          ^"},
         // yaml-cpp's LoadAll never returns on this one (found by sluice_config_fuzz).
         ErrorCase{"LeadingComma", ",a\n", "test.yaml:1: expected one YAML document, found 16 or more; remove the extra '---'"},
         ErrorCase{"TwoDocuments", "threads: 1\n---\nthreads: 2\n",
