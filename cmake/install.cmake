@@ -1,6 +1,6 @@
 # install.cmake: what `cmake --install` puts where: the binary, /etc/sluice/sluice.yaml, the systemd
 # units and the man page (generated from --help by help2man). Tests, benchmarks and fuzzers are not
-# installed. The units run /usr/bin/sluice --config /etc/sluice/sluice.yaml, so /usr is the default
+# installed; the README and the license go to /usr/share/doc/sluice. The units run /usr/bin/sluice --config /etc/sluice/sluice.yaml, so /usr is the default
 # prefix; with it GNUInstallDirs puts the config in /etc, not /usr/etc.
 # (A build directory configured before this default existed has CMake's /usr/local cached: moved
 # once, recorded by SLUICE_INSTALL_PREFIX_CHECKED, so a /usr/local chosen later stays.)
@@ -19,6 +19,9 @@ set(SLUICE_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "Where the systemd u
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES config/sluice.yaml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/sluice)
 install(FILES config/sluice.service config/sluice.socket DESTINATION ${SLUICE_SYSTEMD_UNIT_DIR})
+# The README the units' Documentation= names, and the license where Debian looks for it.
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
 
 # sluice.1 from `sluice --help` and each subcommand's --help (cmake/man_page_help.sh), plus
 # docs/sluice.h2m for what --help lacks, so it lists every flag the binary has; gzipped for

@@ -6,7 +6,8 @@ set -eu
 sluice=${SLUICE_BINARY:?set SLUICE_BINARY to the sluice binary}
 if [ "${1:-}" = --version ]; then exec "$sluice" --version; fi
 
-main_help=$("$sluice" --help)
+# --help's last line points to this page ("More: man sluice."): the page does not name itself.
+main_help=$("$sluice" --help | sed '/^More: man sluice\.$/d')
 subcommands=$(printf '%s\n' "$main_help" | sed -n '/^Subcommands:$/,/^$/s/^  \([a-z][a-z0-9-]*\)  .*/\1/p')
 
 # The synopsis: sluice's usage line, then one "or:" line per subcommand (help2man's convention).

@@ -40,6 +40,8 @@ expected=$(printf '%s\n' \
     ./usr/bin/sluice \
     ./usr/lib/systemd/system/sluice.service \
     ./usr/lib/systemd/system/sluice.socket \
+    ./usr/share/doc/sluice/README.md \
+    ./usr/share/doc/sluice/copyright \
     ./usr/share/man/man1/sluice.1.gz)
 [[ $files == "$expected" ]] || { diff <(echo "$expected") <(echo "$files") || true; fail "the .deb holds a different set of files (< expected, > packaged)"; }
 owners=$(dpkg-deb --contents "$deb" | awk '{print $2}' | sort -u)

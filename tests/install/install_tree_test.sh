@@ -15,6 +15,8 @@ expected=$(printf '%s\n' \
     /usr/bin/sluice \
     /usr/lib/systemd/system/sluice.service \
     /usr/lib/systemd/system/sluice.socket \
+    /usr/share/doc/sluice/README.md \
+    /usr/share/doc/sluice/copyright \
     /usr/share/man/man1/sluice.1.gz)
 installed=$(cd "$scratch/root" && find . ! -type d | sed 's/^\.//' | LC_ALL=C sort)
 if [[ $installed != "$expected" ]]; then
@@ -34,5 +36,15 @@ output=$("$scratch/root/usr/bin/sluice" --config "$scratch/root/etc/sluice/sluic
 }
 [[ $output == "config OK: "* ]] || { echo "FAIL: unexpected --check-config output: $output"; exit 1; }
 gzip -t "$scratch/root/usr/share/man/man1/sluice.1.gz" || { echo "FAIL: the man page is not valid gzip"; exit 1; }
+if zcat "$scratch/root/usr/share/man/man1/sluice.1.gz" | grep -q 'man sluice'; then
+    echo "FAIL: the man page refers to itself ('man sluice')"; exit 1
+fi
+# Each unit's Documentation= names the man page and the README, which is installed where it says.
+for unit in sluice.service sluice.socket; do
+    documentation=$(sed -n 's/^Documentation=//p' "$scratch/root/usr/lib/systemd/system/$unit")
+    for page in 'man:sluice(1)' 'file:/usr/share/doc/sluice/README.md'; do
+        [[ " $documentation " == *" $page "* ]] || { echo "FAIL: $unit's Documentation= lacks $page"; exit 1; }
+    done
+done
 echo "installed: $(echo "$installed" | tr '\n' ' ')"
 echo "$output"
