@@ -283,7 +283,14 @@ void read_config(const ConfigValue& value, Config& config) {
 Config parse_config(std::string_view yaml_text, std::string_view source) {
     const YAML::Node document = load_document(yaml_text, source);
     Config config;
-    read_config(ConfigValue(document, source, "", line_of(document.Mark(), 1)), config);
+    ConfigErrors errors;
+    try {
+        read_config(ConfigValue(document, source, "", line_of(document.Mark(), 1), &errors), config);
+    } catch (const ConfigError& error) {
+        errors.add(error.what());  // the file as a whole (not a mapping), or a check across sections
+    } catch (const ConfigAlreadyReported&) {
+    }
+    if (!errors.messages.empty()) throw ConfigError(errors.text());
     return config;
 }
 

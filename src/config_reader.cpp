@@ -177,20 +177,45 @@ void for_each_entry(const ConfigValue& mapping, std::string_view expected,
 
     std::vector<std::pair<std::string, int>> seen;  // key, first line
     for (const auto& entry : node) {
-        const YAML::Node& key = entry.first;
-        const int key_line = line_of(key.Mark(), mapping.line());
-        if (!key.IsScalar()) {
-            throw_config_error(mapping.source(), key_line, mapping.path(), "expected a key name, got " + describe(key));
+        try {
+            const YAML::Node& key = entry.first;
+            const int key_line = line_of(key.Mark(), mapping.line());
+            if (!key.IsScalar()) {
+                throw_config_error(mapping.source(), key_line, mapping.path(), "expected a key name, got " + describe(key));
+            }
+            const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
+            if (first != seen.end()) {
+                throw_config_error(mapping.source(), key_line, {},
+                                   "duplicate key '" + mapping.path_of(key.Scalar()) + "' (first set on line " +
+                                       std::to_string(first->second) + ")");
+            }
+            seen.emplace_back(key.Scalar(), key_line);
+            read(key, mapping.member(key, entry.second));
+        } catch (const ConfigError& error) {
+            if (!mapping.errors()) throw;
+            mapping.errors()->add(error.what());  // the innermost entry records it; the next is read
+        } catch (const ConfigAlreadyReported&) {
+            // recorded inside this entry's value already; go on with the next entry
         }
-        const auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
-        if (first != seen.end()) {
-            throw_config_error(mapping.source(), key_line, {},
-                               "duplicate key '" + mapping.path_of(key.Scalar()) + "' (first set on line " +
-                                   std::to_string(first->second) + ")");
-        }
-        seen.emplace_back(key.Scalar(), key_line);
-        read(key, mapping.member(key, entry.second));
     }
+}
+
+void ConfigErrors::add(std::string message) {
+    if (messages.size() < max_reported) {
+        messages.push_back(std::move(message));
+    } else {
+        ++unreported;
+    }
+}
+
+std::string ConfigErrors::text() const {
+    std::string text;
+    for (const auto& message : messages) {
+        if (!text.empty()) text += '\n';
+        text += message;
+    }
+    if (unreported > 0) text += "\n(" + std::to_string(unreported) + " more not shown: fix these first)";
+    return text;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -224,6 +249,7 @@ void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> field
     std::vector<std::string_view> keys;
     for (const Field& field : fields) keys.push_back(field.key);
     const std::string known = join(keys);
+    const auto mistakes_before = mapping.errors() ? mapping.errors()->count() : 0;
 
     for_each_entry(mapping, "a mapping with the keys " + known, [&](const YAML::Node& key, const ConfigValue& value) {
         const auto field = std::find_if(fields.begin(), fields.end(),
@@ -237,6 +263,7 @@ void read_mapping(const ConfigValue& mapping, std::initializer_list<Field> field
         }
         field->read(value);
     });
+    if (mapping.errors() && mapping.errors()->count() > mistakes_before) throw ConfigAlreadyReported{};
 }
 
 void for_each_item(const ConfigValue& list, std::string_view expected, bool single_allowed,
@@ -249,9 +276,17 @@ void for_each_item(const ConfigValue& list, std::string_view expected, bool sing
     }
     if (!node.IsSequence()) list.fail("expected " + std::string(expected) + ", got " + describe(node));
     std::size_t index = 0;
+    const auto mistakes_before = list.errors() ? list.errors()->count() : 0;
     for (const YAML::Node& item : node) {
-        read(list.item(index++, item));
+        try {
+            read(list.item(index++, item));
+        } catch (const ConfigError& error) {
+            if (!list.errors()) throw;
+            list.errors()->add(error.what());  // as for a mapping's entries: the next item is read
+        } catch (const ConfigAlreadyReported&) {
+        }
     }
+    if (list.errors() && list.errors()->count() > mistakes_before) throw ConfigAlreadyReported{};
 }
 
 namespace {

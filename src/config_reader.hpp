@@ -108,11 +108,28 @@ int line_of(const YAML::Mark& mark, int fallback);
 
 [[noreturn]] void throw_config_error(std::string_view source, int line, std::string_view path, std::string_view message);
 
+// Every mistake in one file, so one run reports them all: each mapping entry whose reading
+// fails is recorded here and the rest of the file is still read (its setting keeps its default).
+struct ConfigErrors {
+    static constexpr std::size_t max_reported = 20;
+    std::vector<std::string> messages;
+    std::size_t unreported = 0;
+
+    void add(std::string message);
+    std::size_t count() const { return messages.size() + unreported; }
+    std::string text() const;  // one line per mistake, in file order
+};
+
+// Thrown by a mapping some of whose entries were recorded as mistakes: what reads it skips its
+// own checks of the whole (a rule with a refused `match` is not also "a rule without match"),
+// and the entry that holds it is not recorded again.
+struct ConfigAlreadyReported {};
+
 // A YAML value together with what an error about it must name: source, line, dotted key path.
 class ConfigValue {
 public:
-    ConfigValue(YAML::Node node, std::string_view source, std::string path, int line)
-        : node_(std::move(node)), source_(source), path_(std::move(path)), line_(line) {}
+    ConfigValue(YAML::Node node, std::string_view source, std::string path, int line, ConfigErrors* errors = nullptr)
+        : node_(std::move(node)), source_(source), path_(std::move(path)), line_(line), errors_(errors) {}
 
     const YAML::Node& node() const { return node_; }
     std::string_view source() const { return source_; }
@@ -128,16 +145,20 @@ public:
     ConfigValue member(const YAML::Node& key, const YAML::Node& value) const {
         const int key_line = line_of(key.Mark(), line_);
         const int value_line = value.IsNull() ? key_line : line_of(value.Mark(), key_line);
-        return {value, source_, path_of(key.Scalar()), value_line};
+        return {value, source_, path_of(key.Scalar()), value_line, errors_};
     }
 
     // The `index`th item of this list, named "path[index]". An empty item's mark points past
     // it, so it is reported on the list's line.
     ConfigValue item(std::size_t index, const YAML::Node& value) const {
-        return {value, source_, path_ + "[" + std::to_string(index) + "]", value.IsNull() ? line_ : line_of(value.Mark(), line_)};
+        return {value, source_, path_ + "[" + std::to_string(index) + "]",
+                value.IsNull() ? line_ : line_of(value.Mark(), line_), errors_};
     }
 
     [[noreturn]] void fail(std::string_view message) const { throw_config_error(source_, line_, path_, message); }
+
+    // Where this file's mistakes are collected; null: the first one is thrown.
+    ConfigErrors* errors() const { return errors_; }
 
     // The scalar run through `parser`, whose complaint gets this value's place in front.
     template <class Parser>
@@ -155,6 +176,7 @@ private:
     std::string_view source_;
     std::string path_;
     int line_;
+    ConfigErrors* errors_;
 };
 
 // One key a mapping may have, and how to read its value into the Config.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #ifndef SLUICE_SOURCE_DIR
 #error "SLUICE_SOURCE_DIR must name the source tree, e.g. -DSLUICE_SOURCE_DIR=\"/path/to/sluice\""
@@ -473,6 +475,39 @@ struct ErrorCase {
 };
 
 class ConfigErrorMessage : public testing::TestWithParam<ErrorCase> {};
+
+// One run names every mistake in the file, in file order, each once: a section or rule with a
+// refused value is not also reported as missing it, and the rest of the file is still read.
+TEST(ConfigErrors, EveryMistakeInTheFileIsReportedInOneRun) {
+    const auto message = parse_error("limts:\n  max_connections: 10\n"
+                                     "timeouts:\n  client_header: abc\n  drain: 5\n"
+                                     "rewrite:\n  models:\n    - match: \"qwen3 14b\"\n"
+                                     "    - match: \"*\"\n      options: {num_cxt: 1}\n"
+                                     "threads: 2\nthreads: 3\n");
+    std::vector<std::string> lines;
+    for (std::istringstream in(message); std::getline(in, lines.emplace_back());) {
+    }
+    lines.pop_back();
+    const std::vector<std::string> starts{
+        "test.yaml:1: unknown key 'limts': did you mean 'limits'?",
+        R"(test.yaml:4: timeouts.client_header: expected a duration such as 30s or 10m, got "abc")",
+        R"(test.yaml:5: timeouts.drain: expected a duration such as 30s or 10m, got "5"; add a unit, e.g. 5s)",
+        R"(test.yaml:8: rewrite.models[0].match: expected a model pattern)",
+        "test.yaml:10: rewrite.models[1].options.num_cxt: not an option Ollama knows (it would ignore it); did you "
+        "mean 'num_ctx'?",
+        "test.yaml:12: duplicate key 'threads' (first set on line 11)",
+    };
+    ASSERT_EQ(lines.size(), starts.size()) << message;
+    for (std::size_t i = 0; i < starts.size(); ++i) EXPECT_TRUE(lines[i].starts_with(starts[i])) << lines[i];
+}
+
+TEST(ConfigErrors, PastTwentyTheRestAreCounted) {
+    std::string yaml;
+    for (int i = 0; i < 25; ++i) yaml += "key" + std::to_string(i) + ": 1\n";
+    const auto message = parse_error(yaml);
+    EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 20) << message;
+    EXPECT_TRUE(message.ends_with("\n(5 more not shown: fix these first)")) << message;
+}
 
 TEST_P(ConfigErrorMessage, NamesSourceLineAndKey) { EXPECT_EQ(parse_error(GetParam().yaml), GetParam().message); }
 
