@@ -119,6 +119,14 @@ std::string listen_address(const sluice::HostPort& listen) {
     return fmt::format("{}:{}", host.find(':') == std::string::npos ? host : "[" + host + "]", listen.port);
 }
 
+// Where a client on this machine reaches a sluice listening on `listen`: a wildcard address
+// is reached on loopback.
+std::string connect_address(sluice::HostPort listen) {
+    if (listen.host.empty() || listen.host == "0.0.0.0") listen.host = "127.0.0.1";
+    if (listen.host == "::") listen.host = "::1";
+    return listen_address(listen);
+}
+
 // The address sluice serves when it reaches beyond this machine: the listen address, or the
 // socket systemd passed (its ListenStream= replaces listen:, so the same rule applies to it).
 std::optional<std::string> network_exposure(const sluice::Config& config, std::optional<int> inherited) {
@@ -271,8 +279,12 @@ int main(int argc, char** argv) {
     bench_command->footer("Prints a table (median and range of each figure, and sluice / direct). Exit status 0, or 1 with\n"
                           "one line saying what to do. Details: bench/README.md. Example: sluice bench --model qwen3:14b");
     bench_command->add_option("--model", bench.model, "the model to run (installed in Ollama)")->required()->type_name("MODEL");
-    bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str()->type_name("URL");
-    bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str()->type_name("URL");
+    bench_command->add_option("-c,--config", options.config_path, "the running sluice's config file: its upstream and listen\n"
+                                                                  "addresses are the defaults of --ollama and --sluice")
+        ->option_text("FILE");
+    auto* bench_ollama = bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str()->type_name("URL");
+    auto* bench_sluice =
+        bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str()->type_name("URL");
     bench_command->add_option("--prompts", bench.prompts, "timed requests per path, 1 to 1000")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000).description(""))
@@ -297,6 +309,16 @@ int main(int argc, char** argv) {
     if (*hash_command) return hash_key(hash_from_stdin);
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
+        if (!options.config_path.empty()) {
+            try {
+                const auto config = sluice::load_config_file(options.config_path);
+                if (bench_ollama->count() == 0) bench.ollama_url = config.upstream.url;
+                if (bench_sluice->count() == 0) bench.sluice_url = "http://" + connect_address(config.listen);
+            } catch (const sluice::ConfigError& e) {
+                std::fprintf(stderr, "sluice: config error: %s\n", e.what());
+                return 2;
+            }
+        }
         return sluice::run_user_bench(bench, std::cout, std::cerr);
     }
 

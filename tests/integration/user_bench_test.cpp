@@ -1,5 +1,6 @@
 // Integration tests of `sluice bench`: run_user_bench against the fake Ollama, directly and
 // through a real Server in front of it, and its errors when something is missing.
+#include "child_process.hpp"
 #include "sluice_under_test.hpp"
 
 #include "sluice/user_bench.hpp"
@@ -8,8 +9,11 @@
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -92,6 +96,25 @@ TEST_F(UserBench, TableListsBothPathsWithTheRightCounts) {
     // Both paths asked the same questions in the same order: each question twice.
     EXPECT_EQ(count(requests, "why is the sky blue?"), 2u);
     EXPECT_EQ(count(requests, "haiku about autumn rain"), 2u);
+}
+
+// `sluice bench --config` finds Ollama and sluice where the running sluice's config says (a
+// wildcard listen address is reached on loopback); a flag still wins over the file.
+TEST_F(UserBench, TheConfigFileNamesOllamaAndSluice) {
+    ollama.set_knobs({.token_interval = 1ms, .tokens = 2});
+    start_sluice();
+    const auto config = std::filesystem::temp_directory_path() / fmt::format("sluice-bench-{}.yaml", ::getpid());
+    std::ofstream(config) << fmt::format("listen: 0.0.0.0:{}\nallow_unauthenticated: true\nupstream: {}\n", server->port(),
+                                         ollama.url());
+    const auto run = run_sluice_to_end(fmt::format("bench --model qwen3:14b --prompts 1 --config {}", config.string()));
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_NE(run.output.find("| requests | 1 | 1 | |"), std::string::npos) << run.output;
+    const auto wrong = run_sluice_to_end(fmt::format("bench --model qwen3:14b --prompts 1 --config {} --sluice http://127.0.0.1:{}",
+                                                     config.string(), closed_port()));
+    EXPECT_EQ(wrong.status, 1) << wrong.output;  // the flag, not the file, named the (closed) sluice
+    std::ofstream(config) << "listen: nowhere:x\n";
+    EXPECT_EQ(run_sluice_to_end(fmt::format("bench --model qwen3:14b --config {}", config.string())).status, 2);
+    std::filesystem::remove(config);
 }
 
 TEST_F(UserBench, RulesThatLoadTheModelDifferentlyRunInBlocksAndAreNamed) {

@@ -82,15 +82,21 @@ TEST(StreamTail, KeepsTheLastBytesAcrossWraps) {
     EXPECT_EQ(tail.contents(), "abc");
 }
 
-TEST(AccessLine, SaysWhatAUserNeedsToSee) {
+// A chat answered 200, from `client`, that started at 1 s.
+ExchangeRecord chat_from(std::string client) {
     ExchangeRecord record;
-    record.client = "127.0.0.1";
+    record.client = std::move(client);
     record.method = "POST";
     record.target = "/api/chat";
     record.status = 200;
+    record.start = Clock::time_point{} + 1s;
+    return record;
+}
+
+TEST(AccessLine, SaysWhatAUserNeedsToSee) {
+    auto record = chat_from("127.0.0.1");
     record.bytes_in = 60;
     record.bytes_out = 1234;
-    record.start = Clock::time_point{} + 1s;
     record.first_byte = record.start + 250ms;
     record.generation = true;
     record.stats = GenerationStats{};
@@ -110,12 +116,7 @@ TEST(AccessLine, SaysWhatAUserNeedsToSee) {
 // The model the client asked for, what the rewriter changed (the model it chose among them), and
 // the key: key=value fields a client's text can neither end early nor forge.
 TEST(AccessLine, NamesTheModelAndTheRewriteSoThatClientTextCannotForgeFields) {
-    ExchangeRecord record;
-    record.client = "10.0.0.7";
-    record.method = "POST";
-    record.target = "/api/chat";
-    record.status = 200;
-    record.start = Clock::time_point{} + 1s;
+    auto record = chat_from("10.0.0.7");
     record.model = "qwen3:14b";
     record.rewrites = "model=qwen3:14b-q8_0; num_ctx=8192";
     record.key = "laptop";
