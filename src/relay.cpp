@@ -223,8 +223,7 @@ void Relay::on_whole_body_piece(error_code ec) {
     }
     rewrite_request_body(loop_, config_, path, whole_body_,
                          [self = shared_from_this()](std::string rewritten, std::string model) {
-                             self->rewritten_ = std::move(rewritten);
-                             self->record_.rewrites = self->rewritten_;
+                             self->record_.rewrites = std::move(rewritten);
                              self->record_.model = std::move(model);
                              self->send();
                          });
@@ -367,7 +366,9 @@ void Relay::start_response() {
     out.reason(in.reason());
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
-    if (!rewritten_.empty()) out.set("X-Sluice-Rewrite", std::string_view(rewritten_).substr(0, max_rewrite_header_bytes));
+    if (const std::string_view rewritten = record_.rewrites; !rewritten.empty()) {
+        out.set("X-Sluice-Rewrite", rewritten.substr(0, max_rewrite_header_bytes));
+    }
     // A page of an allowed other origin may read the answer (same-origin pages need nothing).
     if (const auto origin = allowed_cross_origin(config_->cors, request[http::field::origin], request[http::field::host]);
         !origin.empty()) {

@@ -83,8 +83,7 @@ public:
         if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
         rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten, std::string model) {
             if (self->ended_) return;
-            self->rewritten_ = std::move(rewritten);
-            self->record_.rewrites = self->rewritten_;
+            self->record_.rewrites = std::move(rewritten);
             self->record_.model = std::move(model);
             self->upstream_.request().content_length(self->body_.size());
             self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
@@ -246,9 +245,9 @@ private:
     // The end frame: how the chat ended, and what the rewriter changed (X-Sluice-Rewrite's value).
     std::string done_frame() const {
         std::string rest = cancelled_ ? R"("done":true,"cancelled":true)" : fmt::format(R"("done":true,"status":{})", status_);
-        if (!rewritten_.empty()) {
+        if (const auto& rewritten = record_.rewrites; !rewritten.empty()) {
             rest += R"(,"rewrite":")";
-            append_json_escaped(rest, rewritten_);
+            append_json_escaped(rest, rewritten);
             rest += '"';
         }
         rest += '}';
@@ -279,7 +278,6 @@ private:
     std::string id_;
     std::string line_prefix_;  // {"id":"<id>","line":  escaped once, not per line
     std::string body_;         // the chat as it goes to Ollama (rewritten in place)
-    std::string rewritten_;    // X-Sluice-Rewrite's value; empty when the rewriter changed nothing
     std::vector<asio::const_buffer> pieces_;  // the de-chunked body bytes of one read
     std::size_t next_piece_ = 0;              // the first of pieces_ not yet relayed
     std::string_view unsent_;                 // what is left of the piece being relayed

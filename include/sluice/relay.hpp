@@ -118,7 +118,6 @@ private:
     StreamTail tail_;
 
     std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
-    std::string rewritten_;             // what the rewriter changed, for X-Sluice-Rewrite
     bool request_has_body_ = false;
     bool request_body_sent_ = false;    // every request body byte reached Ollama
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body
