@@ -15,8 +15,8 @@ namespace {
 // The catalog run to its first answer or failure: what a request right after start-up sees.
 std::shared_ptr<const ModelFacts> fetch_model_facts(const Config& config, std::string& error) {
     boost::asio::io_context io;
-    ModelCatalog catalog(io, std::make_shared<const Config>(config));
-    catalog.start();
+    ModelCatalog catalog(std::make_shared<const Config>(config));
+    catalog.start(io);
     catalog.when_ready(io.get_executor(), [&catalog] { catalog.stop(); });
     io.run();
     error = catalog.last_error();

@@ -65,20 +65,22 @@ HealthAnswer readyz_answer(const ReadinessSnapshot& snapshot, const Config& conf
                                              config.upstream.url, since, why))};
 }
 
-ReadinessProbe::ReadinessProbe(asio::io_context& io, std::shared_ptr<const Config> config)
-    : io_(io),
-      config_(std::move(config)),
-      interval_(std::min(default_interval, config_->health.ready_within / 2)),
-      wake_(io) {
+ReadinessProbe::ReadinessProbe(std::shared_ptr<const Config> config)
+    : config_(std::move(config)), interval_(std::min(default_interval, config_->health.ready_within / 2)) {
     snapshot_.started = std::chrono::steady_clock::now();
 }
 
-void ReadinessProbe::start() { asio::co_spawn(io_, run(), asio::detached); }
+void ReadinessProbe::start(asio::io_context& io) {
+    io_ = &io;
+    wake_.emplace(io);
+    asio::co_spawn(io, run(), asio::detached);
+}
 
 void ReadinessProbe::stop() {
-    asio::post(io_, [this] {
+    if (!io_) return;
+    asio::post(*io_, [this] {
         stopped_ = true;
-        wake_.cancel();
+        wake_->cancel();
     });
 }
 
@@ -91,16 +93,16 @@ asio::awaitable<void> ReadinessProbe::run() {
     while (!stopped_) {
         co_await ask();
         if (stopped_) break;
-        wake_.expires_after(interval_);
+        wake_->expires_after(interval_);
         boost::system::error_code ignored;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await wake_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
 }
 
 asio::awaitable<void> ReadinessProbe::ask() {
     try {
         auto version = parse_version(co_await fetch_from_upstream(
-            io_, *config_, "GET", "/api/version", {}, {.user_agent = user_agent, .response_timeout = interval_}));
+            *io_, *config_, "GET", "/api/version", {}, {.user_agent = user_agent, .response_timeout = interval_}));
         const std::lock_guard lock(mutex_);
         if (!snapshot_.answered || !snapshot_.last_error.empty()) {
             spdlog::info("ollama at {} answers (version {})", config_->upstream.url, version);

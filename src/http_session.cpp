@@ -34,9 +34,9 @@ HttpSession::HttpSession(Socket socket, EventLoop& loop)
 }
 
 HttpSession::~HttpSession() {
-    if (in_exchange_) --loop_.state.active_exchanges;
+    if (in_exchange_) --loop_.services.state.active_exchanges;
     loop_.sessions.erase(this);
-    --loop_.state.open_connections;
+    --loop_.services.state.open_connections;
 }
 
 void HttpSession::start() {
@@ -90,7 +90,7 @@ void HttpSession::on_request_header(error_code ec) {
     record_.method = request.method_string();
     record_.target = request.target();
     begin_exchange();
-    const AdmissionContext context{*config_, *loop_.browser_sessions, loop_.local_names, loop_.state.draining};
+    const AdmissionContext context{*config_, loop_.services.browser_sessions, loop_.services.local_names, loop_.services.state.draining};
     auto admission = admit(request, context);
     const bool keep_alive = request.keep_alive() && parser_->is_done();
     if (auto* refused = std::get_if<Refused>(&admission)) {
@@ -136,7 +136,7 @@ void HttpSession::on_request_header(error_code ec) {
         relay_buffer_size_ = buffer_size;
     }
     stream_.expires_never();
-    if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
+    if (loop_.services.metrics) active_stream_ = loop_.services.metrics->stream_started();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
     std::make_shared<Relay>(client, loop_, config_, admitted.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
@@ -216,7 +216,7 @@ void HttpSession::serve_health(Handler handler) {
     if (!takes_get_or_head(keep_alive)) return;
     auto answer = handler == Handler::healthz
                       ? healthz_answer()
-                      : readyz_answer(loop_.readiness->snapshot(), *config_, std::chrono::steady_clock::now());
+                      : readyz_answer(loop_.services.readiness.snapshot(), *config_, std::chrono::steady_clock::now());
     send_json(answer.status, std::move(answer.body), keep_alive);
 }
 
@@ -234,7 +234,7 @@ void HttpSession::serve_session(Handler handler) {
                            max_age);
     };
     if (handler == Handler::logout) {
-        loop_.browser_sessions->close(cookie_value(request[http::field::cookie], BrowserSessions::cookie_name));
+        loop_.services.browser_sessions.close(cookie_value(request[http::field::cookie], BrowserSessions::cookie_name));
         send_json(200, R"({"status":"logged out"})", keep_alive, cookie("", 0));
         return;
     }
@@ -249,7 +249,7 @@ void HttpSession::serve_session(Handler handler) {
         return;
     }
     record_.key = key->name;
-    const auto token = loop_.browser_sessions->open(*key, auth.session_ttl);
+    const auto token = loop_.services.browser_sessions.open(*key, auth.session_ttl);
     std::string body = R"({"key":")";
     append_json_escaped(body, key->name);
     body += "\"}";
@@ -262,14 +262,14 @@ void HttpSession::serve_session(Handler handler) {
 void HttpSession::serve_metrics() {
     const bool keep_alive = parser_->get().keep_alive() && parser_->is_done();
     if (!takes_get_or_head(keep_alive)) return;
-    if (!loop_.metrics) {  // metrics.path was set by a reload; counting starts with the process
+    if (!loop_.services.metrics) {  // metrics.path was set by a reload; counting starts with the process
         send_error(404, "sluice: metrics were off when sluice started; restart it to turn them on", keep_alive);
         return;
     }
     own_response_ = std::make_shared<http::response<http::string_body>>(http::status::ok, 11);
     own_response_->set(http::field::content_type, Metrics::content_type);
     own_response_->set(http::field::cache_control, "no-store");
-    own_response_->body() = loop_.metrics->scrape();
+    own_response_->body() = loop_.services.metrics->scrape();
     write_own_response(keep_alive);
 }
 
@@ -349,18 +349,18 @@ void HttpSession::write_own_response(bool keep_alive) {
 // From a request's header until its answer is written: what a drain waits for.
 void HttpSession::begin_exchange() {
     in_exchange_ = true;
-    ++loop_.state.active_exchanges;
+    ++loop_.services.state.active_exchanges;
 }
 
 void HttpSession::end_exchange_without_reading() {
     if (in_exchange_) {
         in_exchange_ = false;
-        --loop_.state.active_exchanges;
+        --loop_.services.state.active_exchanges;
     }
     if (record_.status != 0 || !record_.method.empty()) {
         if (record_.status == 0) record_.status = 499;  // nginx's "client closed request"
         if (config_->log.access) log_access(record_);
-        if (loop_.metrics) loop_.metrics->exchange_finished(record_);
+        if (loop_.services.metrics) loop_.services.metrics->exchange_finished(record_);
     }
     active_stream_.release();
     own_response_.reset();

@@ -51,41 +51,49 @@ std::vector<TagEntry> parse_tags(const std::string& json) {
 
 }  // namespace
 
-ModelCatalog::ModelCatalog(asio::io_context& io, std::shared_ptr<const Config> config)
-    : io_(io), config_(std::move(config)), wake_(io), facts_(std::make_shared<const ModelFacts>()) {}
+ModelCatalog::ModelCatalog(std::shared_ptr<const Config> config)
+    : config_(std::move(config)), facts_(std::make_shared<const ModelFacts>()) {}
 
-void ModelCatalog::start() {
+void ModelCatalog::start(asio::io_context& io) {
+    io_ = &io;
+    wake_.emplace(io);
     if (config_->rewrite.models.empty()) {
         publish(facts_);  // nothing to learn: requests never wait
         return;
     }
     running_ = true;
-    asio::co_spawn(io_, run(), asio::detached);
+    asio::co_spawn(*io_, run(), asio::detached);
 }
 
 void ModelCatalog::reconfigure(std::shared_ptr<const Config> config) {
-    asio::post(io_, [this, config = std::move(config)]() mutable {
+    if (!io_) {  // not started: no loop runs it yet
+        config_ = std::move(config);
+        return;
+    }
+    asio::post(*io_, [this, config = std::move(config)]() mutable {
         config_ = std::move(config);
         if (stopped_ || config_->rewrite.models.empty()) return;
         if (running_) {
-            wake_.cancel();
+            wake_->cancel();
         } else {
             running_ = true;
-            asio::co_spawn(io_, run(), asio::detached);
+            asio::co_spawn(*io_, run(), asio::detached);
         }
     });
 }
 
 void ModelCatalog::stop() {
-    asio::post(io_, [this] {
+    if (!io_) return;
+    asio::post(*io_, [this] {
         stopped_ = true;
-        wake_.cancel();
+        wake_->cancel();
     });
 }
 
 void ModelCatalog::refresh_soon() {
-    asio::post(io_, [this] {
-        if (std::chrono::steady_clock::now() - last_refresh_ >= min_refresh_gap) wake_.cancel();
+    if (!io_) return;
+    asio::post(*io_, [this] {
+        if (std::chrono::steady_clock::now() - last_refresh_ >= min_refresh_gap) wake_->cancel();
     });
 }
 
@@ -130,9 +138,9 @@ asio::awaitable<void> ModelCatalog::run() {
         if (stopped_) break;  // stop() came while Ollama was being asked: no wake_ wait to cancel yet
         // Ollama often starts after sluice: until it first answers, ask again soon, so rules
         // take effect (and num_ctx settles) within seconds rather than a whole interval.
-        wake_.expires_after(last_error().empty() ? refresh_interval : min_refresh_gap);
+        wake_->expires_after(last_error().empty() ? refresh_interval : min_refresh_gap);
         boost::system::error_code ignored;
-        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await wake_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
 }
 
@@ -145,7 +153,7 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
     request += "\"}";
     try {
         co_return installed_model_from_show(
-            name, size, co_await fetch_from_upstream(io_, *config, "POST", "/api/show", request));
+            name, size, co_await fetch_from_upstream(*io_, *config, "POST", "/api/show", request));
     } catch (const std::exception& e) {
         spdlog::warn("rewrite: ollama could not describe model {} (/api/show): {}", escape_for_log(name),
                      escape_for_log(e.what()));
@@ -156,7 +164,7 @@ asio::awaitable<InstalledModel> ModelCatalog::show(const std::string& name, std:
 asio::awaitable<void> ModelCatalog::refresh() {
     const auto config = config_;  // one set of rules per refresh, alive while Ollama answers
     try {
-        const auto tags = parse_tags(co_await fetch_from_upstream(io_, *config, "GET", "/api/tags"));
+        const auto tags = parse_tags(co_await fetch_from_upstream(*io_, *config, "GET", "/api/tags"));
         auto facts = std::make_shared<ModelFacts>();
         facts->known = true;
         std::map<std::string, InstalledModel> by_digest;

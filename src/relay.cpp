@@ -72,9 +72,9 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
         then({}, {});
         return;
     }
-    loop.catalog->when_ready(loop.io.get_executor(),
+    loop.services.catalog.when_ready(loop.io.get_executor(),
                              [&loop, config = std::move(config), path = std::string(path), &body, then = std::move(then)] {
-                                 const auto facts = loop.catalog->facts();
+                                 const auto facts = loop.services.catalog.facts();
                                  auto result = rewrite_request(path, body, config->rewrite, *facts,
                                                                loop.json_workspace);
                                  if (result.body) body = std::move(*result.body);
@@ -376,7 +376,7 @@ void Relay::start_response() {
         out.insert(http::field::vary, "Origin");
     }
     // The rewritten model may have been removed since the catalog last looked.
-    if (in.result() == http::status::not_found && route_.body == BodyHandling::read) loop_.catalog->refresh_soon();
+    if (in.result() == http::status::not_found && route_.body == BodyHandling::read) loop_.services.catalog.refresh_soon();
 
     // The body goes out framed as Ollama framed it, byte for byte, except to an HTTP/1.0 client,
     // which cannot take chunks: it gets the de-chunked pieces, and the end of the body is the

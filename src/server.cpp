@@ -43,8 +43,8 @@ private:
 };
 
 struct Server::Loop {
-    Loop(std::shared_ptr<const Config> config, ServerState& state)
-        : loop(std::move(config), state), acceptor(loop.io.get_executor()) {}
+    Loop(std::shared_ptr<const Config> config, const LoopServices& services)
+        : loop(std::move(config), services), acceptor(loop.io.get_executor()) {}
     EventLoop loop;
     Acceptor acceptor;
     SpareDescriptor spare;
@@ -79,19 +79,26 @@ void open_listener(Acceptor& acceptor, const tcp::endpoint& endpoint) {
     acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
+// The address a socket (systemd's listener) is bound to.
+tcp::endpoint endpoint_of(int socket) {
+    tcp::endpoint endpoint;
+    auto length = static_cast<socklen_t>(endpoint.capacity());
+    if (::getsockname(socket, endpoint.data(), &length) != 0) {
+        throw std::system_error(errno, std::generic_category(), "getsockname");
+    }
+    endpoint.resize(length);
+    return endpoint;
+}
+
 // A listening socket (the first loop's, or systemd's) duplicated for one loop: each acceptor
 // owns and closes its own descriptor, and the loops take turns at the one accept queue.
 // systemd's socket itself stays open in systemd for the next instance.
 void share_listener(Acceptor& acceptor, int listening) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    if (::getsockname(listening, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::system_error(errno, std::generic_category(), "getsockname");
-    }
+    const auto protocol = endpoint_of(listening).protocol();
     const int fd = ::dup(listening);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup");
     boost::system::error_code ec;
-    acceptor.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    acceptor.assign(protocol, fd, ec);
     if (ec) {
         ::close(fd);
         throw std::system_error(ec, "assign");
@@ -165,15 +172,22 @@ void refuse(Socket& socket, const std::string& response) {
 }  // namespace
 
 Server::Server(Config config, std::optional<int> inherited_listener)
-    : config_(std::make_shared<const Config>(std::move(config))) {
+    : config_(std::make_shared<const Config>(std::move(config))), catalog_(config_), readiness_(config_) {
     const unsigned count = config_->threads != 0 ? config_->threads : std::max(1u, std::thread::hardware_concurrency());
     connection_ceiling_ = fit_open_files_limit(*config_, count);
     // glibc gives each thread that allocates at once an arena of its own (up to 8 per core), and
     // a storm of aborted streams leaves each one grown: one per loop, and one for the rest.
     ::mallopt(M_ARENA_MAX, static_cast<int>(count + 1));
-    auto endpoint = inherited_listener ? tcp::endpoint{} : resolve_listen(config_->listen);
+    auto endpoint = inherited_listener ? endpoint_of(*inherited_listener) : resolve_listen(config_->listen);
+    if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
+    if (!config_->metrics.path.empty()) {
+        metrics_ = std::make_unique<Metrics>();
+        catalog_.on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
+    }
+    const LoopServices services{state_,           catalog_, readiness_, browser_sessions_,
+                                local_names_ ? &*local_names_ : nullptr, metrics_.get()};
     for (unsigned i = 0; i < count; ++i) {
-        auto loop = std::make_unique<Loop>(config_, state_);
+        auto loop = std::make_unique<Loop>(config_, services);
         try {
             if (inherited_listener) {
                 share_listener(loop->acceptor, *inherited_listener);
@@ -194,20 +208,6 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     const auto host = endpoint.address().to_string();
     listening_on_ = endpoint.address().is_v6() ? fmt::format("[{}]:{}", host, port_) : fmt::format("{}:{}", host, port_);
     if (inherited_listener) listening_on_ += " (the socket systemd passed)";
-    if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
-    catalog_ = std::make_unique<ModelCatalog>(loops_.front()->loop.io, config_);
-    readiness_ = std::make_unique<ReadinessProbe>(loops_.front()->loop.io, config_);
-    if (!config_->metrics.path.empty()) {
-        metrics_ = std::make_unique<Metrics>();
-        catalog_->on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
-    }
-    for (auto& loop : loops_) {
-        loop->loop.catalog = catalog_.get();
-        loop->loop.readiness = readiness_.get();
-        loop->loop.browser_sessions = &browser_sessions_;
-        if (local_names_) loop->loop.local_names = &*local_names_;
-        loop->loop.metrics = metrics_.get();
-    }
 }
 
 Server::~Server() {
@@ -237,8 +237,8 @@ void run_loop(asio::io_context& io) {
 }  // namespace
 
 void Server::start() {
-    catalog_->start();
-    readiness_->start();
+    catalog_.start(loops_.front()->loop.io);
+    readiness_.start(loops_.front()->loop.io);
     for (auto& loop : loops_) {
         accept(*loop);
         threads_.emplace_back([&io = loop->loop.io] { run_loop(io); });
@@ -259,7 +259,7 @@ std::vector<std::string> Server::reload(Config next) {
             close_revoked_websockets(l);
         });
     }
-    catalog_->reconfigure(config_);
+    catalog_.reconfigure(config_);
     return restart_needed;
 }
 
@@ -276,8 +276,8 @@ void Server::stop() {
 
 void Server::stop_loops() {
     if (stopped_.exchange(true)) return;
-    catalog_->stop();
-    readiness_->stop();
+    catalog_.stop();
+    readiness_.stop();
     for (auto& loop : loops_) {
         asio::post(loop->loop.io, [&l = *loop] {
             boost::system::error_code ignored;

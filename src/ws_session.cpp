@@ -55,7 +55,7 @@ public:
           line_prefix_(frame_for(id_, R"("line":)")),
           body_(std::move(body)) {
         // A chat is an exchange like a proxied request: logged, and waited for by a drain.
-        ++loop_.state.active_exchanges;
+        ++loop_.services.state.active_exchanges;
         record_.method = "WS";
         record_.target = "/api/chat";
         record_.client = session->client_address();
@@ -76,11 +76,11 @@ public:
     }
 
     ~WsChat() {
-        if (!ended_) --loop_.state.active_exchanges;  // torn down with its loop, never finished
+        if (!ended_) --loop_.services.state.active_exchanges;  // torn down with its loop, never finished
     }
 
     void start() {
-        if (loop_.metrics) active_stream_ = loop_.metrics->stream_started();
+        if (loop_.services.metrics) active_stream_ = loop_.services.metrics->stream_started();
         rewrite_request_body(loop_, config_, "/api/chat", body_, [self = shared_from_this()](std::string rewritten, std::string model) {
             if (self->ended_) return;
             self->record_.rewrites = std::move(rewritten);
@@ -149,7 +149,7 @@ private:
         }
         status_ = response.get().result_int();
         // The rewritten model may have been removed since the catalog last looked.
-        if (status_ == 404) loop_.catalog->refresh_soon();
+        if (status_ == 404) loop_.services.catalog.refresh_soon();
         response.get().body().pieces = &pieces_;
         response.get().body().tail = &tail_;
         upstream_.begin_body(config_->limits.stream_buffer_bytes);
@@ -258,7 +258,7 @@ private:
     // what sluice would have answered over HTTP (502 or 504 when Ollama failed first, 499 when
     // the browser left first).
     void log_exchange(const std::optional<UpstreamError>& error) {
-        --loop_.state.active_exchanges;
+        --loop_.services.state.active_exchanges;
         active_stream_.release();
         record_.status = status_ != 0 ? status_ : error ? error->status : 499;
         record_.upstream_unreachable = error && error->unreachable;
@@ -268,7 +268,7 @@ private:
         if (cancelled_) record_.outcome = "client cancelled";
         if (error) record_.outcome = "failed";
         if (config_->log.access) log_access(record_);
-        if (loop_.metrics) loop_.metrics->exchange_finished(record_);
+        if (loop_.services.metrics) loop_.services.metrics->exchange_finished(record_);
     }
 
     std::weak_ptr<WsSession> session_;
@@ -307,14 +307,14 @@ WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, Eve
         key_name_ = key->name;
         key_digest_ = key->digest;
     }
-    ++loop_.state.open_connections;
+    ++loop_.services.state.open_connections;
 }
 
 WsSession::~WsSession() {
     for (auto& [id, chat] : chats_) chat->abort();  // torn down with its loop: Ollama's side is closed
-    if (logout_watch_ != 0) loop_.browser_sessions->unwatch(logout_watch_);
+    if (logout_watch_ != 0) loop_.services.browser_sessions.unwatch(logout_watch_);
     loop_.ws_sessions.erase(this);
-    --loop_.state.open_connections;
+    --loop_.services.state.open_connections;
 }
 
 std::string WsSession::frame_buffer() {
@@ -328,7 +328,7 @@ std::string WsSession::frame_buffer() {
 void WsSession::start() {
     loop_.ws_sessions.insert(this);
     if (!session_token_.empty()) {
-        logout_watch_ = loop_.browser_sessions->watch(session_token_, [&io = loop_.io, weak = weak_from_this()] {
+        logout_watch_ = loop_.services.browser_sessions.watch(session_token_, [&io = loop_.io, weak = weak_from_this()] {
             asio::post(io, [weak] {
                 if (const auto self = weak.lock()) self->close_if_revoked();
             });
@@ -394,7 +394,7 @@ void WsSession::handle_message(std::string_view text) {
     case WsMessage::Kind::chat:
         break;
     }
-    if (loop_.state.draining) {
+    if (loop_.services.state.draining) {
         send(nullptr, error_frame(id, "sluice: shutting down"));
         return;
     }
@@ -433,7 +433,7 @@ std::optional<std::string_view> WsSession::revoked() const {
     const ApiKey* key = key_named(auth, key_name_);
     if (!key || key->digest != key_digest_) return "key removed";  // or keys were turned on
     if (!key_allows_route(*key, "/api/chat")) return "key may not chat";
-    if (!session_token_.empty() && !loop_.browser_sessions->find(auth, session_token_)) return "logged out";
+    if (!session_token_.empty() && !loop_.services.browser_sessions.find(auth, session_token_)) return "logged out";
     return std::nullopt;
 }
 

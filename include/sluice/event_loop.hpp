@@ -29,9 +29,20 @@ struct ServerState {
     std::atomic<bool> draining{false};             // shutting down: new requests get 503
 };
 
+// What the server shares with every loop: built before the loops and outliving them (the
+// sessions a loop's io_context still holds when it is destroyed may use them).
+struct LoopServices {
+    ServerState& state;
+    ModelCatalog& catalog;             // runs on the first loop
+    const ReadinessProbe& readiness;   // runs on the first loop
+    BrowserSessions& browser_sessions;
+    const LocalNames* local_names;     // set while sluice listens on loopback: a Host must then name this machine
+    Metrics* metrics;                  // null when metrics.path is ""
+};
+
 struct EventLoop {
-    EventLoop(std::shared_ptr<const Config> cfg, ServerState& server_state)
-        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(std::move(cfg)), pool(io, config), state(server_state) {}
+    EventLoop(std::shared_ptr<const Config> cfg, const LoopServices& shared)
+        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(std::move(cfg)), pool(io, config), services(shared) {}
 
     // This loop's live sessions, so a drain past its deadline can cut them; loop thread only.
     // Declared before `io`: destroying io destroys the sessions its handlers still hold, and
@@ -46,14 +57,8 @@ struct EventLoop {
     // it started with, so a stream in flight never sees its settings change under it.
     std::shared_ptr<const Config> config;
     UpstreamPool pool;
-    JsonWorkspace json_workspace;                // the rewriter's parser memory, reused per request
-    ModelCatalog* catalog = nullptr;             // shared by all loops; set by the server
-    const ReadinessProbe* readiness = nullptr;   // shared by all loops; set by the server
-    BrowserSessions* browser_sessions = nullptr; // shared by all loops; set by the server
-    // Set while sluice listens on loopback: a request's Host must then name this machine.
-    const LocalNames* local_names = nullptr;
-    Metrics* metrics = nullptr;                  // shared by all loops; null when metrics.path is ""
-    ServerState& state;
+    JsonWorkspace json_workspace;  // the rewriter's parser memory, reused per request
+    const LoopServices services;
 };
 
 }  // namespace sluice

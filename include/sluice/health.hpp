@@ -38,13 +38,15 @@ class ReadinessProbe {
 public:
     static constexpr std::chrono::milliseconds default_interval{std::chrono::seconds(10)};
 
-    // Runs on `io` (one event loop's). Asks every 10 s, or twice per health.ready_within when
-    // that is shorter, so one slow answer cannot flip readiness on its own. The keys it reads
-    // are the start-up config's (upstream is restart-only).
-    ReadinessProbe(boost::asio::io_context& io, std::shared_ptr<const Config> config);
+    // Asks every 10 s, or twice per health.ready_within when that is shorter, so one slow answer
+    // cannot flip readiness on its own. The keys it reads are the start-up config's (upstream is
+    // restart-only).
+    explicit ReadinessProbe(std::shared_ptr<const Config> config);
 
-    void start();  // first ask now
-    void stop();   // from any thread
+    // Runs on `io` (one event loop's) from now on, asking first now. The probe is destroyed
+    // before `io` (its timer lives on it).
+    void start(boost::asio::io_context& io);
+    void stop();   // from any thread; nothing to stop before start()
     ReadinessSnapshot snapshot() const;  // from any thread
 
     // The User-Agent of the probe's requests, so Ollama's logs (and test doubles) can tell them
@@ -55,10 +57,10 @@ private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<void> ask();
 
-    boost::asio::io_context& io_;
+    boost::asio::io_context* io_ = nullptr;  // set by start()
     std::shared_ptr<const Config> config_;
     std::chrono::milliseconds interval_;
-    boost::asio::steady_timer wake_;
+    std::optional<boost::asio::steady_timer> wake_;
     bool stopped_ = false;  // loop thread only
 
     mutable std::mutex mutex_;  // guards the snapshot, read by every loop

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,13 @@ public:
     static constexpr std::chrono::seconds refresh_interval{60};
     static constexpr std::chrono::seconds min_refresh_gap{5};  // bounds refreshes asked for by 404s
 
-    // Runs on `io` (one event loop's). Does nothing until start(), and nothing at all while the
-    // config has no rewrite rules.
-    ModelCatalog(boost::asio::io_context& io, std::shared_ptr<const Config> config);
+    // Does nothing until start(), and nothing at all while the config has no rewrite rules.
+    explicit ModelCatalog(std::shared_ptr<const Config> config);
 
-    void start();         // first refresh now, then every refresh_interval
-    void stop();          // from any thread
+    // Runs on `io` (one event loop's) from now on: first refresh now, then every refresh_interval.
+    // The catalog is destroyed before `io` (its timer lives on it).
+    void start(boost::asio::io_context& io);
+    void stop();          // from any thread; nothing to stop before start()
     // A reload's new rules (from any thread): refreshes at once, so models they name next are
     // described; starts refreshing if the old config had no rules.
     void reconfigure(std::shared_ptr<const Config> config);
@@ -52,10 +54,10 @@ private:
     boost::asio::awaitable<InstalledModel> show(const std::string& name, std::uint64_t size);
     void publish(std::shared_ptr<const ModelFacts> facts, std::string error = {});
 
-    boost::asio::io_context& io_;
+    boost::asio::io_context* io_ = nullptr;  // set by start()
     std::shared_ptr<const Config> config_;  // loop thread only
     bool running_ = false;                  // run() is going; loop thread only
-    boost::asio::steady_timer wake_;
+    std::optional<boost::asio::steady_timer> wake_;
     std::chrono::steady_clock::time_point last_refresh_{};
     std::function<void(std::shared_ptr<const ModelFacts>)> on_publish_;
     std::map<std::string, InstalledModel> by_digest_;  // /api/show answers, kept while the digest is installed

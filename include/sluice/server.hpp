@@ -73,7 +73,6 @@ private:
 
     std::shared_ptr<const Config> config_;  // the one in force; reload() replaces it
     std::atomic<std::size_t> connection_ceiling_{0};  // what the open files limit allows at once
-    ServerState state_;
     std::thread drain_thread_;
     std::chrono::microseconds heartbeat_interval_{0};
     std::function<void()> heartbeat_;
@@ -81,12 +80,16 @@ private:
     std::atomic<std::uint64_t> accepted_{0};  // connections accepted, for on_idle_check
     std::uint64_t accepted_at_idle_check_ = 0;  // the first loop's only
     bool busy_since_trim_ = false;              // the first loop's only
-    std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""; outlives the loops' sessions
-    std::vector<std::unique_ptr<Loop>> loops_;
-    std::unique_ptr<ModelCatalog> catalog_;  // runs on the first loop
-    std::unique_ptr<ReadinessProbe> readiness_;  // runs on the first loop
+    // What the loops share (LoopServices), declared before them so that it outlives them.
+    ServerState state_;
+    std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""
     BrowserSessions browser_sessions_;
     std::optional<LocalNames> local_names_;  // when listening on loopback
+    std::vector<std::unique_ptr<Loop>> loops_;
+    // Run on the first loop, so destroyed before it (their timers live on its io_context); no
+    // session uses them on its way out.
+    ModelCatalog catalog_;
+    ReadinessProbe readiness_;
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::string listening_on_;  // for the start-up log line
