@@ -5,6 +5,7 @@
 // framing (Transfer-Encoding not ending in chunked, malformed chunks), key limits walked around
 // (encoded paths, duplicate and case-variant JSON members, routes that name models elsewhere),
 // and ui.dir entries that are not files.
+#include "long_header_upstream.hpp"
 #include "sluice_under_test.hpp"
 
 #include "sluice/access_control.hpp"
@@ -62,39 +63,8 @@ auth:
     }
 };
 
-// An "Ollama" that answers every request with a response header holding one 70 KB field, as
-// Gin's redirect of a target full of non-ASCII bytes does (Location re-escapes each byte).
-class OversizeHeaderUpstream {
-public:
-    OversizeHeaderUpstream() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
-        thread_ = std::thread([this] {
-            for (;;) {
-                boost::asio::ip::tcp::socket socket(io_);
-                boost::system::error_code ec;
-                acceptor_.accept(socket, ec);
-                if (ec) return;
-                boost::asio::streambuf request;
-                boost::asio::read_until(socket, request, "\r\n\r\n", ec);
-                const std::string response = "HTTP/1.1 301 Moved Permanently\r\nLocation: /" + std::string(70'000, 'a') +
-                                             "\r\nContent-Length: 0\r\n\r\n";
-                boost::asio::write(socket, boost::asio::buffer(response), ec);
-            }
-        });
-    }
-    ~OversizeHeaderUpstream() {
-        acceptor_.close();
-        thread_.join();
-    }
-    std::string url() const { return fmt::format("http://127.0.0.1:{}", acceptor_.local_endpoint().port()); }
-
-private:
-    boost::asio::io_context io_;
-    boost::asio::ip::tcp::acceptor acceptor_;
-    std::thread thread_;
-};
-
 TEST_F(HttpHostileTest, AnOversizeHeaderFieldFromOllamaIs502NotACrash) {
-    OversizeHeaderUpstream upstream;
+    LongHeaderUpstream upstream(70'000);  // more than Beast stores in one field
     start({}, upstream.url());
     for (int i = 0; i < 3; ++i) {
         TestClient client(server->port());

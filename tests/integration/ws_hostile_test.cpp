@@ -2,9 +2,11 @@
 // answer a client sees (an error frame or a close code) and a check that sluice still serves:
 // real sockets (a Beast client, or raw frames from a non-blocking socket for the floods) against
 // sluice and the fake Ollama.
+#include "long_header_upstream.hpp"
 #include "sluice_under_test.hpp"
 #include "ws_client.hpp"
 
+#include "sluice/json_error.hpp"
 #include "sluice/ws_session.hpp"
 
 #include <gtest/gtest.h>
@@ -272,6 +274,34 @@ TEST_F(WebSocketHostileTest, PingFloodFromAClientThatNeverReadsIsNoLongerRead) {
 
 // Chats whose frames nobody reads stop Ollama's production (each chat's budget), and sluice
 // serves others meanwhile.
+// Ollama's response header is read within one limit on both front ends (UpstreamCall): a 70 KB
+// field, more than Beast stores, fails the chat with the very text a proxied chat's 502 carries,
+// and a 20 KB one, past Beast's own 8 KiB default, comes through.
+TEST_F(WebSocketHostileTest, AnOversizeHeaderFieldFromOllamaReadsAsOverHttp) {
+    const std::string chat = R"({"model":"qwen3:14b","messages":[{"role":"user","content":"hi"}]})";
+    LongHeaderUpstream oversize(70'000);
+    start({}, oversize.url());
+    const auto over_http = request("POST", "/api/chat", chat);
+    ASSERT_EQ(over_http.status, 502u);
+    WsClient page(port());
+    ASSERT_TRUE(page.open());
+    page.send(R"({"id":"big","chat":)" + chat + "}");
+    auto frames = page.read_until_end_of("big");
+    ASSERT_FALSE(frames.empty());
+    ASSERT_FALSE(frames.back().error.empty()) << frames.back().raw;
+    EXPECT_EQ(over_http.body, json_error_body(frames.back().error));
+
+    LongHeaderUpstream long_field(20'000);
+    start({}, long_field.url());
+    WsClient next_page(port());
+    ASSERT_TRUE(next_page.open());
+    next_page.send(R"({"id":"long","chat":)" + chat + "}");
+    frames = next_page.read_until_end_of("long");
+    ASSERT_FALSE(frames.empty());
+    EXPECT_TRUE(frames.back().done) << frames.back().raw;
+    EXPECT_NE(frames.back().raw.find(R"("status":301)"), std::string::npos) << frames.back().raw;
+}
+
 TEST_F(WebSocketHostileTest, ChatsOfAClientThatNeverReadsStallOllama) {
     ollama.set_knobs({.token_interval = 0us, .tokens = 1'000'000});
     WsClient client(port());
