@@ -3,9 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <iostream>
 #include <optional>
 #include <ostream>
+#include <sstream>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "fixtures.hpp"
 
 namespace sluice {
 namespace {
@@ -66,7 +73,10 @@ INSTANTIATE_TEST_SUITE_P(
         PromptCase{"这道题怎么做：一个数的3倍再加上5等于20，求这个数", true},
         PromptCase{"调试一下这个程序，它总是在启动时退出", true},
         PromptCase{"这个算法的时间复杂度是多少？", true},
-        PromptCase{"what's your favourite colour /think", true}));
+        PromptCase{"what's your favourite colour /think", true},
+        PromptCase{"Is 17 a prime number?", true},
+        PromptCase{"what's 15% of 80", true},
+        PromptCase{"Translate this Python code to JavaScript: print(1)", true}));
 
 // Conversation: thinking only delays the answer.
 INSTANTIATE_TEST_SUITE_P(
@@ -105,7 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
         PromptCase{"北京有什么好玩的地方？", false},
         PromptCase{"我最近压力有点大，怎么放松？", false},
         PromptCase{"明天下午3点开会，记得提醒我", false},
-        PromptCase{"", false}));
+        PromptCase{"", false},
+        PromptCase{"Why is my sourdough not rising?", false},
+        PromptCase{"Translate to French: I love code reviews", false},
+        PromptCase{"Write a limerick about a programmer fixing a bug", false},
+        PromptCase{"Who proved Fermat's Last Theorem?", false}));
 
 struct SwitchCase {
     std::string_view text;
@@ -136,6 +150,95 @@ TEST(ThinkingHeuristic, SaysWhichRuleDecided) {
     EXPECT_EQ(assess_thinking("please prove it").why, "the word \"prove\"");
     EXPECT_EQ(assess_thinking("1 + 1").why, "arithmetic");
     EXPECT_EQ(assess_thinking("hello there").why, "conversation");
+    EXPECT_EQ(assess_thinking("Translate to German: fix the bug").why,
+              "a request to translate, summarize or rewrite text (\"translate\")");
+    EXPECT_EQ(assess_thinking("Is 17 a prime number?").why, "numbers and \"prime\"");
+}
+
+// The labelled set in tests/fixtures/think-auto-prompts.tsv: `on<TAB>prompt` or `off<TAB>prompt`
+// a line, '#' comments; the label rule is in its header and in the README.
+struct LabelledPrompt {
+    std::string prompt;
+    bool think;
+};
+
+std::vector<LabelledPrompt> labelled_prompts() {
+    std::vector<LabelledPrompt> rows;
+    std::istringstream in(test::fixture("think-auto-prompts.tsv"));
+    std::string line;
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line.front() == '#') continue;
+        const auto tab = line.find('\t');
+        const std::string label = line.substr(0, tab);
+        if (tab == std::string::npos || (label != "on" && label != "off") || tab + 1 == line.size()) {
+            ADD_FAILURE() << "think-auto-prompts.tsv:" << number << ": not `on|off<TAB>prompt`: " << line;
+            continue;
+        }
+        rows.push_back({line.substr(tab + 1), label == "on"});
+    }
+    return rows;
+}
+
+bool has_cjk(std::string_view text) {
+    // U+4E00..U+9FFF (CJK Unified Ideographs) are E4 B8 80 .. E9 BF BF in UTF-8.
+    for (std::size_t at = 0; at + 1 < text.size(); ++at) {
+        const auto lead = static_cast<unsigned char>(text[at]);
+        const auto next = static_cast<unsigned char>(text[at + 1]);
+        if ((lead > 0xE4 && lead <= 0xE9) || (lead == 0xE4 && next >= 0xB8)) return true;
+    }
+    return false;
+}
+
+// A long prompt is judged by its two ends, where the ask is; a document pasted between is
+// matter, whatever it holds, so the cost stays bounded. Fences and soft switches count anywhere.
+TEST(ThinkingHeuristicLongPrompts, TheAskAtEitherEndDecidesNotTheMiddle) {
+    std::string prose;
+    while (prose.size() < 200'000) prose += "The garden was quiet in the early morning and the birds sang. ";
+    EXPECT_TRUE(assess_thinking("Prove that the argument below is circular.\n" + prose).think);
+    EXPECT_TRUE(assess_thinking(prose + "\nWhat is 17 * 23?").think);
+    const std::string middle = prose.substr(0, 100'000) + " calculate 38 x 47 " + prose.substr(0, 100'000);
+    EXPECT_FALSE(assess_thinking("Summarise this for me, please.\n" + middle).think);
+    EXPECT_TRUE(assess_thinking(prose + "```\nint main() {}\n```" + prose).think);
+    EXPECT_FALSE(assess_thinking(prose + " /no_think " + prose + " prove it").think);
+}
+
+// The prompts the rules get wrong today: wrongly on (lowers precision), wrongly off (lowers
+// recall). A rule change may lower these, never raise them; a change that adds prompts the rules
+// miss raises them in the same commit, and the README's figures with them.
+constexpr std::size_t wrongly_on_today = 1;
+constexpr std::size_t wrongly_off_today = 18;
+
+// Precision and recall of "thinking on" over the labelled set: a change to the rules that lowers
+// either fails here, with every misclassified prompt and the rule that decided it.
+TEST(ThinkingLabelledSet, PrecisionAndRecallOfThinkingOnAreAtLeast90Percent) {
+    const std::vector<LabelledPrompt> rows = labelled_prompts();
+    std::size_t chinese = 0, true_on = 0, false_on = 0, false_off = 0;
+    std::ostringstream wrong;
+    for (const LabelledPrompt& row : rows) {
+        if (has_cjk(row.prompt)) ++chinese;
+        const ThinkingVerdict verdict = assess_thinking(row.prompt);
+        if (verdict.think && row.think) ++true_on;
+        if (verdict.think == row.think) continue;
+        (verdict.think ? false_on : false_off) += 1;
+        wrong << "\n  labelled " << (row.think ? "on " : "off") << ", heuristic says " << (verdict.think ? "on " : "off")
+              << " (" << verdict.why << "): " << row.prompt;
+    }
+    ASSERT_GE(rows.size(), 300u) << "the labelled set is too small";
+    EXPECT_GE(chinese, rows.size() / 4) << "the set needs Chinese prompts";
+    EXPECT_GE(rows.size() - chinese, rows.size() / 4) << "the set needs English prompts";
+
+    const double precision = true_on + false_on == 0 ? 0.0 : double(true_on) / double(true_on + false_on);
+    const double recall = true_on + false_off == 0 ? 0.0 : double(true_on) / double(true_on + false_off);
+    std::ostringstream figures;
+    figures << rows.size() << " prompts (" << chinese << " Chinese): precision " << precision << ", recall " << recall
+            << " (" << true_on << " right on, " << false_on << " wrongly on, " << false_off << " wrongly off)";
+    RecordProperty("figures", figures.str());
+    EXPECT_GE(precision, 0.9) << figures.str() << wrong.str();
+    EXPECT_GE(recall, 0.9) << figures.str() << wrong.str();
+    EXPECT_LE(false_on, wrongly_on_today) << "precision went down: " << figures.str() << wrong.str();
+    EXPECT_LE(false_off, wrongly_off_today) << "recall went down: " << figures.str() << wrong.str();
+    if (!HasFailure()) std::cout << "[ figures  ] " << figures.str() << '\n';
 }
 
 }  // namespace
