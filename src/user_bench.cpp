@@ -54,6 +54,7 @@ struct Exchange {
     unsigned status = 0;
     std::string error_message;    // Ollama's {"error": ...}, from an error answer or a line
     std::string rewrite;          // the X-Sluice-Rewrite header
+    std::string model;            // the model Ollama says answered (its lines' "model")
     std::optional<Clock::duration> ttft;
     Clock::time_point first_line{}, last_line{};
     std::size_t lines = 0;        // lines before the final one (one per token)
@@ -80,6 +81,9 @@ void take_line(std::string_view line, Exchange& exchange, Clock::time_point at, 
     if (document["error"].get_string().get(error) == simdjson::SUCCESS) {
         exchange.error_message = error;
         return;
+    }
+    if (std::string_view model; exchange.model.empty() && document["model"].get_string().get(model) == simdjson::SUCCESS) {
+        exchange.model = model;
     }
     bool done = false;
     if (document["done"].get_bool().get(done) != simdjson::SUCCESS) done = false;
@@ -340,6 +344,7 @@ int run_user_bench(const UserBenchOptions& options, std::ostream& out, std::ostr
 
     std::vector<Sample> direct_samples, sluice_samples;
     std::uint64_t direct_tokens = 0, sluice_tokens = 0;
+    std::string direct_model, sluice_model;  // what Ollama says answered each path
     for (const Step& step : schedule) {
         const auto question = step.prompt ? std::optional(questions[static_cast<std::size_t>(*step.prompt) % questions.size()])
                                           : std::nullopt;
@@ -348,6 +353,7 @@ int run_user_bench(const UserBenchOptions& options, std::ostream& out, std::ostr
         if (!step.prompt) continue;
         (step.path == &sluice ? sluice_samples : direct_samples).push_back(sample_of(*exchange));
         (step.path == &sluice ? sluice_tokens : direct_tokens) += exchange->eval_count;
+        if (!exchange->model.empty()) (step.path == &sluice ? sluice_model : direct_model) = exchange->model;
         err << fmt::format("sluice bench: {} {}/{}: TTFT {:.1f} ms, {} lines\n", step.path == &sluice ? "sluice" : "direct",
                            *step.prompt + 1, options.prompts, sample_of(*exchange).ttft_ms, exchange->lines);
     }
@@ -376,15 +382,29 @@ int run_user_bench(const UserBenchOptions& options, std::ostream& out, std::ostr
     out << (blocks ? "order: all through sluice, then all direct, each after its own warm-up (sluice's rules load the model "
                      "differently, so alternating would reload it every time)\n"
                    : "order: direct and sluice alternating, after one warm-up each\n");
-    out << "\n| figure: median (min-max) | direct | sluice | sluice / direct |\n|---|---|---|---|\n";
+    // A prefer or alias rule can send sluice's requests to another model: the columns then
+    // measure two models, and a ratio between them would credit sluice with the model's speed.
+    const bool two_models = !direct_model.empty() && !sluice_model.empty() && direct_model != sluice_model;
+    if (two_models) {
+        out << fmt::format("the two columns ran different models (direct: {}, through sluice: {}): no ratio is given; "
+                           "compare the same model with --model {}\n",
+                           direct_model, sluice_model, sluice_model);
+    }
+    const auto compare = [two_models](const Spread& through_sluice, const Spread& direct) {
+        return two_models ? std::string("- (other model)") : ratio(through_sluice, direct);
+    };
+    out << (two_models ? fmt::format("\n| figure: median (min-max) | direct: {} | sluice: {} | sluice / direct |\n",
+                                     direct_model, sluice_model)
+                       : std::string("\n| figure: median (min-max) | direct | sluice | sluice / direct |\n"));
+    out << "|---|---|---|---|\n";
     out << fmt::format("| requests | {} | {} | |\n", direct_samples.size(), sluice_samples.size());
     out << fmt::format("| tokens generated (eval_count, all requests) | {} | {} | |\n", direct_tokens, sluice_tokens);
     out << fmt::format("| TTFT ms (request sent -> first byte) | {} | {} | {} |\n", cell(direct_ttft, 2),
-                       cell(sluice_ttft, 2), ratio(sluice_ttft, direct_ttft));
+                       cell(sluice_ttft, 2), compare(sluice_ttft, direct_ttft));
     out << fmt::format("| tokens/s, Ollama (eval_count / eval_duration) | {} | {} | {} |\n", cell(direct_ollama, 1),
-                       cell(sluice_ollama, 1), ratio(sluice_ollama, direct_ollama));
+                       cell(sluice_ollama, 1), compare(sluice_ollama, direct_ollama));
     out << fmt::format("| tokens/s, client (lines / streaming time) | {} | {} | {} |\n", cell(direct_client, 1),
-                       cell(sluice_client, 1), ratio(sluice_client, direct_client));
+                       cell(sluice_client, 1), compare(sluice_client, direct_client));
     return 0;
 }
 

@@ -118,6 +118,7 @@ TEST_F(UserBench, TheConfigFileNamesOllamaAndSluice) {
 }
 
 TEST_F(UserBench, RulesThatLoadTheModelDifferentlyRunInBlocksAndAreNamed) {
+    ollama.set_knobs({.token_interval = 1ms, .tokens = 6});
     start_sluice(R"(
 rewrite:
   gpu_memory: 24GiB
@@ -131,6 +132,14 @@ rewrite:
     EXPECT_NE(result.out.find("| requests | 2 | 2 | |"), std::string::npos) << result.out;
     EXPECT_NE(result.out.find("X-Sluice-Rewrite: model=qwen3:14b-q8_0; num_ctx=40960"), std::string::npos) << result.out;
     EXPECT_NE(result.out.find("order: all through sluice, then all direct"), std::string::npos) << result.out;
+    // The prefer rule sent sluice's requests to another model: each column names its model, and
+    // no ratio credits sluice with the Q8 model's speed.
+    EXPECT_NE(result.out.find("| figure: median (min-max) | direct: qwen3:14b | sluice: qwen3:14b-q8_0 | sluice / direct |"),
+              std::string::npos)
+        << result.out;
+    EXPECT_NE(result.out.find("the two columns ran different models"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("1000.0 (1000.0-1000.0) | - (other model) |"), std::string::npos) << result.out;
+    EXPECT_EQ(result.out.find("| 1.000 |"), std::string::npos) << result.out;
     // Warm-ups: direct, sluice, and direct again before the direct block.
     const auto requests = ollama.requests();
     EXPECT_EQ(count(requests, R"("messages":[])"), 3u);
