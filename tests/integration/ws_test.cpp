@@ -1,5 +1,6 @@
 // Integration tests of the browser UI's WebSocket (/_sluice/ws): a Beast WebSocket client on
 // loopback, sluice's Server, and the fake Ollama behind it.
+#include "one_answer_upstream.hpp"
 #include "sluice_under_test.hpp"
 #include "ws_client.hpp"
 
@@ -238,6 +239,31 @@ TEST_F(WebSocketTest, OllamaSilentPastTheHeaderTimeoutReadsAsOverHttp) {
     ASSERT_TRUE(frame);
     EXPECT_EQ(frame->id, "t");
     EXPECT_EQ(fmt::format(R"({{"error":"{}"}})", frame->error), response.body) << frame->raw;
+}
+
+// One replay rule for both front ends: when Ollama closes a kept-alive connection as a request
+// goes into it, a request that cannot have run twice (a GET) goes again on a new connection; a
+// chat, which Ollama may have started generating, never does, and fails with one text on both.
+TEST_F(WebSocketTest, TheReplayRuleOfAProxiedRequestHoldsForAPageChat) {
+    OneAnswerUpstream upstream;
+    Config config;
+    config.threads = 1;  // one loop: one pool of kept-alive connections
+    start(config, upstream.url());
+    EXPECT_EQ(request("GET", "/api/tags").status, 200u);  // answered; its connection kept alive
+    EXPECT_EQ(request("GET", "/api/tags").status, 200u);  // that connection closed on it: replayed
+    EXPECT_EQ(upstream.connections(), 2u);
+    const auto chat = request("POST", "/api/chat", R"({"model":"m","messages":[]})");  // on the kept-alive one
+    EXPECT_EQ(chat.status, 502u) << chat.body;
+    EXPECT_EQ(upstream.connections(), 2u);  // not sent again
+
+    EXPECT_EQ(request("GET", "/api/tags").status, 200u);  // a new connection, kept alive
+    ASSERT_EQ(upstream.connections(), 3u);
+    WsClient page(port());
+    page.chat("twice?");
+    const auto frames = page.read_until_end_of("twice?");
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(fmt::format(R"({{"error":"{}"}})", frames.back().error), chat.body) << frames.back().raw;
+    EXPECT_EQ(upstream.connections(), 3u);
 }
 
 TEST_F(WebSocketTest, MalformedMessageGetsAnErrorAndTheSocketStaysUsable) {
