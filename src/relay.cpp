@@ -179,7 +179,7 @@ void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
                           [self = shared_from_this(), on_piece](error_code ec, std::size_t) {
                               self->reading_body_ = false;
-                              if (self->completed_) {  // answered meanwhile (an early answer from Ollama)
+                              if (self->completed()) {  // answered meanwhile (an early answer from Ollama)
                                   self->finish_when_idle();
                                   return;
                               }
@@ -272,7 +272,7 @@ void Relay::on_request_body_piece(error_code ec) {
         // incomplete, so Ollama's side is closed rather than left waiting for bytes that will
         // never come.
         upstream_.cancel();
-        if (is_malformed(ec) && !response_started_) {
+        if (is_malformed(ec) && phase_ == Phase::request) {
             fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
             return;
         }
@@ -288,7 +288,7 @@ void Relay::on_request_body_piece(error_code ec) {
 }
 
 void Relay::on_request_body_written(error_code ec) {
-    if (completed_) return;
+    if (completed()) return;
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
         // Ollama may have answered without reading the whole body (a blob it already has) and
@@ -309,7 +309,7 @@ void Relay::on_request_body_written(error_code ec) {
 // After the body: the response header, unless a read for it is already pending (Expect:
 // 100-continue) or the answer came before the body ended.
 void Relay::await_response_header() {
-    if (response_started_) return;
+    if (phase_ != Phase::request) return;
     if (!upstream_.header_pending()) {
         read_response_header();
     } else if (request_body_sent_) {
@@ -326,7 +326,7 @@ void Relay::read_response_header() {
 }
 
 void Relay::on_response_header(std::optional<UpstreamError> error) {
-    if (completed_) return;
+    if (completed()) return;
     if (client_gone_) {
         complete({});
         return;
@@ -352,7 +352,7 @@ void Relay::on_interim_response() {
     expect_continue_ = false;
     asio::async_write(client_.stream, asio::buffer(continue_response),
                       [self = shared_from_this()](error_code ec, std::size_t) {
-                          if (ec && !self->completed_) self->abandon();
+                          if (ec && !self->completed()) self->abandon();
                       });
     if (request_body_sent_) read_response_header();
 }
@@ -399,7 +399,7 @@ void Relay::start_response() {
     if (route_.generation) response.get().body().tail = &tail_;
     record_.streamed = response.chunked();
     record_.status = in.result_int();
-    response_started_ = true;
+    phase_ = Phase::response;
     // No per-operation timers while the body flows: generation and pulls legitimately take
     // long, and the client's write deadline is the one lazy timer below.
     upstream_.begin_body(config_->limits.stream_buffer_bytes);
@@ -502,7 +502,7 @@ void Relay::finish_response() {
 // went away, and the upstream connection is closed at once so Ollama stops generating. Bytes
 // that arrive are pipelined requests; they stay in the session's buffer, bounded.
 void Relay::watch_client() {
-    if (watching_ || completed_ || client_.buffer.size() >= config_->limits.max_header_bytes) return;
+    if (watching_ || completed() || client_.buffer.size() >= config_->limits.max_header_bytes) return;
     watching_ = true;
     client_.stream.socket().async_read_some(
         client_.buffer.prepare(watch_read_bytes),
@@ -513,7 +513,7 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
     watching_ = false;
     if (!ec) {
         client_.buffer.commit(bytes);
-        if (completed_) {
+        if (completed()) {
             finish_when_idle();
         } else {
             watch_client();
@@ -523,9 +523,9 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
     if (ec != asio::error::operation_aborted) {
         client_gone_ = true;
         record_.outcome = "client went away";
-        if (!completed_) upstream_.cancel();
+        if (!completed()) upstream_.cancel();
     }
-    if (completed_) finish_when_idle();
+    if (completed()) finish_when_idle();
 }
 
 // A client that takes no byte for timeouts.client_send is dropped (and Ollama's stream with it).
@@ -534,7 +534,7 @@ void Relay::arm_send_deadline() {
     const auto limit = config_->timeouts.client_send;
     send_deadline_.expires_after(limit);
     send_deadline_.async_wait([self = shared_from_this(), limit](error_code ec) {
-        if (ec || self->completed_) return;
+        if (ec || self->completed()) return;
         if (self->writing_ && Clock::now() - self->write_started_ >= limit) {
             self->record_.outcome = "client stopped reading (timeouts.client_send)";
             self->client_gone_ = true;
@@ -571,8 +571,8 @@ void Relay::fail(const UpstreamError& error) {
 }
 
 void Relay::complete(RelayResult result) {
-    if (completed_) return;
-    completed_ = true;
+    if (completed()) return;
+    phase_ = Phase::completed;
     if (client_gone_) {
         result.client_reusable = false;
         record_.client_gone = true;

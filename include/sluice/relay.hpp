@@ -117,17 +117,23 @@ private:
     boost::asio::steady_timer send_deadline_;
     StreamTail tail_;
 
+    // Where the exchange is: the request going up (and Ollama's answer awaited), the response
+    // going down (its status line went to the client), or completed (the session is told once
+    // no read of the relay's is pending on the client socket). The flags below say what the
+    // request carried and which operations are in flight: those overlap, phases do not.
+    enum class Phase { request, response, completed };
+    Phase phase_ = Phase::request;
+    bool completed() const { return phase_ == Phase::completed; }
+
     std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
     bool request_has_body_ = false;
     bool request_body_sent_ = false;    // every request body byte reached Ollama
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body
-    bool response_started_ = false;     // the status line went to the client
     bool writing_ = false;              // a write to the client is pending
     Clock::time_point write_started_{};
     bool watching_ = false;             // a read on the client socket is pending (liveness)
     bool reading_body_ = false;         // a read of the request body is pending
     bool client_gone_ = false;
-    bool completed_ = false;
     RelayResult result_;
 };
 
