@@ -1,6 +1,8 @@
 // ws_message: one frame from the page -> chat, cancel or invalid.
 #include "sluice/ws_message.hpp"
 
+#include "sluice/json_error.hpp"
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -35,6 +37,21 @@ WsMessage parse_ws_message(std::string_view text, JsonWorkspace& workspace) {
     message.kind = WsMessage::Kind::chat;
     message.chat = chat->value.in(text);
     return message;
+}
+
+std::string chat_frame(std::string_view id, std::string_view rest) {
+    std::string frame = R"({"id":")";
+    append_json_escaped(frame, id);
+    frame += "\",";
+    frame += rest;
+    return frame;
+}
+
+std::string error_frame(std::string_view id, std::string_view message) {
+    std::string rest = R"("error":")";
+    append_json_escaped(rest, message);
+    rest += "\"}";
+    return chat_frame(id, rest);
 }
 
 }  // namespace sluice

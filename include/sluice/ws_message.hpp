@@ -1,4 +1,5 @@
-// ws_message: what one text frame from the page asks for, decided without I/O (and fuzzed).
+// ws_message: what one text frame from the page asks for, decided without I/O (and fuzzed),
+// and the frames sluice sends about a chat.
 //
 // {"id":"<id>","chat":{...}} starts a chat whose body is the bytes of "chat" as sent (a slice,
 // never re-serialized, so the key check reads the model Ollama will read);
@@ -25,5 +26,10 @@ struct WsMessage {
 inline constexpr std::size_t max_id_bytes = 128;
 
 WsMessage parse_ws_message(std::string_view text, JsonWorkspace& workspace);
+
+// {"id":"<id>", + rest: every frame sluice sends about a chat starts so.
+std::string chat_frame(std::string_view id, std::string_view rest);
+// {"id":"<id>","error":"<message>"}
+std::string error_frame(std::string_view id, std::string_view message);
 
 }  // namespace sluice
