@@ -3,9 +3,9 @@
 // /api/ps and /api/pull. When sluice wants an API key (a 401), the page shows a login view; the
 // key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie.
 import "./style.css";
-import hljs from "highlight.js/lib/common";
-import "highlight.js/styles/github-dark.css";
-import { formatStats, markdownToSafeHtml, splitThinking, type Stats } from "./render";
+import { MarkdownView, warmUp } from "./markdown_view";
+import { loadMath } from "./math";
+import { formatStats, splitThinking, type Stats } from "./render";
 
 interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string }
 interface Conversation { id: string; title: string; system?: string; messages: Message[] }
@@ -46,6 +46,7 @@ function newConversation(): Conversation {
 function select(conversation: Conversation) {
   current = conversation;
   editFrom = undefined;
+  views = new Map();
   showAll();
 }
 
@@ -113,9 +114,23 @@ function renameInPlace(conversation: Conversation, title: HTMLElement) {
   field.select();
 }
 
-// --- rendering: only the message that grows is re-rendered, at most once per frame ------------
+// --- rendering: only the message that grows is rendered again, at most once per frame ----------
+// and of that message only its last markdown block (markdown_view.ts).
 
-interface MessageView { root: HTMLElement; thinking: HTMLDetailsElement; thinkingText: HTMLElement; body: HTMLElement; stats: HTMLElement; actions: HTMLElement }
+interface MessageView {
+  root: HTMLElement;
+  thinking: HTMLDetailsElement;
+  thinkingText: Text;  // grows by appending, like the reply
+  body: HTMLElement;
+  markdown: MarkdownView;
+  error?: HTMLElement;
+  stats: HTMLElement;
+  actions: HTMLElement;
+}
+
+// The views of the current conversation's messages, kept so that showing the conversation again
+// (a reply ends, a message is edited) renders nothing that is already on screen.
+let views = new Map<Message, MessageView>();
 
 function messageView(message: Message): MessageView {
   const root = document.createElement("article");
@@ -124,17 +139,21 @@ function messageView(message: Message): MessageView {
   thinking.hidden = true;
   const summary = document.createElement("summary");
   summary.textContent = "Thinking";
-  const thinkingText = document.createElement("div");
-  thinkingText.style.whiteSpace = "pre-wrap";
-  thinking.append(summary, thinkingText);
+  const thinkingBox = document.createElement("div");
+  thinkingBox.style.whiteSpace = "pre-wrap";
+  const thinkingText = document.createTextNode("");
+  thinkingBox.append(thinkingText);
+  thinking.append(summary, thinkingBox);
   const body = document.createElement("div");
   body.className = "body";
+  const markdown = new MarkdownView(addCopyButton);
+  if (message.role === "assistant") body.append(markdown.element);
   const stats = document.createElement("div");
   stats.className = "stats";
   const actions = document.createElement("div");
   actions.className = "actions";
   root.append(thinking, body, stats, actions);
-  return { root, thinking, thinkingText, body, stats, actions };
+  return { root, thinking, thinkingText, body, markdown, stats, actions };
 }
 
 function fill(view: MessageView, message: Message, streaming: boolean) {
@@ -145,22 +164,21 @@ function fill(view: MessageView, message: Message, streaming: boolean) {
   const inline = splitThinking(message.content);
   const thinking = (message.thinking ?? "") + inline.thinking;
   view.thinking.hidden = thinking.length === 0;
-  view.thinking.open = streaming && inline.answer.trim().length === 0;
-  view.thinkingText.textContent = thinking;  // text, never HTML
-  view.body.innerHTML = markdownToSafeHtml(inline.answer);
-  if (message.error) {
-    const error = document.createElement("p");
-    error.className = "error";
-    error.textContent = message.error;
-    view.body.append(error);
+  view.thinking.open = streaming && !/\S/.test(inline.answer);
+  if (thinking.startsWith(view.thinkingText.data)) view.thinkingText.appendData(thinking.slice(view.thinkingText.data.length));
+  else view.thinkingText.data = thinking;  // text, never HTML
+  view.markdown.update(inline.answer, !streaming);
+  if (message.error && !view.error) {
+    view.error = document.createElement("p");
+    view.error.className = "error";
+    view.body.append(view.error);
   }
-  if (!streaming) view.body.querySelectorAll("pre code").forEach((code) => finishCodeBlock(code as HTMLElement));
+  if (view.error) view.error.textContent = message.error ?? "";
   view.stats.textContent = message.stats ? formatStats(message.stats) : "";
 }
 
-// Highlighting and a copy button, once a code block is complete.
-function finishCodeBlock(code: HTMLElement) {
-  hljs.highlightElement(code);
+// A copy button on a finished code block (highlighting is done as it streams, in render.ts).
+function addCopyButton(code: HTMLElement) {
   const copy = document.createElement("button");
   copy.type = "button";
   copy.className = "copy";
@@ -205,15 +223,19 @@ function actionButton(label: string, className: string, onClick: () => void): HT
 function showAll() {
   systemInput.value = current.system ?? "";
   const last = current.messages.length - 1;
-  messagesView.replaceChildren(
-    ...current.messages.map((message, index) => {
-      const view = messageView(message);
-      fill(view, message, false);
-      if (message.role === "user") view.actions.append(actionButton("Edit", "edit", () => editMessage(index)));
-      else if (index === last) view.actions.append(actionButton("Regenerate", "regenerate", regenerate));
-      return view.root;
-    }),
-  );
+  const shown = new Map<Message, MessageView>();
+  const roots = current.messages.map((message, index) => {
+    const view = views.get(message) ?? messageView(message);
+    shown.set(message, view);
+    fill(view, message, message === inFlight?.pending.message);
+    if (message.role === "user") view.actions.replaceChildren(actionButton("Edit", "edit", () => editMessage(index)));
+    else view.actions.replaceChildren(...(index === last ? [actionButton("Regenerate", "regenerate", regenerate)] : []));
+    return view.root;
+  });
+  views = shown;
+  // Re-inserting views already in place would make the browser lay out the whole conversation again.
+  const children = messagesView.children;
+  if (roots.length !== children.length || roots.some((root, i) => children[i] !== root)) messagesView.replaceChildren(...roots);
   showConversations();
   messagesView.scrollTop = messagesView.scrollHeight;
 }
@@ -221,7 +243,7 @@ function showAll() {
 // --- the socket ---------------------------------------------------------------------------------
 
 interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string }
-interface Pending { message: Message; view: MessageView; sentAt: number; scheduled: boolean }
+interface Pending { message: Message; sentAt: number; scheduled: boolean }
 
 let socket: WebSocket | undefined;
 let inFlight: { id: string; pending: Pending } | undefined;
@@ -248,7 +270,9 @@ function schedule(pending: Pending) {
   pending.scheduled = true;
   requestAnimationFrame(() => {
     pending.scheduled = false;
-    fill(pending.view, pending.message, inFlight?.pending === pending);
+    const view = views.get(pending.message);
+    if (!view) return;
+    fill(view, pending.message, inFlight?.pending === pending);
     messagesView.scrollTop = messagesView.scrollHeight;
   });
 }
@@ -327,11 +351,9 @@ async function ask() {
   const reply: Message = { role: "assistant", content: "" };
   current.messages.push(reply);
   save();
-  showAll();
-  const view = messageView(reply);
-  messagesView.lastElementChild?.replaceWith(view.root);
   const id = newId();
-  inFlight = { id, pending: { message: reply, view, sentAt: performance.now(), scheduled: false } };
+  inFlight = { id, pending: { message: reply, sentAt: performance.now(), scheduled: false } };
+  showAll();
   sendButton.hidden = true;
   stopButton.hidden = false;
   try {
@@ -520,5 +542,8 @@ $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
 showAll();
 void loadModels();
 void loadRunning();
+// While the page is idle, KaTeX is fetched and the renderers warmed up, so that the first reply's
+// first frames need not wait for either.
+(window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 1000)))(() => void loadMath().then(warmUp));
 // Whether sluice wants a key at all (asked without the cookie): then the page offers Log out.
 void fetch("/api/version", { credentials: "omit" }).then((response) => (logoutButton.hidden = response.status !== 401), () => {});
