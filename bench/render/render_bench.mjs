@@ -15,10 +15,10 @@
 // Usage: node bench/render/render_bench.mjs [--pages NAME=DIST,...] [--rates 80,250,1000]
 //          [--tokens 1000,16000] [--sluice BIN] [--chromium PATH] [--out FILE.jsonl] [--wait-quiet S]
 // --pages defaults to after=ui/dist (build it first: cd ui && npm run build); the name `floor`
-// without a directory is a stand-in page that renders nothing but a counter (what any page pays for
-// the WebSocket frames and a frame of its own). --wait-quiet S: before
-// each run wait up to S seconds for both CPUs to be 90 % idle (a shared machine). A benchmark, not
-// a test: it fails only when something does not run, never on a time.
+// without a directory is a stand-in page that renders nothing but a counter (what any page pays
+// for the WebSocket frames and a frame of its own). --wait-quiet S: before each run, wait up to S
+// seconds for both CPUs to be 90 % idle (a shared machine). A benchmark, not a test: it fails only
+// when something does not run, never on a time.
 import { spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
