@@ -27,23 +27,23 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, "../..");
 const require = createRequire(path.join(root, "ui/package.json"));  // playwright-core lives in ui/
 const { chromium } = require("playwright-core");
 
-const options = { pages: `after=${path.join(root, "ui/dist")}`, rates: "80,250,1000", tokens: "1000,16000",
-                  sluice: path.join(root, "build/sluice"), chromium: process.env.CHROMIUM ?? "/usr/bin/chromium", out: "",
-                  "wait-quiet": "0" };
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i += 2) {
-  const key = argv[i].replace(/^--/, "");
-  if (!(key in options) || argv[i + 1] === undefined) {
-    console.error("usage: node render_bench.mjs [--pages NAME=DIST,...] [--rates R,...] [--tokens N,...] [--sluice BIN] [--chromium PATH] [--out FILE.jsonl] [--wait-quiet S]");
-    process.exit(2);
-  }
-  options[key] = argv[i + 1];
+const defaults = { pages: `after=${path.join(root, "ui/dist")}`, rates: "80,250,1000", tokens: "1000,16000",
+                   sluice: path.join(root, "build/sluice"), chromium: process.env.CHROMIUM ?? "/usr/bin/chromium", out: "",
+                   "wait-quiet": "0" };
+let options;
+try {
+  const { values } = parseArgs({ options: Object.fromEntries(Object.keys(defaults).map((k) => [k, { type: "string" }])) });
+  options = { ...defaults, ...values };
+} catch {
+  console.error("usage: node render_bench.mjs [--pages NAME=DIST,...] [--rates R,...] [--tokens N,...] [--sluice BIN] [--chromium PATH] [--out FILE.jsonl] [--wait-quiet S]");
+  process.exit(2);
 }
 // The floor: the same socket, chat and DOM shape as the page, but each frame only writes how many
 // characters have arrived into one element, so its lag and frame times are what 1000 WebSocket

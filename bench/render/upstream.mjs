@@ -11,19 +11,19 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, "../../tests/fixtures");
 
-const options = { listen: "127.0.0.1:0", rate: 80, tokens: 1000, text: path.join(here, "reply.md") };
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i += 2) {
-  const key = argv[i].replace(/^--/, "");
-  if (!(key in options) || argv[i + 1] === undefined) {
-    console.error("usage: node upstream.mjs [--listen HOST:PORT] [--rate R] [--tokens N] [--text FILE]");
-    process.exit(2);
-  }
-  options[key] = typeof options[key] === "number" ? Number(argv[i + 1]) : argv[i + 1];
+const defaults = { listen: "127.0.0.1:0", rate: "80", tokens: "1000", text: path.join(here, "reply.md") };
+let options;
+try {
+  const { values } = parseArgs({ options: Object.fromEntries(Object.keys(defaults).map((k) => [k, { type: "string" }])) });
+  options = { ...defaults, ...values };
+} catch {
+  console.error("usage: node upstream.mjs [--listen HOST:PORT] [--rate R] [--tokens N] [--text FILE]");
+  process.exit(2);
 }
 
 // Token-sized pieces, about what a BPE tokenizer makes of English and code: a word with its
