@@ -90,6 +90,14 @@ tcp::endpoint endpoint_of(int socket) {
     return endpoint;
 }
 
+tcp::endpoint inherited_endpoint(int socket) {
+    try {
+        return endpoint_of(socket);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("cannot use the listening socket systemd passed: {}", e.what()));
+    }
+}
+
 // A listening socket (the first loop's, or systemd's) duplicated for one loop: each acceptor
 // owns and closes its own descriptor, and the loops take turns at the one accept queue.
 // systemd's socket itself stays open in systemd for the next instance.
@@ -178,7 +186,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
     // glibc gives each thread that allocates at once an arena of its own (up to 8 per core), and
     // a storm of aborted streams leaves each one grown: one per loop, and one for the rest.
     ::mallopt(M_ARENA_MAX, static_cast<int>(count + 1));
-    auto endpoint = inherited_listener ? endpoint_of(*inherited_listener) : resolve_listen(config_->listen);
+    auto endpoint = inherited_listener ? inherited_endpoint(*inherited_listener) : resolve_listen(config_->listen);
     if (endpoint.address().is_loopback()) local_names_ = LocalNames::of_this_machine();
     if (!config_->metrics.path.empty()) {
         metrics_ = std::make_unique<Metrics>();

@@ -1,6 +1,8 @@
 // thinking: the `think: auto` heuristic (the rules are listed in thinking.hpp).
 #include "sluice/thinking.hpp"
 
+#include "sluice/ascii.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -18,14 +20,6 @@ bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 bool is_identifier_char(char c) { return is_letter(c) || is_digit(c) || c == '_'; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_ascii_punct_or_space(char c) { return !is_identifier_char(c) && static_cast<unsigned char>(c) < 0x80; }
-
-std::string ascii_lower(string_view text) {
-    std::string lower(text);
-    for (char& c : lower) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lower;
-}
 
 // A word list sorted at compile time, looked up by binary search.
 template <std::size_t N>
@@ -428,7 +422,7 @@ std::optional<string_view> code_evidence(string_view text, string_view lower) {
                 "py", "js", "ts", "tsx", "jsx", "cpp", "cc", "c", "h", "hpp", "rs", "go", "java", "kt", "rb", "php",
                 "sh", "sql", "cs", "swift", "lua", "ipynb"};
             const string_view extension = name.substr(name.rfind('.') + 1);
-            const std::string lower_extension = ascii_lower(extension);
+            const std::string lower_extension = ascii_lowercase(extension);
             if (name.rfind('.') > 0 && std::find(extensions.begin(), extensions.end(), lower_extension) != extensions.end()) {
                 return "a source file name";
             }
@@ -697,16 +691,11 @@ std::optional<string_view> topic_word(string_view text, string_view lower) {
     for (const string_view mark : {string_view("c++"), string_view("c#"), string_view("node.js"), string_view(".net")}) {
         if (const auto at = lower.find(mark); at != npos && (at == 0 || !is_identifier_char(lower[at - 1]))) return mark;
     }
-    for (const string_view phrase : {string_view("unit test"), string_view("linked list"), string_view("hash map"),
-                                     string_view("hash table"), string_view("binary search"), string_view("big o"),
-                                     string_view("for loop"), string_view("while loop"), string_view("shell script"),
-                                     string_view("cargo build"), string_view("cargo run"), string_view("linear time"),
-                                     string_view("unit tests"), string_view("left join"), string_view("inner join"),
-                                     string_view("outer join"), string_view("right join"),
-                                     string_view("abstract class"), string_view("expected value"),
-                                     string_view("standard deviation")}) {
-        if (find_word(lower, phrase)) return phrase;
-    }
+    constexpr std::array<string_view, 20> phrases{
+        "unit test", "linked list", "hash map", "hash table", "binary search", "big o", "for loop", "while loop",
+        "shell script", "cargo build", "cargo run", "linear time", "unit tests", "left join", "inner join",
+        "outer join", "right join", "abstract class", "expected value", "standard deviation"};
+    if (const auto phrase = first_phrase(lower, phrases)) return *phrase;
     if (!has_non_ascii(text)) return std::nullopt;
     constexpr std::array<string_view, 31> chinese{
         "代码", "函数", "编程", "算法", "数学", "方程", "矩阵", "几何", "定积分", "不定积分", "导数", "微分", "概率",
@@ -719,13 +708,11 @@ std::optional<string_view> topic_word(string_view text, string_view lower) {
     for (std::size_t at = text.find("接口"); at != npos; at = text.find("接口", at + 1)) {
         if (at == 0 || !is_identifier_char(text[at - 1])) return "接口";  // an API, not a USB port (USB接口)
     }
-    for (std::size_t at = text.find("程序"); at != npos; at = text.find("程序", at + 1)) {
-        if (!text.substr(at + 6).starts_with("员")) return "程序";  // a program, not a programmer
+    constexpr string_view program = "程序";
+    for (std::size_t at = text.find(program); at != npos; at = text.find(program, at + 1)) {
+        if (!text.substr(at + program.size()).starts_with("员")) return program;  // a program, not a programmer
     }
-    for (const string_view word : {string_view("for循环"), string_view("while循环"), string_view("前端"), string_view("后端")}) {
-        if (lower.find(word) != npos) return word;
-    }
-    return std::nullopt;
+    return first_substring(lower, std::array<string_view, 4>{"for循环", "while循环", "前端", "后端"});
 }
 
 std::string quoted(string_view word) { return "\"" + std::string(word) + "\""; }
@@ -751,7 +738,7 @@ ThinkingVerdict assess_thinking(std::string_view original) {
         original = edges;
     }
 
-    std::string lower = ascii_lower(original);
+    std::string lower = ascii_lowercase(original);
     std::string masked(original);  // the text with any text to translate or rewrite blanked out
     const std::optional<string_view> work = text_work(masked, lower);
     const string_view text = masked;
