@@ -268,6 +268,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("rewrite", config.rewrite, read_rewrite),
         section("auth", config.auth, read_auth),
         section("cors", config.cors, read_cors),
+        section("tls", config.tls, read_tls),
     });
     if (metrics_value && !config.metrics.path.empty() &&
         (config.metrics.path == config.health.healthz || config.metrics.path == config.health.readyz)) {

@@ -51,10 +51,6 @@ private:
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
 std::string quote(std::string_view text) {
     constexpr std::size_t max_shown = 80;
     std::size_t shown = std::min(text.size(), max_shown);

@@ -2,6 +2,7 @@
 // Private to src/ because it exposes yaml-cpp, which must stay out of include/sluice.
 #pragma once
 
+#include "sluice/ascii.hpp"
 #include "sluice/config.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -26,10 +27,6 @@ constexpr std::size_t GiB = 1024 * MiB;
 
 // ---------------------------------------------------------------------------------------------
 // Messages
-
-bool is_digit(char c);
-bool is_hex_digit(char c);
-bool is_letter(char c);
 
 // `text` as a message shows it: quoted, control characters escaped and long values cut, so a
 // stray byte or a pasted paragraph cannot garble the one line a user reads.
@@ -225,5 +222,6 @@ YAML::Node load_document(std::string_view yaml_text, std::string_view source);
 void read_rewrite(const ConfigValue& value, RewriteConfig& rewrite);  // rewrite_config.cpp
 void read_auth(const ConfigValue& value, AuthConfig& auth);           // auth_config.cpp
 void read_cors(const ConfigValue& value, CorsConfig& cors);           // auth_config.cpp
+void read_tls(const ConfigValue& value, TlsConfig& tls);              // tls.cpp
 
 }  // namespace sluice::config_reader

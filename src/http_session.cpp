@@ -9,6 +9,9 @@
 #include "sluice/ui_assets.hpp"
 #include "sluice/ws_session.hpp"
 
+#include "sluice/ascii.hpp"
+
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <spdlog/spdlog.h>
@@ -27,10 +30,11 @@ constexpr std::size_t drain_read_bytes = 4096;
 HttpSession::HttpSession(Socket socket, EventLoop& loop)
     : stream_(std::move(socket)), loop_(loop) {
     error_code ec;
-    const auto remote = stream_.socket().remote_endpoint(ec);
+    auto& tcp = stream_.tcp().socket();
+    const auto remote = tcp.remote_endpoint(ec);
     address_ = ec ? "-" : remote.address().to_string();
-    stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
-    stream_.socket().non_blocking(true, ec);  // the relay's immediate writes must never block the loop
+    tcp.set_option(asio::ip::tcp::no_delay(true), ec);
+    tcp.non_blocking(true, ec);  // the relay's immediate writes must never block the loop
 }
 
 HttpSession::~HttpSession() {
@@ -41,6 +45,42 @@ HttpSession::~HttpSession() {
 
 void HttpSession::start() {
     loop_.sessions.insert(this);
+    if (auto context = loop_.config->tls.context) {
+        detect_tls(std::move(context));
+    } else {
+        read_request();
+    }
+}
+
+// A TLS ClientHello, or plain HTTP from someone who typed the address without https://; the
+// bytes read to tell stay in buffer_ for whichever reads next.
+void HttpSession::detect_tls(std::shared_ptr<asio::ssl::context> context) {
+    stream_.tcp().expires_after(loop_.config->timeouts.client_header);
+    beast::async_detect_ssl(stream_.tcp(), buffer_,
+                            [self = shared_from_this(), context = std::move(context)](error_code detect_ec, bool tls) mutable {
+                                if (detect_ec) {
+                                    self->stream_.tcp().close();  // closed, idle or slow before a first byte
+                                } else if (!tls) {
+                                    self->plain_on_tls_port_ = true;
+                                    self->read_request();
+                                } else {
+                                    self->stream_.start_tls(std::move(context));
+                                    self->stream_.tls_stream().async_handshake(
+                                        asio::ssl::stream_base::server, self->buffer_.data(),
+                                        // `= 0`: Beast 1.81 checks this handler against void(error_code).
+                                        [self](error_code ec, std::size_t used = 0) { self->on_tls_handshake(ec, used); });
+                                }
+                            });
+}
+
+void HttpSession::on_tls_handshake(error_code ec, std::size_t bytes_used) {
+    if (ec) {
+        // A browser that does not trust the certificate yet ends here, once per attempt.
+        spdlog::debug("{}: TLS handshake failed: {}", address_, ec.message());
+        stream_.tcp().close();
+        return;
+    }
+    buffer_.consume(bytes_used);
     read_request();
 }
 
@@ -48,14 +88,14 @@ void HttpSession::start() {
 // real error rather than operation_aborted, so the relay takes its usual client-gone path.
 void HttpSession::cut() {
     error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 }
 
 void HttpSession::read_request() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(loop_.config->limits.max_header_bytes));
     parser_->body_limit(boost::none);  // streamed bodies are unbounded; read bodies are checked by the relay
-    stream_.expires_after(loop_.config->timeouts.client_header);
+    stream_.tcp().expires_after(loop_.config->timeouts.client_header);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_header(ec); });
 }
@@ -90,6 +130,10 @@ void HttpSession::on_request_header(error_code ec) {
     record_.method = request.method_string();
     record_.target = request.target();
     begin_exchange();
+    if (plain_on_tls_port_) {
+        redirect_to_https();
+        return;
+    }
     const AdmissionContext context{*config_, loop_.services.browser_sessions, loop_.services.local_names, loop_.services.state.draining};
     auto admission = admit(request, context);
     const bool keep_alive = request.keep_alive() && parser_->is_done();
@@ -135,7 +179,7 @@ void HttpSession::on_request_header(error_code ec) {
         relay_buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
         relay_buffer_size_ = buffer_size;
     }
-    stream_.expires_never();
+    stream_.tcp().expires_never();
     if (loop_.services.metrics) active_stream_ = loop_.services.metrics->stream_started();
     const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
     std::make_shared<Relay>(client, loop_, config_, admitted.key, route, record_,
@@ -197,7 +241,7 @@ void HttpSession::serve_ui_asset() {
     record_.status = 200;
     const bool head = request.method() == http::verb::head;
     record_.bytes_out = head ? 0 : bytes.size();
-    stream_.expires_after(config_->timeouts.client_send);
+    stream_.tcp().expires_after(config_->timeouts.client_send);
     auto serializer = std::make_shared<http::response_serializer<http::span_body<const char>>>(*response);
     const auto written = [self = shared_from_this(), response, serializer, from_dir, keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
@@ -229,9 +273,10 @@ void HttpSession::serve_session(Handler handler) {
         send_error(405, fmt::format("sluice: {} takes POST", target_path(request.target())), keep_alive);
         return;
     }
-    const auto cookie = [](std::string_view token, long long max_age) {
-        return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", BrowserSessions::cookie_name, token,
-                           max_age);
+    // Secure when the page came over TLS: the browser then never sends the cookie in clear.
+    const auto cookie = [secure = stream_.tls()](std::string_view token, long long max_age) {
+        return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", BrowserSessions::cookie_name, token,
+                           max_age, secure ? "; Secure" : "");
     };
     if (handler == Handler::logout) {
         loop_.services.browser_sessions.close(cookie_value(request[http::field::cookie], BrowserSessions::cookie_name));
@@ -279,6 +324,27 @@ bool HttpSession::takes_get_or_head(bool keep_alive) {
     if (request.method() == http::verb::get || request.method() == http::verb::head) return true;
     send_error(405, fmt::format("sluice: {} takes GET or HEAD", target_path(request.target())), keep_alive);
     return false;
+}
+
+// Plain HTTP on a port that speaks TLS: the same URL with https, for any method (307 keeps the
+// method and body; a client that does not follow redirects shows the error text). Then close.
+void HttpSession::redirect_to_https() {
+    const auto& request = parser_->get();
+    const auto host = request[http::field::host];
+    const bool host_ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+        return is_letter(c) || is_digit(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+    });
+    if (!host_ok || !request.target().starts_with('/')) {
+        send_error(400, "sluice: this port speaks HTTPS: use https://", false);
+        return;
+    }
+    const auto location = fmt::format("https://{}{}", host, request.target());
+    own_response_ = std::make_shared<http::response<http::string_body>>(http::status::temporary_redirect, 11);
+    own_response_->set(http::field::location, location);
+    own_response_->set(http::field::content_type, "application/json; charset=utf-8");
+    own_response_->set(http::field::cache_control, "no-store");
+    own_response_->body() = json_error_body(fmt::format("sluice: this port speaks HTTPS: use {}", location));
+    write_own_response(false);
 }
 
 void HttpSession::on_exchange_done(RelayResult result) {
@@ -334,7 +400,7 @@ void HttpSession::write_own_response(bool keep_alive) {
     response.keep_alive(keep_alive);
     record_.status = response.result_int();
     record_.bytes_out = head ? 0 : response.body().size();
-    stream_.expires_after(config_->timeouts.client_send);
+    stream_.tcp().expires_after(config_->timeouts.client_send);
     const auto write = [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
         self->end_exchange(keep_alive && !ec);
     };
@@ -377,19 +443,20 @@ void HttpSession::end_exchange(bool keep_alive) {
 
 // Closing with unread request bytes in the socket would send a reset, which can destroy the
 // response the client has not read yet; so the send side is shut first and what the client
-// still sends is read and dropped, for a bounded time, until it closes too.
+// still sends is read and dropped, for a bounded time, until it closes too. (Over TLS too,
+// below TLS: the responses are framed, so no close_notify is needed to tell their end.)
 void HttpSession::close() {
     error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(linger_time);
+    stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    stream_.tcp().expires_after(linger_time);
     drain();
 }
 
 void HttpSession::drain() {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(drain_read_bytes), [self = shared_from_this()](error_code ec, std::size_t) {
+    stream_.tcp().async_read_some(buffer_.prepare(drain_read_bytes), [self = shared_from_this()](error_code ec, std::size_t) {
         if (ec) {
-            self->stream_.close();
+            self->stream_.tcp().close();
             return;
         }
         self->drain();

@@ -1,9 +1,11 @@
 // main: command line (CLI11), config loading, logging set-up, and the server's lifetime.
 #include "sluice/access_control.hpp"
+#include "sluice/ascii.hpp"
 #include "sluice/config.hpp"
 #include "sluice/explain.hpp"
 #include "sluice/server.hpp"
 #include "sluice/systemd.hpp"
+#include "sluice/tls_cert.hpp"
 #include "sluice/user_bench.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <functional>
@@ -99,6 +102,42 @@ int hash_key(bool from_stdin) {
         return 2;
     }
     fmt::print("{}\n", sluice::hash_api_key(key));
+    return 0;
+}
+
+// `sluice cert`: a local CA and a certificate for this machine's names, then what to do with them.
+int make_cert(sluice::CertRequest request) {
+    auto names = sluice::default_dns_names();
+    for (auto& name : request.dns_names) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+    }
+    auto addresses = sluice::default_ip_addresses();
+    for (auto& address : request.ip_addresses) {
+        if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(std::move(address));
+    }
+    request.dns_names = std::move(names);
+    request.ip_addresses = std::move(addresses);
+    sluice::CertFiles files;
+    try {
+        files = sluice::make_certificate(request);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sluice cert: %s\n", e.what());
+        return 1;
+    }
+    fmt::print("{} {}\ncertificate for {}, {} (valid {} days): {}\n\n",
+               files.ca_created ? "made a local CA:" : "kept the local CA:", files.ca_cert.string(),
+               sluice::join(request.dns_names), sluice::join(request.ip_addresses), request.days, files.cert.string());
+    fmt::print("1. In the config file:\n"
+               "     tls:\n       cert: {}\n       key: {}\n"
+               "   As a systemd service, sluice runs as its own user and cannot read that key: `sudo systemctl edit sluice`,\n"
+               "   add\n"
+               "     [Service]\n     LoadCredential=sluice.crt:{}\n     LoadCredential=sluice.key:{}\n"
+               "   and use cert: /run/credentials/sluice.service/sluice.crt, key: /run/credentials/sluice.service/sluice.key.\n"
+               "2. Restart sluice and open https://{}:<port>/\n"
+               "3. On each device, trust {} once (browsers warn about the certificate until then).\n"
+               "Renewal: run this again (the CA is kept), then restart sluice (or reload, without systemd credentials).\n",
+               files.cert.string(), files.key.string(), files.cert.string(), files.key.string(),
+               request.dns_names.front(), files.ca_cert.string());
     return 0;
 }
 
@@ -272,6 +311,21 @@ int main(int argc, char** argv) {
     hash_command->footer("Keys go in requests as 'Authorization: Bearer <key>' (what OpenAI's SDKs send as api_key), or\n"
                          "once in the browser page's login. Example: echo -n \"$KEY\" | sluice hash-key --stdin");
 
+    sluice::CertRequest cert{"/etc/sluice/tls", {}, {}, 397};
+    auto* cert_command = app.add_subcommand("cert", "make a local CA and an HTTPS certificate for this machine's names");
+    cert_command->footer("Writes ca.crt, ca.key, sluice.crt and sluice.key to DIR; the certificate names this machine's host\n"
+                         "name, <host>.local, localhost and its addresses. Running it again keeps the CA and renews the\n"
+                         "certificate. Example: sudo sluice cert --name gpu-box.lan");
+    cert_command->add_option("--dir", cert.dir, "where the files go")->capture_default_str()->type_name("DIR");
+    cert_command->add_option("--name", cert.dns_names, "another DNS name the certificate carries (repeatable)")
+        ->type_name("NAME");
+    cert_command->add_option("--ip", cert.ip_addresses, "another IP address the certificate carries (repeatable)")
+        ->type_name("ADDRESS");
+    cert_command->add_option("--days", cert.days, "validity of the certificate, 1 to 398 days (Apple accepts no more)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 398).description(""))
+        ->type_name("N");
+
     sluice::UserBenchOptions bench;
     double bench_timeout_seconds = 300;
     auto* bench_command =
@@ -307,6 +361,7 @@ int main(int argc, char** argv) {
     }
     CLI11_PARSE(app, static_cast<int>(arguments.size()), arguments.data());
     if (*hash_command) return hash_key(hash_from_stdin);
+    if (*cert_command) return make_cert(std::move(cert));
     if (*bench_command) {
         bench.timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout_seconds * 1000));
         if (!options.config_path.empty()) {
@@ -344,7 +399,8 @@ int main(int argc, char** argv) {
         return explain(options, config);
     }
     if (options.check_config) {
-        fmt::print("config OK: listen {}, upstream {}\n", listen_address(config.listen), config.upstream.url);
+        fmt::print("config OK: listen {}{}, upstream {}\n", listen_address(config.listen),
+                   config.tls.context ? " (HTTPS, " + config.tls.cert + ")" : "", config.upstream.url);
         return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log.level));

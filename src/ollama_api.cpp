@@ -12,12 +12,12 @@ using enum ModelNaming;
 
 // From Ollama's server/routes.go (up to 0.33) and shared/ollama-api.md.
 constexpr std::array routes{
-    //          path                        prefix read   gen    infer  models         rewrite
+    //          path                        prefix read   gen    infer  models         rewrite, listing
     OllamaRoute{"/",                        false, false, false, true,  none},
     OllamaRoute{"/api/version",             false, false, false, true,  none},
     OllamaRoute{"/api/status",              false, false, false, true,  none},
-    OllamaRoute{"/api/tags",                false, false, false, true,  none},
-    OllamaRoute{"/api/ps",                  false, false, false, true,  none},
+    OllamaRoute{"/api/tags",                false, false, false, true,  none, RewriteRoute::none, ModelListing::ollama},
+    OllamaRoute{"/api/ps",                  false, false, false, true,  none, RewriteRoute::none, ModelListing::ollama},
     OllamaRoute{"/api/chat",                false, true,  true,  true,  model,         RewriteRoute::chat},
     OllamaRoute{"/api/generate",            false, true,  true,  true,  model,         RewriteRoute::generate},
     OllamaRoute{"/api/embed",               false, true,  false, true,  model,         RewriteRoute::embed},
@@ -34,7 +34,7 @@ constexpr std::array routes{
     OllamaRoute{"/v1/embeddings",           false, true,  false, true,  model},
     OllamaRoute{"/v1/responses",            false, true,  false, true,  model},
     OllamaRoute{"/v1/messages",             false, true,  false, true,  model},
-    OllamaRoute{"/v1/models",               false, false, false, true,  none},
+    OllamaRoute{"/v1/models",               false, false, false, true,  none, RewriteRoute::none, ModelListing::openai},
     OllamaRoute{"/v1/models",               true,  false, false, true,  path_tail},
     OllamaRoute{"/v1/audio/transcriptions", false, false, false, true,  unreadable},
 };

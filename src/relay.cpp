@@ -2,6 +2,9 @@
 #include "sluice/relay.hpp"
 
 #include "sluice/access_control.hpp"
+#include "sluice/model_listing.hpp"
+#include "sluice/ollama_api.hpp"
+#include "sluice/request_target.hpp"
 
 #include "sluice/rewrite.hpp"
 
@@ -97,6 +100,9 @@ Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> c
 
 void Relay::start() {
     request_has_body_ = !client_.parser.is_done();
+    if (key_ && !key_->models.empty()) {
+        if (const auto* route = find_ollama_route(target_path(client_.parser.get().target()))) listing_ = route->listing;
+    }
     build_upstream_request();
     if (request_has_body_ && route_.body == BodyHandling::read) {
         read_whole_body();
@@ -121,10 +127,11 @@ void Relay::build_upstream_request() {
     out.target(in.target());
     out.version(11);
     copy_end_to_end_headers(in.base(), out.base());
-    upstream_.set_forwarding(client_.address, in["X-Forwarded-For"], !in["X-Forwarded-Proto"].empty());
+    upstream_.set_forwarding(client_.address, in["X-Forwarded-For"], in["X-Forwarded-Proto"], client_.stream.tls());
     // Origins are sluice's business (the session refused those not allowed): Ollama, seeing its
     // own Host beside a browser's Origin, would refuse the request with 403.
     out.erase(http::field::origin);
+    if (listing_ != ModelListing::none) out.erase(http::field::accept_encoding);  // a list sluice reads, in plain JSON
     // With authentication on, the key (or session cookie) was for sluice: it goes no further.
     if (key_) {
         out.erase(http::field::authorization);
@@ -174,7 +181,7 @@ void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
     body.data = client_.relay_buffer.data();
     body.size = client_.relay_buffer.size();
     client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
-    client_.stream.expires_after(config_->timeouts.client_body);
+    client_.stream.tcp().expires_after(config_->timeouts.client_body);
     reading_body_ = true;
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
                           [self = shared_from_this(), on_piece](error_code ec, std::size_t) {
@@ -397,20 +404,73 @@ void Relay::start_response() {
     }
     out.keep_alive(keep_alive);
     if (route_.generation) response.get().body().tail = &tail_;
+    const bool filtered = listing_ != ModelListing::none && in.result() == http::status::ok && !bodiless;
     record_.streamed = response.chunked();
     record_.status = in.result_int();
     phase_ = Phase::response;
     // No per-operation timers while the body flows: generation and pulls legitimately take
     // long, and the client's write deadline is the one lazy timer below.
     upstream_.begin_body(config_->limits.stream_buffer_bytes);
-    client_.stream.expires_never();
+    client_.stream.tcp().expires_never();
     arm_send_deadline();
+    if (filtered) {
+        response.get().body().whole = &listing_body_;
+        read_listing(upstream_.take_buffered());
+        return;
+    }
 
     head_serializer_.emplace(client_head_);
     writing_ = true;
     write_started_ = Clock::now();
     http::async_write_header(client_.stream, *head_serializer_,
                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_head_written(ec); });
+}
+
+// The list, read to its end before anything goes to the client: sluice writes it itself.
+void Relay::read_listing(BodyPiece piece) {
+    constexpr std::size_t max_listing_bytes = 16 * 1024 * 1024;  // thousands of models
+    if (piece.state == BodyPiece::State::broken || piece.state == BodyPiece::State::malformed) {
+        fail(502, "sluice: ollama broke off its model list");
+    } else if (listing_body_.size() > max_listing_bytes) {
+        fail(502, "sluice: ollama's model list is over 16 MiB");
+    } else if (upstream_.response().is_done()) {
+        send_listing();
+    } else {
+        upstream_.read_some([self = shared_from_this()](error_code ec, std::size_t bytes) {
+            if (self->client_gone_) {
+                self->complete({});
+                return;
+            }
+            self->read_listing(self->upstream_.on_read(ec, bytes));
+        });
+    }
+}
+
+void Relay::send_listing() {
+    auto list = filter_model_listing(listing_, listing_body_, [key = key_](std::string_view model) {
+        return key_allows_model(*key, model);
+    });
+    if (!list) {
+        fail(502, "sluice: ollama sent a model list sluice cannot read");
+        return;
+    }
+    listing_body_ = std::move(*list);
+    client_head_.erase(http::field::transfer_encoding);
+    client_head_.content_length(listing_body_.size());
+    record_.streamed = false;
+    head_serializer_.emplace(client_head_);
+    writing_ = true;
+    write_started_ = Clock::now();
+    http::async_write_header(client_.stream, *head_serializer_, [self = shared_from_this()](error_code ec, std::size_t) {
+        if (ec) {
+            self->writing_ = false;
+            self->abandon();
+            return;
+        }
+        self->record_.bytes_out += self->listing_body_.size();
+        self->client_.stream.async_write_unbounded(asio::buffer(self->listing_body_),
+                                                   [self](error_code write_ec, std::size_t) { self->on_body_written(write_ec); });
+    });
 }
 
 void Relay::on_head_written(error_code ec) {
@@ -459,14 +519,14 @@ void Relay::write_response_body(BodyPiece piece) {
     if (upstream_.response().get().body().pieces) {
         writing_ = true;
         write_started_ = Clock::now();
-        asio::async_write(client_.stream.socket(), dechunked_, std::move(handler));
+        client_.stream.async_write_unbounded(dechunked_, std::move(handler));
         return;
     }
     // A client that keeps up has room in its socket buffer: the write is done at once, and the
     // next read from Ollama starts here, without a trip through the event loop. Only the rest
     // of a write the socket could not take waits for the client (backpressure).
     error_code write_ec;
-    const auto written = client_.stream.socket().write_some(asio::buffer(piece.raw), write_ec);
+    const auto written = client_.stream.write_now(asio::buffer(piece.raw), write_ec);
     if (write_ec == asio::error::would_block) write_ec = {};
     if (write_ec || written == fresh) {
         on_body_written(write_ec);
@@ -474,7 +534,7 @@ void Relay::write_response_body(BodyPiece piece) {
     }
     writing_ = true;
     write_started_ = Clock::now();
-    asio::async_write(client_.stream.socket(), asio::buffer(piece.raw.substr(written)), std::move(handler));
+    client_.stream.async_write_unbounded(asio::buffer(piece.raw.substr(written)), std::move(handler));
 }
 
 void Relay::on_body_written(error_code ec) {
@@ -504,7 +564,8 @@ void Relay::finish_response() {
 void Relay::watch_client() {
     if (watching_ || completed() || client_.buffer.size() >= config_->limits.max_header_bytes) return;
     watching_ = true;
-    client_.stream.socket().async_read_some(
+    client_.stream.tcp().expires_never();  // the body read's deadline is over; the watch has none
+    client_.stream.async_read_some_unbounded(
         client_.buffer.prepare(watch_read_bytes),
         [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_client_readable(ec, bytes); });
 }
@@ -540,7 +601,7 @@ void Relay::arm_send_deadline() {
             self->client_gone_ = true;
             self->upstream_.cancel();
             error_code ignored;
-            self->client_.stream.socket().close(ignored);  // fails the pending write
+            self->client_.stream.tcp().socket().close(ignored);  // fails the pending write
             return;
         }
         self->arm_send_deadline();
@@ -582,7 +643,7 @@ void Relay::complete(RelayResult result) {
     send_deadline_.cancel();
     if (watching_ || reading_body_) {
         error_code ignored;
-        client_.stream.socket().cancel(ignored);  // finish() runs when the read reports back
+        client_.stream.tcp().socket().cancel(ignored);  // finish() runs when the read reports back
         return;
     }
     finish();

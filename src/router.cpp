@@ -47,6 +47,11 @@ Route route_request(std::string_view method, std::string_view target, std::strin
         route.handler = Handler::ui_asset;
         return route;
     }
+    // Browsers ask every site for it at the root; Ollama has none.
+    if ((method == "GET" || method == "HEAD") && path == favicon_path) {
+        route.handler = Handler::ui_asset;
+        return route;
+    }
     // Bodies sluice reads whole (to rewrite them or check their models) come with POST, or
     // DELETE for /api/delete; anything else streams, whatever Ollama will make of it.
     if (method != "POST" && method != "DELETE") return route;

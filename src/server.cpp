@@ -253,8 +253,9 @@ void Server::start() {
     }
     if (heartbeat_) asio::post(loops_.front()->loop.io, [this] { on_heartbeat_tick(); });
     asio::post(loops_.front()->loop.io, [this] { on_idle_check(); });
-    spdlog::info("sluice listening on {} ({} event loop{}), ollama at {}", listening_on_, loops_.size(),
-                 loops_.size() == 1 ? "" : "s", config_->upstream.url);
+    spdlog::info("sluice listening on {}{} ({} event loop{}), ollama at {}", listening_on_,
+                 config_->tls.context ? " for HTTPS" : "", loops_.size(), loops_.size() == 1 ? "" : "s",
+                 config_->upstream.url);
 }
 
 std::vector<std::string> Server::reload(Config next) {

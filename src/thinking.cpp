@@ -15,8 +15,6 @@ namespace {
 using std::string_view;
 constexpr auto npos = string_view::npos;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_identifier_char(char c) { return is_letter(c) || is_digit(c) || c == '_'; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_ascii_punct_or_space(char c) { return !is_identifier_char(c) && static_cast<unsigned char>(c) < 0x80; }

@@ -17,6 +17,7 @@ constexpr off_t max_ui_file_bytes = 64 * 1024 * 1024;  // a page's file is far s
 
 std::string_view ui_file_name(std::string_view path) {
     if (path == "/" || path == own_prefix) return "index.html";
+    if (path == favicon_path) return path.substr(1);
     if (path.starts_with(own_prefix)) return path.substr(own_prefix.size());
     return {};
 }

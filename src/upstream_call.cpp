@@ -31,14 +31,14 @@ std::string describe(const boost::system::error_code& ec) {
 }  // namespace
 
 void UpstreamCall::set_forwarding(std::string_view client_address, std::string_view forwarded_for,
-                                  bool has_forwarded_proto) {
+                                  std::string_view forwarded_proto, bool tls) {
     request_.set(http::field::host, config_.upstream.host_header);
     // A chain too long to be real is replaced by the one address sluice knows (appending to it
     // could also pass the 64KiB a header field may have).
     request_.set("X-Forwarded-For", forwarded_for.empty() || forwarded_for.size() > max_forwarded_for_bytes
                                         ? std::string(client_address)
                                         : fmt::format("{}, {}", forwarded_for, client_address));
-    if (!has_forwarded_proto) request_.set("X-Forwarded-Proto", "http");
+    if (forwarded_proto.empty()) request_.set("X-Forwarded-Proto", tls ? "https" : "http");
 }
 
 // --- the request -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ WsChat::WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::s
     request.version(11);
     request.set(http::field::content_type, "application/json");
     const auto& upgrade = session->upgrade_request();
-    upstream_.set_forwarding(record_.client, upgrade["X-Forwarded-For"], !upgrade["X-Forwarded-Proto"].empty());
+    upstream_.set_forwarding(record_.client, upgrade["X-Forwarded-For"], upgrade["X-Forwarded-Proto"], session->tls());
 }
 
 WsChat::~WsChat() {

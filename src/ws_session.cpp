@@ -19,7 +19,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-WsSession::WsSession(Stream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string client_address,
+WsSession::WsSession(ClientStream stream, http::request<http::empty_body> upgrade, EventLoop& loop, std::string client_address,
                      const ApiKey* key, std::string session_token)
     : ws_(std::move(stream)),
       upgrade_(std::move(upgrade)),

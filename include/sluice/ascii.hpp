@@ -1,4 +1,4 @@
-// ascii: the few text helpers the config reader, the rewriter and the JSON editor share. ASCII
+// ascii: the few text helpers the config reader, the rewriter, the JSON editor and the sessions share. ASCII
 // only, on purpose: what they compare (YAML words, URL schemes, model names, JSON escapes) is
 // ASCII, and Go's own case folding of JSON keys is json_edit's business.
 #pragma once
@@ -8,6 +8,10 @@
 #include <string_view>
 
 namespace sluice {
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 

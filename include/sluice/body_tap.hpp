@@ -4,7 +4,8 @@
 // parser runs over the same bytes only to find where the body ends. Through this Body the
 // parser shows sluice the de-chunked pieces without copying them anywhere: the tail of a
 // generation (for its statistics) and, for an HTTP/1.0 client that cannot take chunks, the
-// pieces to write instead of the raw bytes.
+// pieces to write instead of the raw bytes. A model list a key sees filtered is the one body
+// copied whole.
 #pragma once
 
 #include "sluice/access_log.hpp"
@@ -14,6 +15,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/optional.hpp>
 
+#include <string>
 #include <vector>
 
 namespace sluice {
@@ -22,6 +24,7 @@ struct BodyTap {
     struct value_type {
         StreamTail* tail = nullptr;                              // keeps the last bytes, if set
         std::vector<boost::asio::const_buffer>* pieces = nullptr;  // collects the pieces, if set
+        std::string* whole = nullptr;                            // appends the body, if set (the caller bounds it)
     };
 
     class reader {
@@ -38,6 +41,7 @@ struct BodyTap {
             for (const auto buffer : boost::beast::buffers_range_ref(buffers)) {
                 if (body_.tail) body_.tail->append({static_cast<const char*>(buffer.data()), buffer.size()});
                 if (body_.pieces) body_.pieces->push_back(buffer);
+                if (body_.whole) body_.whole->append(static_cast<const char*>(buffer.data()), buffer.size());
                 size += buffer.size();
             }
             return size;

@@ -5,11 +5,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace sluice {
 
@@ -196,6 +201,16 @@ struct CorsConfig {
     bool operator==(const CorsConfig&) const = default;
 };
 
+// HTTPS on the listener (tls.hpp). Without it sluice speaks plain HTTP.
+struct TlsConfig {
+    std::string cert;  // PEM file: the certificate, then its chain
+    std::string key;   // PEM file: its private key
+    // Loaded from the two files when the config is read (a reload reads them again); null: no TLS.
+    std::shared_ptr<boost::asio::ssl::context> context;
+
+    bool operator==(const TlsConfig&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 
 struct Config {
@@ -215,6 +230,7 @@ struct Config {
     RewriteConfig rewrite;
     AuthConfig auth;
     CorsConfig cors;
+    TlsConfig tls;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;

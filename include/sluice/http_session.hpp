@@ -1,10 +1,13 @@
 // http_session: one client connection. Reads each request's header (bounded in size and time),
 // routes it, and hands it to a relay; answers sluice's own errors; keeps the connection alive
-// and serves pipelined requests in order.
+// and serves pipelined requests in order. With tls: configured, the connection's first bytes
+// say which it speaks: TLS is handshaken (within timeouts.client_header), and plain HTTP is
+// answered with a redirect to https.
 #pragma once
 
 #include "sluice/access_log.hpp"
 #include "sluice/admission.hpp"
+#include "sluice/client_stream.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/relay.hpp"
@@ -32,6 +35,9 @@ public:
 private:
     using error_code = boost::system::error_code;
 
+    void detect_tls(std::shared_ptr<boost::asio::ssl::context> context);
+    void on_tls_handshake(error_code ec, std::size_t bytes_used);
+    void redirect_to_https();
     void read_request();
     void on_request_header(error_code ec);
     void on_exchange_done(RelayResult result);
@@ -51,7 +57,7 @@ private:
     void close();
     void drain();
 
-    Stream stream_;
+    ClientStream stream_;
     boost::beast::flat_buffer buffer_;
     EventLoop& loop_;
     std::shared_ptr<const Config> config_;  // the snapshot the current exchange started with
@@ -61,6 +67,7 @@ private:
     std::size_t relay_buffer_size_ = 0;
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
+    bool plain_on_tls_port_ = false;  // every request is answered with a redirect to https
     ActiveStream active_stream_;  // a proxied exchange, counted in sluice_active_streams
     // sluice's own answers (errors, health, metrics, sessions, preflights), kept until written.
     std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> own_response_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "sluice/json_edit.hpp"
+#include "sluice/model_listing.hpp"
 
 #include <optional>
 #include <string>
@@ -36,6 +37,7 @@ struct OllamaRoute {
     bool inference = false;   // a `routes: chat` key may use it: runs or lists models, changes nothing installed
     ModelNaming models = ModelNaming::none;
     RewriteRoute rewrite = RewriteRoute::none;
+    ModelListing listing = ModelListing::none;  // the response lists models: a key sees only its own
 };
 
 // The route of Ollama's that `path` (decoded, without query) is, or null for a path Ollama

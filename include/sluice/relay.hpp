@@ -6,6 +6,7 @@
 
 #include "sluice/access_log.hpp"
 #include "sluice/body_tap.hpp"
+#include "sluice/client_stream.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/router.hpp"
 #include "sluice/upstream_call.hpp"
@@ -26,7 +27,7 @@ using RequestParser = boost::beast::http::request_parser<boost::beast::http::buf
 
 // What the relay borrows from the client's session for one exchange.
 struct ClientSide {
-    Stream& stream;
+    ClientStream& stream;
     boost::beast::flat_buffer& buffer;  // bytes read from the client and not yet parsed
     RequestParser& parser;              // the request, header already read
     std::span<char> relay_buffer;       // the fixed buffer request body bytes pass through
@@ -89,6 +90,9 @@ private:
     void write_response_body(BodyPiece piece);
     void on_body_written(error_code ec);
     void finish_response();
+    // A model list for a key with `models:`: read whole (bounded), filtered, sent with its length.
+    void read_listing(BodyPiece piece);
+    void send_listing();
 
     // Client liveness and write deadline while the response is pending.
     void watch_client();
@@ -126,6 +130,8 @@ private:
     bool completed() const { return phase_ == Phase::completed; }
 
     std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
+    ModelListing listing_ = ModelListing::none;  // the response is a model list to filter for key_
+    std::string listing_body_;          // that list, read whole, then filtered
     bool request_has_body_ = false;
     bool request_body_sent_ = false;    // every request body byte reached Ollama
     bool expect_continue_ = false;      // waiting for Ollama's 100 Continue before the body

@@ -35,6 +35,7 @@ struct HealthPaths {
 inline constexpr std::string_view own_prefix = "/_sluice/";
 inline constexpr std::string_view websocket_path = "/_sluice/ws";
 inline constexpr std::string_view login_path = "/_sluice/login";
+inline constexpr std::string_view favicon_path = "/favicon.ico";  // the page's icon, served at the root
 inline constexpr std::string_view logout_path = "/_sluice/logout";
 
 // How the request body travels. `read`: sluice reads the whole body (bounded by

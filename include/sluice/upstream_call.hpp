@@ -54,9 +54,11 @@ public:
     UpstreamCall(EventLoop& loop, const Config& config) : loop_(loop), config_(config) {}
 
     // The request to send. Its end-to-end headers are the front end's; set_forwarding() adds
-    // Host and X-Forwarded-For/-Proto.
+    // Host and X-Forwarded-For/-Proto (the client's -Proto kept when it sent one, else how it
+    // reached sluice: https over TLS).
     Request& request() { return request_; }
-    void set_forwarding(std::string_view client_address, std::string_view forwarded_for, bool has_forwarded_proto);
+    void set_forwarding(std::string_view client_address, std::string_view forwarded_for,
+                        std::string_view forwarded_proto, bool tls);
 
     // Connects (an idle pooled connection, or a new one) and writes the request: whole when
     // `body` is given, which must stay valid until the response header is read (the request may

@@ -23,9 +23,9 @@
 // removed or changed, 1008 ("logged out", "key removed") at once, chats in flight aborted.
 #pragma once
 
+#include "sluice/client_stream.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/handler_memory.hpp"
-#include "sluice/net.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/circular_buffer.hpp>
@@ -66,7 +66,7 @@ public:
     // `upgrade` is the request's header, already read and checked (path, Origin, key); `key` is
     // the API key it was opened with (null when authentication is off), `session_token` the
     // browser session's when the key came from the page's cookie.
-    WsSession(Stream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop,
+    WsSession(ClientStream stream, boost::beast::http::request<boost::beast::http::empty_body> upgrade, EventLoop& loop,
               std::string client_address, const ApiKey* key, std::string session_token);
     ~WsSession();
     void start();
@@ -81,6 +81,7 @@ public:
     void chat_finished(const std::string& id);
     EventLoop& loop() { return loop_; }
     const std::string& client_address() const { return client_address_; }
+    bool tls() const { return ws_.next_layer().tls(); }
     const std::string& key_name() const { return key_name_; }
     const boost::beast::http::request<boost::beast::http::empty_body>& upgrade_request() const { return upgrade_; }
     std::string frame_buffer();  // an empty string, with a written frame's capacity when there is one
@@ -105,7 +106,7 @@ private:
         std::string bytes;
     };
 
-    boost::beast::websocket::stream<Stream> ws_;
+    boost::beast::websocket::stream<ClientStream> ws_;
     boost::beast::http::request<boost::beast::http::empty_body> upgrade_;
     EventLoop& loop_;
     std::string client_address_;

@@ -1,8 +1,10 @@
 // e2e_harness: sluice's Server in front of the fake Ollama, for the browser tests. Prints
 // "port <n>" once listening (with one rewrite rule, so the page has a change to show), then takes
 // commands on stdin, one a line, answering each with a line. Arguments: [--listen=<address>]
-// (127.0.0.1 unless given), then <name>:<key>[:<routes>[:<model glob>]] for each API key
-// (auth.keys, hashed here).
+// (127.0.0.1 unless given), [--tls=<dir>:<name>] (HTTPS with `sluice cert`'s files, made in
+// <dir> for <name> and 127.0.0.1), then <name>:<key>[:<routes>[:<model glob>]] for each API key
+// (auth.keys, hashed here). SLUICE_UI_DIR in the environment serves the page from that
+// directory (ui.dir) instead of the embedded one, for UI work without a C++ build.
 //   knobs <token_interval_ms> <tokens> [text<TAB>text...]   the next replies' pace and content
 //                                                         (\n in a text is a newline)
 //   cancelled                                             streams the fake saw cancelled
@@ -12,11 +14,13 @@
 
 #include "sluice/access_control.hpp"
 #include "sluice/server.hpp"
+#include "sluice/tls_cert.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <span>
 #include <sstream>
@@ -53,9 +57,18 @@ std::string auth_yaml(std::span<char*> keys) {
 int main(int argc, char** argv) {
     std::span<char*> arguments(argv + 1, argv + argc);
     std::string listen_host = "127.0.0.1";
-    if (!arguments.empty() && std::string_view(arguments.front()).starts_with("--listen=")) {
-        listen_host = arguments.front() + std::string_view("--listen=").size();
-        arguments = arguments.subspan(1);
+    std::string tls_yaml;
+    for (; !arguments.empty() && std::string_view(arguments.front()).starts_with("--"); arguments = arguments.subspan(1)) {
+        const std::string_view option = arguments.front();
+        const auto value = option.substr(option.find('=') + 1);
+        if (option.starts_with("--listen=")) {
+            listen_host = value;
+        } else if (option.starts_with("--tls=")) {
+            const auto colon = value.rfind(':');
+            const auto files = sluice::make_certificate(
+                {std::string(value.substr(0, colon)), {std::string(value.substr(colon + 1))}, {"127.0.0.1"}, 30});
+            tls_yaml = "tls:\n  cert: " + files.cert.string() + "\n  key: " + files.key.string() + "\n";
+        }
     }
     spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));  // stdout carries the answers
     sluice::test::FakeOllama ollama;
@@ -64,10 +77,11 @@ rewrite:
   models:
     - match: "qwen3:14b"
       options: {num_ctx: 8192}
-)" + auth_yaml(arguments), "e2e_harness");
+)" + tls_yaml + auth_yaml(arguments), "e2e_harness");
     config.listen = {listen_host, 0};
     config.upstream = sluice::parse_upstream_url(ollama.url());
     config.log.access = false;
+    if (const char* dir = std::getenv("SLUICE_UI_DIR")) config.ui.dir = dir;  // a page built apart (UI work)
     sluice::Server server(config);
     server.start();
     std::cout << "port " << server.port() << std::endl;

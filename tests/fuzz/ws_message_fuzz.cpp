@@ -5,6 +5,8 @@
 // max_id_bytes; a chat is a slice of the frame that is a JSON object, and whatever model the
 // key check lets through is one the key may use, read as Ollama reads it.
 // Build, run and the long run: tests/fuzz/README.md.
+#include "limited_key.hpp"
+
 #include "sluice/access_control.hpp"
 #include "sluice/ollama_api.hpp"
 #include "sluice/ws_message.hpp"
@@ -12,20 +14,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
-
-namespace {
-
-const sluice::ApiKey& limited_key() {
-    static const sluice::ApiKey key = [] {
-        sluice::ApiKey k;
-        k.name = "phone";
-        k.models = {"qwen3:*"};
-        return k;
-    }();
-    return key;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using sluice::WsMessage;
@@ -41,9 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* begin = message.chat.data();
     if (begin < text.data() || begin + message.chat.size() > text.data() + text.size()) std::abort();
     if (message.chat.empty() || message.chat.front() != '{' || message.chat.back() != '}') std::abort();
-    if (!sluice::model_refusal(limited_key(), "/api/chat", message.chat, workspace)) {
+    if (!sluice::model_refusal(sluice::fuzz::limited_key(), "/api/chat", message.chat, workspace)) {
         const auto models = sluice::models_named(sluice::find_ollama_route("/api/chat"), "/api/chat", message.chat, workspace);
-        if (!models || models->size() != 1 || !sluice::key_allows_model(limited_key(), models->front())) std::abort();
+        if (!models || models->size() != 1 || !sluice::key_allows_model(sluice::fuzz::limited_key(), models->front())) std::abort();
     }
     return 0;
 }

@@ -95,6 +95,27 @@ TEST_F(AccessTest, KeyLimitedToSomeModelsGets403ForOthers) {
     EXPECT_EQ(request("POST", "/api/generate", R"({"model":"llama3.2","prompt":"Hi"})", bearer(laptop_key)).status, 200u);
 }
 
+// The phone key (models: qwen3:*) never sees nomic-embed-text in a list; the laptop key gets
+// Ollama's bytes unchanged, as Ollama framed them.
+TEST_F(AccessTest, ModelListsShowAKeyOnlyTheModelsItMayUse) {
+    start();
+    for (const std::string_view path : {"/api/tags", "/v1/models"}) {
+        const auto all = request("GET", path, {}, bearer(laptop_key));
+        ASSERT_EQ(all.status, 200u) << path;
+        EXPECT_NE(all.body.find("nomic-embed-text"), std::string::npos) << path;
+        const auto mine = request("GET", path, {}, bearer(phone_key));
+        ASSERT_EQ(mine.status, 200u) << path;
+        EXPECT_EQ(mine.body.find("nomic-embed-text"), std::string::npos) << path << ": " << mine.body;
+        EXPECT_NE(mine.body.find("qwen3:14b-q8_0"), std::string::npos) << path;
+        EXPECT_EQ(mine.header("Content-Length"), std::to_string(mine.body.size())) << path;
+    }
+    auto compressed_please = bearer(phone_key);
+    compressed_please.emplace_back("Accept-Encoding", "gzip");
+    const auto running = request("GET", "/api/ps", {}, compressed_please);
+    EXPECT_EQ(running.body, request("GET", "/api/ps", {}, bearer(laptop_key)).body);  // only qwen3 runs: byte for byte
+    EXPECT_FALSE(ollama.last_request().has_header("Accept-Encoding"));  // a list sluice reads comes in plain JSON
+}
+
 TEST_F(AccessTest, BrowserLoginSetsAStrictHttpOnlyCookieThatWorksUntilLogout) {
     start();
     EXPECT_EQ(request("POST", "/_sluice/login", {}, bearer("sk-sluice-wrong-0123456789")).status, 401u);

@@ -210,7 +210,7 @@ std::optional<std::string> normalize_digest(std::string_view digest) {
 // Methods Ollama routes for a path ("" for an unknown path).
 std::string_view allowed_methods(std::string_view path) {
     if (path == "/" || path == "/api/version" || path == "/api/tags") return "GET, HEAD";
-    if (path == "/api/status" || path == "/api/ps") return "GET";
+    if (path == "/api/status" || path == "/api/ps" || path == "/v1/models") return "GET";
     if (path == "/api/delete") return "DELETE";
     if (path.starts_with("/api/blobs/") && path.size() > 11 && path.find('/', 11) == std::string_view::npos) {
         return "HEAD, POST";
@@ -655,6 +655,12 @@ private:
         if (path == "/api/status") return json_reply(200, R"({"cloud":{"disabled":false,"source":"default"}})");
         if (path == "/api/tags") return json_reply(200, shared_.tags_json);
         if (path == "/api/ps") return json_reply(200, shared_.ps_json);
+        if (path == "/v1/models") {  // what Ollama's OpenAI layer makes of the installed models
+            return json_reply(200, R"({"object":"list","data":[)"
+                                   R"({"id":"qwen3:14b","object":"model","created":1748850000,"owned_by":"library"},)"
+                                   R"({"id":"qwen3:14b-q8_0","object":"model","created":1748850000,"owned_by":"library"},)"
+                                   R"({"id":"nomic-embed-text:latest","object":"model","created":1748850000,"owned_by":"library"}]})");
+        }
         if (path.starts_with("/api/blobs/")) {  // HEAD
             const auto digest = normalize_digest(std::string_view(path).substr(11));
             if (!digest) return json_reply(400, R"({"error":"invalid digest format"})");

@@ -62,6 +62,13 @@ TEST(OwnRoutes, RootIsThePageOnlyForBrowsers) {
     EXPECT_EQ(route_request("GET", "/api/tags", "text/html").handler, Handler::proxy);
 }
 
+TEST(OwnRoutes, TheFaviconAtTheRootIsThePages) {
+    EXPECT_EQ(route_request("GET", "/favicon.ico").handler, Handler::ui_asset);
+    EXPECT_EQ(route_request("HEAD", "/favicon.ico?v=2").handler, Handler::ui_asset);
+    EXPECT_EQ(route_request("POST", "/favicon.ico").handler, Handler::proxy);
+    EXPECT_EQ(route_request("GET", "/favicon.icox").handler, Handler::proxy);
+}
+
 TEST(OwnRoutes, TheMetricsPathIsSluicesForEveryMethod) {
     EXPECT_EQ(route_request("GET", "/metrics", {}, {}, "/metrics").handler, Handler::metrics);
     EXPECT_EQ(route_request("HEAD", "/metrics?x=1", {}, {}, "/metrics").handler, Handler::metrics);

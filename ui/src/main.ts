@@ -7,7 +7,8 @@ import { MarkdownView, warmUp } from "./markdown_view";
 import { loadMath } from "./math";
 import { formatStats, splitThinking, type Stats } from "./render";
 
-interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string }
+// `stopped`: the reader stopped the reply (it is incomplete, and says so).
+interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string; stopped?: boolean }
 interface Conversation { id: string; title: string; system?: string; messages: Message[] }
 
 // An id for a chat or a request. Not crypto.randomUUID: that exists only in a secure context
@@ -29,6 +30,10 @@ const loadedLine = $<HTMLSpanElement>("loaded");
 const loginKey = $<HTMLInputElement>("login-key");
 const loginError = $<HTMLParagraphElement>("login-error");
 const logoutButton = $<HTMLButtonElement>("logout");
+const menuButton = $<HTMLButtonElement>("menu");
+const sidebar = $<HTMLElement>("sidebar");
+const jumpButton = $<HTMLButtonElement>("jump");
+const notice = $<HTMLParagraphElement>("notice");
 
 // --- conversations, kept in localStorage -------------------------------------------------------
 
@@ -47,7 +52,20 @@ function select(conversation: Conversation) {
   current = conversation;
   editFrom = undefined;
   views = new Map();
+  following = true;
   showAll();
+  showComposer();
+  // A reply streaming elsewhere goes on: the page says so, and where.
+  if (inFlight && inFlight.conversation !== conversation) {
+    showNotice(`The reply in “${inFlight.conversation.title}” goes on in the background: open that chat to watch or stop it.`);
+  } else {
+    showNotice("");
+  }
+}
+
+function showNotice(text: string) {
+  notice.textContent = text;
+  notice.hidden = !text;
 }
 
 function save() {
@@ -65,11 +83,13 @@ function showConversations() {
     ...conversations.filter((c) => !query || matches(c, query)).map((conversation) => {
       const item = document.createElement("li");
       item.classList.toggle("active", conversation === current);
+      const streaming = conversation === inFlight?.conversation;
+      item.classList.toggle("streaming", streaming);
       const title = document.createElement("span");
       title.textContent = conversation.title;
+      if (streaming) title.title = "a reply is streaming here";
       title.onclick = () => {
-        if (inFlight) return;
-        document.body.classList.remove("sidebar-open");
+        closeSidebar();
         select(conversation);
       };
       const rename = document.createElement("button");
@@ -81,10 +101,11 @@ function showConversations() {
       remove.textContent = "×";
       remove.title = "Delete";
       remove.onclick = () => {
-        if (inFlight && conversation === current) return;
+        const stopped = conversation === inFlight?.conversation && stopInFlight();
         conversations = conversations.filter((c) => c !== conversation);
         save();
         select(conversation === current ? (conversations[0] ?? newConversation()) : current);
+        if (stopped) showNotice(`Stopped the reply in “${conversation.title}” and deleted that chat.`);
       };
       item.append(title, rename, remove);
       return item;
@@ -107,7 +128,10 @@ function renameInPlace(conversation: Conversation, title: HTMLElement) {
   };
   field.onkeydown = (event) => {
     if (event.key === "Enter") finish(true);
-    if (event.key === "Escape") finish(false);
+    if (event.key === "Escape") {
+      event.stopPropagation();  // cancels the rename only, the drawer stays open
+      finish(false);
+    }
   };
   field.onblur = () => finish(true);
   title.replaceWith(field);
@@ -119,11 +143,13 @@ function renameInPlace(conversation: Conversation, title: HTMLElement) {
 
 interface MessageView {
   root: HTMLElement;
+  waiting: HTMLElement;  // before the first token: what Ollama is doing, and for how long
   thinking: HTMLDetailsElement;
   thinkingText: Text;  // grows by appending, like the reply
   body: HTMLElement;
   markdown: MarkdownView;
   error?: HTMLElement;
+  stopped?: HTMLElement;
   stats: HTMLElement;
   actions: HTMLElement;
 }
@@ -135,6 +161,10 @@ let views = new Map<Message, MessageView>();
 function messageView(message: Message): MessageView {
   const root = document.createElement("article");
   root.className = `message ${message.role}`;
+  const waiting = document.createElement("p");
+  waiting.className = "waiting";
+  waiting.hidden = true;
+  waiting.setAttribute("aria-live", "off");  // a clock: not read out every second
   const thinking = document.createElement("details");
   thinking.hidden = true;
   const summary = document.createElement("summary");
@@ -152,8 +182,8 @@ function messageView(message: Message): MessageView {
   stats.className = "stats";
   const actions = document.createElement("div");
   actions.className = "actions";
-  root.append(thinking, body, stats, actions);
-  return { root, thinking, thinkingText, body, markdown, stats, actions };
+  root.append(waiting, thinking, body, stats, actions);
+  return { root, waiting, thinking, thinkingText, body, markdown, stats, actions };
 }
 
 function fill(view: MessageView, message: Message, streaming: boolean) {
@@ -161,13 +191,22 @@ function fill(view: MessageView, message: Message, streaming: boolean) {
     view.body.textContent = message.content;
     return;
   }
+  const waiting = streaming && !message.content && !message.thinking && !message.error;
+  if (view.waiting.hidden === waiting) view.waiting.hidden = !waiting;
   const inline = splitThinking(message.content);
   const thinking = (message.thinking ?? "") + inline.thinking;
   view.thinking.hidden = thinking.length === 0;
   view.thinking.open = streaming && !/\S/.test(inline.answer);
   if (thinking.startsWith(view.thinkingText.data)) view.thinkingText.appendData(thinking.slice(view.thinkingText.data.length));
   else view.thinkingText.data = thinking;  // text, never HTML
-  view.markdown.update(inline.answer, !streaming);
+  view.markdown.update(inline.answer, !streaming, Boolean(message.stopped || message.error));
+  if (message.stopped && !view.stopped) {
+    view.root.classList.add("stopped");
+    view.stopped = document.createElement("p");
+    view.stopped.className = "stopped-note";
+    view.stopped.textContent = "Stopped: the reply is incomplete.";
+    view.body.append(view.stopped);
+  }
   if (message.error && !view.error) {
     view.error = document.createElement("p");
     view.error.className = "error";
@@ -215,7 +254,7 @@ function actionButton(label: string, className: string, onClick: () => void): HT
   button.textContent = label;
   button.className = className;
   button.onclick = () => {
-    if (!inFlight) onClick();
+    if (inFlight?.conversation !== current) onClick();  // elsewhere, a streaming reply is stopped first (ask)
   };
   return button;
 }
@@ -228,8 +267,9 @@ function showAll() {
     const view = views.get(message) ?? messageView(message);
     shown.set(message, view);
     fill(view, message, message === inFlight?.pending.message);
+    const regenerable = index === last && message !== inFlight?.pending.message;  // not while it streams
     if (message.role === "user") view.actions.replaceChildren(actionButton("Edit", "edit", () => editMessage(index)));
-    else view.actions.replaceChildren(...(index === last ? [actionButton("Regenerate", "regenerate", regenerate)] : []));
+    else view.actions.replaceChildren(...(regenerable ? [actionButton("Regenerate", "regenerate", regenerate)] : []));
     return view.root;
   });
   views = shown;
@@ -237,16 +277,60 @@ function showAll() {
   const children = messagesView.children;
   if (roots.length !== children.length || roots.some((root, i) => children[i] !== root)) messagesView.replaceChildren(...roots);
   showConversations();
-  messagesView.scrollTop = messagesView.scrollHeight;
+  if (following) messagesView.scrollTop = messagesView.scrollHeight;
+  jumpButton.hidden = following;
+  showWaiting();
 }
+
+// Send or Stop, for the conversation on screen.
+function showComposer() {
+  const streamingHere = inFlight?.conversation === current;
+  sendButton.hidden = streamingHere;
+  stopButton.hidden = !streamingHere;
+}
+
+// --- following the stream ----------------------------------------------------------------------
+// The view keeps to the newest text only while the reader is at the bottom. Scrolling up stops
+// that, however little (a scroll that moved up and away from the bottom while the content did not
+// shrink: a layout change or a taller window only moves the top along with the bottom), and
+// "Jump to latest" appears; back at the bottom, by hand or by the button, it follows again. The
+// measure is taken in the scroll event (at most once a frame); a frame that renders a token
+// reads the layout once, to scroll, and only while following.
+
+let following = true;
+let lastScroll = { top: 0, height: 0, gap: 0 };
+
+messagesView.addEventListener("scroll", () => {
+  const { scrollTop: top, scrollHeight: height, clientHeight } = messagesView;
+  const gap = height - top - clientHeight;  // how far the bottom is
+  if (top < lastScroll.top - 1 && gap > lastScroll.gap + 1 && height >= lastScroll.height) following = false;
+  else if (gap < 8) following = true;
+  lastScroll = { top, height, gap };
+  jumpButton.hidden = following;
+}, { passive: true });
+
+// A taller window (a phone's keyboard closing) can bring the bottom into view without a scroll.
+new ResizeObserver(() => {
+  if (following || messagesView.scrollHeight - messagesView.scrollTop - messagesView.clientHeight >= 8) return;
+  following = true;
+  jumpButton.hidden = true;
+}).observe(messagesView);
+
+jumpButton.addEventListener("click", () => {
+  following = true;
+  jumpButton.hidden = true;
+  messagesView.scrollTop = messagesView.scrollHeight;
+});
 
 // --- the socket ---------------------------------------------------------------------------------
 
 interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string }
-interface Pending { message: Message; sentAt: number; scheduled: boolean }
+// `phase`: before the first token, what the reply waits for.
+interface Pending { message: Message; sentAt: number; scheduled: boolean; phase: string }
 
 let socket: WebSocket | undefined;
-let inFlight: { id: string; pending: Pending } | undefined;
+let inFlight: { id: string; conversation: Conversation; pending: Pending } | undefined;
+let waitingTimer: ReturnType<typeof setInterval> | undefined;
 
 function connect(): Promise<WebSocket> {
   if (socket && socket.readyState === WebSocket.OPEN) return Promise.resolve(socket);
@@ -273,9 +357,29 @@ function schedule(pending: Pending) {
     const view = views.get(pending.message);
     if (!view) return;
     fill(view, pending.message, inFlight?.pending === pending);
-    messagesView.scrollTop = messagesView.scrollHeight;
+    if (following) messagesView.scrollTop = messagesView.scrollHeight;
   });
 }
+
+// Until the first token: Ollama loads the model (when it is not in memory) and reads the prompt,
+// which for a long conversation or a cold model takes seconds. Shown with its time, four times
+// a second, by a timer (not per token).
+function showWaiting() {
+  const pending = inFlight?.pending;
+  if (!pending || pending.message.stats?.ttftMs !== undefined || pending.message.error) {
+    clearInterval(waitingTimer);
+    waitingTimer = undefined;
+    return;
+  }
+  waitingTimer ??= setInterval(showWaiting, 250);
+  const view = views.get(pending.message);
+  const text = `${pending.phase} · ${Math.floor((performance.now() - pending.sentAt) / 1000)} s`;
+  if (view && view.waiting.textContent !== text) view.waiting.textContent = text;
+}
+
+// What the reply waits for once sent: the model is loaded first unless /api/ps listed it.
+const waitPhase = (model: string) =>
+  loadedModels?.has(model) ? `${model}: reading the prompt` : `loading ${model}, then reading the prompt`;
 
 function onFrame(frame: Frame) {
   if (!inFlight || frame.id !== inFlight.id) return;
@@ -287,6 +391,7 @@ function onFrame(frame: Frame) {
     const piece = line.message ?? {};
     if ((piece.content || piece.thinking) && message.stats?.ttftMs === undefined) {
       message.stats = { ...message.stats, ttftMs: performance.now() - pending.sentAt };
+      showWaiting();  // ends the timer
     }
     if (piece.content) message.content += piece.content;
     if (piece.thinking) message.thinking = (message.thinking ?? "") + piece.thinking;
@@ -308,20 +413,39 @@ function onFrame(frame: Frame) {
 }
 
 function end(pending: Pending, note?: string) {
-  if (note && note !== "stopped") pending.message.error = note;
+  if (inFlight?.pending !== pending) return;
+  const { conversation } = inFlight;
+  if (note === "stopped") pending.message.stopped = true;
+  else if (note) pending.message.error = note;
   inFlight = undefined;
-  sendButton.hidden = false;
-  stopButton.hidden = true;
   save();
   showAll();  // the last reply gets its Regenerate button
+  showComposer();
+  if (conversation !== current) {
+    const where = `The reply in “${conversation.title}”`;
+    showNotice(note === "stopped" ? `${where} was stopped.` : note ? `${where} failed: ${note}` : `${where} is complete.`);
+  }
   // Also the session check: a refused upgrade (session ended) looks like any failed socket to
   // the page, and then /api/ps answers 401, which brings the login view.
   void loadRunning();
 }
 
+// Stops the streaming reply at once (sluice closes its Ollama stream; the end frame that follows
+// is for an id no longer waited for). Returns whether there was one.
+function stopInFlight(): boolean {
+  if (!inFlight) return false;
+  socket?.send(JSON.stringify({ id: inFlight.id, cancel: true }));
+  end(inFlight.pending, "stopped");
+  return true;
+}
+
 function send() {
   const text = input.value.trim();
-  if (!text || inFlight || !modelSelect.value) return;
+  if (!text || inFlight?.conversation === current) return;
+  if (!modelSelect.value) {
+    showNotice("No model to ask: the model list is empty.");
+    return;
+  }
   input.value = "";
   if (editFrom !== undefined) current.messages.splice(editFrom);
   editFrom = undefined;
@@ -344,7 +468,10 @@ function regenerate() {
 
 // Sends the conversation so far and streams the reply into a new assistant message.
 async function ask() {
-  statusLine.textContent = "";
+  // One reply streams at a time: one in another chat is stopped, and the page says so.
+  const elsewhere = inFlight?.conversation;
+  showNotice(elsewhere && stopInFlight() ? `Stopped the reply in “${elsewhere.title}” to answer here.` : "");
+  if (statusLine.textContent?.startsWith("editing")) statusLine.textContent = "";
   const system = current.system ? [{ role: "system", content: current.system }] : [];
   const history = [...system, ...current.messages.map((m) => ({ role: m.role, content: m.content }))];
   const think = thinkSelect.value === "auto" ? {} : { think: thinkSelect.value === "on" };
@@ -352,20 +479,36 @@ async function ask() {
   current.messages.push(reply);
   save();
   const id = newId();
-  inFlight = { id, pending: { message: reply, sentAt: performance.now(), scheduled: false } };
+  const model = modelSelect.value;
+  const pending = { message: reply, sentAt: performance.now(), scheduled: false, phase: "connecting to sluice" };
+  inFlight = { id, conversation: current, pending };
+  following = true;
   showAll();
-  sendButton.hidden = true;
-  stopButton.hidden = false;
+  showComposer();
   try {
     const ws = await connect();
-    ws.send(JSON.stringify({ id, chat: { model: modelSelect.value, messages: history, stream: true, ...think } }));
+    ws.send(JSON.stringify({ id, chat: { model, messages: history, stream: true, ...think } }));
+    pending.phase = waitPhase(model);
+    showWaiting();
   } catch (error) {
-    end(inFlight.pending, (error as Error).message);
+    end(pending, (error as Error).message);
   }
 }
 
 function stop() {
   if (inFlight && socket) socket.send(JSON.stringify({ id: inFlight.id, cancel: true }));
+}
+
+// --- the sidebar (a drawer at phone width) -----------------------------------------------------
+
+function openSidebar() {
+  document.body.classList.add("sidebar-open");
+  menuButton.setAttribute("aria-expanded", "true");
+}
+
+function closeSidebar() {
+  document.body.classList.remove("sidebar-open");
+  menuButton.setAttribute("aria-expanded", "false");
 }
 
 // --- sluice's HTTP API and the login -------------------------------------------------------------
@@ -393,7 +536,7 @@ function showLogin() {
   socket?.close();
   modelSelect.replaceChildren();
   loadedLine.textContent = "";
-  document.body.classList.remove("sidebar-open");
+  closeSidebar();
   document.body.classList.add("locked");
   loginError.textContent = "";
   loginKey.focus();
@@ -427,7 +570,14 @@ async function logOut() {
 
 // --- models -------------------------------------------------------------------------------------
 
+// When the list cannot be had (Ollama down: sluice answers 502), it is asked for again, after 1,
+// 2, 4 ... up to 30 seconds, and at once when the device is back online.
+let modelsRetry: ReturnType<typeof setTimeout> | undefined;
+let modelsRetryMs = 1000;
+
 async function loadModels() {
+  clearTimeout(modelsRetry);
+  modelsRetry = undefined;
   try {
     const response = await call("/api/tags");
     const tags = (await response.json()) as { models?: { name: string; size?: number; details?: { quantization_level?: string } }[] };
@@ -446,20 +596,29 @@ async function loadModels() {
     if (saved && models.some((m) => m.name === saved)) modelSelect.value = saved;
     statusLine.textContent = models.length ? "" : "no models installed";
     performance.mark("sluice:models-listed");  // the e2e test's time to interactive
+    if (modelsRetryMs > 1000) void loadRunning();  // Ollama is back
+    modelsRetryMs = 1000;
   } catch (error) {
-    statusLine.textContent = `cannot list models: ${(error as Error).message}`;
+    if (document.body.classList.contains("locked")) return;  // a login is needed, not a retry
+    statusLine.textContent = `cannot list models: ${(error as Error).message} (trying again in ${modelsRetryMs / 1000} s)`;
+    modelsRetry = setTimeout(() => void loadModels(), modelsRetryMs);
+    modelsRetryMs = Math.min(modelsRetryMs * 2, 30000);
   }
 }
 
 // What Ollama has in memory now (/api/ps), shown next to the picker.
+let loadedModels: Set<string> | undefined;
+
 async function loadRunning() {
   try {
     const response = await call("/api/ps");
-    const ps = (await response.json()) as { models?: { name: string; size_vram?: number }[] };
+    const ps = (await response.json()) as { models?: { name: string; model?: string; size_vram?: number }[] };
+    loadedModels = new Set((ps.models ?? []).flatMap((m) => [m.name, m.model ?? m.name]));
     const running = (ps.models ?? []).map((m) => `${m.name}${m.size_vram ? ` (${(m.size_vram / 1e9).toFixed(1)} GB VRAM)` : ""}`);
     loadedLine.textContent = running.length ? `loaded: ${running.join(", ")}` : "nothing loaded";
   } catch {
     loadedLine.textContent = "";
+    loadedModels = undefined;
   }
 }
 
@@ -501,10 +660,20 @@ $<HTMLFormElement>("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   send();
 });
-// Enter while an input method is composing (Chinese, Japanese) confirms the composition.
+// Enter while an input method is composing (Chinese, Japanese) confirms the composition. On a
+// touch screen's keyboard Enter is a new line and the Send button sends (there is no Shift to
+// hold); Ctrl+Enter sends everywhere.
 const composing = (event: KeyboardEvent) => event.isComposing || event.keyCode === 229;
+const touchFirst = matchMedia("(pointer: coarse)");
+const showEnterKey = () => {
+  input.placeholder = touchFirst.matches ? "Message (Send sends, Enter new line)" : "Message (Enter sends, Shift+Enter new line)";
+  input.enterKeyHint = touchFirst.matches ? "enter" : "send";
+};
+showEnterKey();
+touchFirst.addEventListener("change", showEnterKey);
 input.addEventListener("keydown", (event) => {
   if (event.key !== "Enter" || event.shiftKey || composing(event)) return;
+  if (touchFirst.matches && !event.ctrlKey && !event.metaKey) return;
   event.preventDefault();
   send();
 });
@@ -526,7 +695,18 @@ systemInput.addEventListener("input", () => {
 thinkSelect.value = localStorage.getItem("sluice.think") ?? "auto";
 thinkSelect.addEventListener("change", () => localStorage.setItem("sluice.think", thinkSelect.value));
 searchInput.addEventListener("input", showConversations);
-$<HTMLButtonElement>("menu").addEventListener("click", () => document.body.classList.toggle("sidebar-open"));
+menuButton.addEventListener("click", () => (document.body.classList.contains("sidebar-open") ? closeSidebar() : openSidebar()));
+// The open drawer closes on a tap outside it (on the shade over the chat) and on Escape.
+// (The path as it was when the click happened: a click in the list may have re-rendered it.)
+document.addEventListener("click", (event) => {
+  const path = event.composedPath();
+  if (document.body.classList.contains("sidebar-open") && !path.includes(sidebar) && !path.includes(menuButton)) closeSidebar();
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !document.body.classList.contains("sidebar-open")) return;
+  closeSidebar();
+  if (getComputedStyle(menuButton).display !== "none") menuButton.focus();
+});
 $<HTMLFormElement>("pull").addEventListener("submit", (event) => {
   event.preventDefault();
   const name = $<HTMLInputElement>("pull-name").value.trim();
@@ -534,9 +714,15 @@ $<HTMLFormElement>("pull").addEventListener("submit", (event) => {
 });
 modelSelect.addEventListener("change", () => localStorage.setItem("sluice.model", modelSelect.value));
 $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
-  if (inFlight) return;
-  select(current.messages.length === 0 ? current : newConversation());
+  closeSidebar();
+  // An empty chat is used again (moved to the top) rather than left behind by another one.
+  const empty = conversations.find((c) => c.messages.length === 0 && !c.system && c !== inFlight?.conversation);
+  if (empty) conversations = [empty, ...conversations.filter((c) => c !== empty)];
+  select(empty ?? newConversation());
   save();
+});
+window.addEventListener("online", () => {
+  if (modelsRetry !== undefined) void loadModels();
 });
 
 showAll();

@@ -2,7 +2,7 @@
 // sanitized once and never touched again; only the last, open block is rendered again as text
 // arrives, so a frame costs the size of one block, not of the whole reply.
 import DOMPurify from "dompurify";
-import { blocksToHtml, hasLinkDefinition, lexBlocks, type Links } from "./render";
+import { blocksToHtml, endsInUnclosedFence, hasLinkDefinition, lexBlocks, type Links } from "./render";
 import { typesetMath } from "./math";
 
 // Finished blocks are kept in chunks of this many: the browser then lays out a long reply as a
@@ -25,8 +25,9 @@ export class MarkdownView {
   }
 
   // Shows `markdown`, which usually extends what is shown; `final` once the reply has ended, when
-  // the last block is finished too.
-  update(markdown: string, final: boolean) {
+  // the last block is finished too. `cut`: it ended early (stopped, failed), so a code block left
+  // open is marked unfinished instead of getting the finished blocks' decoration (Copy).
+  update(markdown: string, final: boolean, cut = false) {
     if (markdown.includes("\r")) markdown = markdown.replace(/\r\n?/g, "\n");  // as marked's lexer does
     if (markdown === this.shown && final === this.final) return;
     // Not an extension of what is frozen (a <think> opened mid-answer, an edit): start again. A
@@ -38,7 +39,10 @@ export class MarkdownView {
     const blocks = lexBlocks(markdown.slice(this.frozen.length), this.links, final);
     if (blocks.finished.length) {
       const finished = this.sanitize(blocksToHtml(blocks.finished));
-      finished.querySelectorAll<HTMLElement>("pre > code").forEach((code) => this.decorateCode(code));
+      const codes = finished.querySelectorAll<HTMLElement>("pre > code");
+      const unfinished = final && cut && endsInUnclosedFence(blocks.finished) ? codes[codes.length - 1] : undefined;
+      unfinished?.parentElement?.classList.add("unfinished");
+      codes.forEach((code) => code !== unfinished && this.decorateCode(code));
       this.appendFinished(finished);
       this.frozen += markdown.slice(this.frozen.length, this.frozen.length + blocks.finishedLength);
       Object.assign(this.links, blocks.links);

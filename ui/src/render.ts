@@ -141,6 +141,20 @@ export function lexBlocks(source: string, known: Links, final: boolean): Blocks 
 
 export const blocksToHtml = (tokens: Token[]): string => (tokens.length ? markdown.parser(tokens) : "");
 
+// Whether the text's last block is a fenced code block whose closing fence never came (a reply
+// stopped or failed inside it): its code is not whole, so it is not offered as finished.
+export function endsInUnclosedFence(tokens: Token[]): boolean {
+  let end = tokens.length;
+  while (end > 0 && tokens[end - 1].type === "space") end--;
+  const last = tokens[end - 1] as Token | undefined;
+  if (last?.type !== "code" || last.codeBlockStyle === "indented") return false;
+  const lines = last.raw.replace(/\n+$/, "").split("\n");
+  const fence = /^ {0,3}(`{3,}|~{3,})/.exec(lines[0])?.[1];
+  if (!fence) return false;
+  if (lines.length < 2) return true;
+  return !new RegExp(`^ {0,3}\\${fence[0]}{${fence.length},}[ \\t]*$`).test(lines[lines.length - 1]);
+}
+
 // Whether the text defines a reference link: a later definition changes earlier blocks, so a
 // finished reply with one is rendered again as a whole.
 export const hasLinkDefinition = (source: string) => /^ {0,3}\[[^\]\n]+\]:/m.test(source);
