@@ -8,11 +8,18 @@ to print the tables. With --out DIR the file is kept, and the same tables come o
 
 The records, by their "record" field:
   meta   once: date, command, mode, repeat, paths, commit, sluice binary, machine, placement,
-         idle CPU before start, and the load shape (rate, tokens, s1000_streams, ...)
+         idle CPU before start, and the load shape (rate, tokens, s1000_streams, ...); tls (true
+         with run.sh --tls: loadgen -> proxy over TLS), tls_certificate, openssl. Files from
+         before --tls have no tls field: plain HTTP.
   run    one load-generator run: round, path, run (s1, s100, s1000, sat, cancel, upload; chat
          and sse in --smoke; callgrind; metrics_on/off), the load generator's own JSON under
          "loadgen", and raw counters: proxy_cpu_ns, proxy_stat_ticks, wall_ns, cpu0_busy_ticks,
-         cpu0_total_ticks, rss_active_kb (the proxy's only; direct has no proxy process)
+         cpu0_total_ticks, rss_active_kb (the proxy's only; direct has no proxy process).
+         Over TLS the loadgen opens and handshakes every connection before its run starts:
+         proxy_cpu_ns is then split at that moment into proxy_handshake_cpu_ns and
+         proxy_relay_cpu_ns (with relay_wall_ns), and the loadgen's JSON adds tls_version,
+         tls_cipher, handshakes, handshake_p50_ms / handshake_p99_ms (connected -> handshake
+         done; not in TTFT) and opening_s.
   path   facts about a path in a round: idle_rss_kb, peak_rss_kb, upload_peak_rss_kb, skipped
          (why), failed, metrics_counted, callgrind_instructions
   round  the end of a round, with its date
@@ -89,18 +96,31 @@ def spread(values):
 
 
 def run_figures(record):
-    """One run's figures: the load generator's own, and the proxy's derived from raw counters."""
+    """One run's figures: the load generator's own, and the proxy's derived from raw counters.
+    Over TLS the proxy's CPU per line and busy are the relay's, after every handshake."""
     figures = dict(record["loadgen"])
+    # Percentiles of no samples print as 0 in the loadgen's JSON: a dash, not a figure (e.g. TTFT
+    # in a short run whose replies outlast its steady window).
+    for samples, keys in (("ttft_samples", ("ttft_p50_ms", "ttft_p99_ms")),
+                          ("latency_samples", ("added_p50_us", "added_p99_us", "added_p999_us"))):
+        if figures.get(samples) == 0:
+            figures.update((key, None) for key in keys)
     cpu_ns = record.get("proxy_cpu_ns")
     if cpu_ns is not None:
+        relay_ns = record.get("proxy_relay_cpu_ns")
         if figures.get("lines"):
-            figures["proxy_cpu_us_per_line"] = fixed("%.2f", cpu_ns / 1000 / figures["lines"])
+            figures["proxy_cpu_us_per_line"] = fixed("%.2f", (cpu_ns if relay_ns is None else relay_ns)
+                                                     / 1000 / figures["lines"])
         busy = fixed("%.1f", percent(cpu_ns, record.get("wall_ns")))
-        figures["proxy_busy_pct"] = busy
+        figures["proxy_busy_pct"] = busy if relay_ns is None else fixed(
+            "%.1f", percent(relay_ns, record.get("relay_wall_ns")))
         # Time CPU 0 spent on anything but the proxy: other work on a shared machine.
         core = fixed("%.1f", percent(record.get("cpu0_busy_ticks"), record.get("cpu0_total_ticks")))
         if busy is not None and core is not None:
             figures["other_on_proxy_cpu_pct"] = fixed("%.1f", core - busy)
+        handshake_ns = record.get("proxy_handshake_cpu_ns")
+        if handshake_ns is not None and figures.get("handshakes"):
+            figures["proxy_cpu_us_per_handshake"] = fixed("%.0f", handshake_ns / 1000 / figures["handshakes"])
     if record.get("rss_active_kb") is not None:
         figures["rss_active_kb"] = record["rss_active_kb"]
     return figures
@@ -139,12 +159,17 @@ class Results:
         self.meta = meta[0]
         self.paths = self.meta["paths"]
         self.repeat = self.meta["repeat"]
+        self.tls = bool(self.meta.get("tls"))
+        self.negotiated = {}  # path -> "TLSv1.3 TLS_AES_256_GCM_SHA384", from its first TLS run
         for record in records:
             kind = record.get("record")
             if kind == "round":
                 self.ended[record["round"]] = record["date"]
             elif kind == "run":
                 figures = self.at(record["round"], record["path"])
+                loadgen = record["loadgen"]
+                if loadgen.get("tls_version"):
+                    self.negotiated.setdefault(record["path"], f"{loadgen['tls_version']} {loadgen.get('tls_cipher', '')}")
                 for key, value in run_figures(record).items():
                     figures[f"{record['run']}.{key}"] = value
             elif kind == "path":
@@ -191,6 +216,21 @@ class Results:
     def quiet_note(self):
         m = self.meta
         return f"CPU 0 {plain(m['cpu0_idle_pct'])} % idle, CPU 1 {plain(m['cpu1_idle_pct'])} % idle"
+
+    def mode_title(self, mode=None):
+        """The mode for a title: "quick", or "quick, TLS" for a run.sh --tls file."""
+        mode = self.meta["mode"] if mode is None else mode
+        return f"{mode}, TLS" if self.tls else mode
+
+    def tls_line(self):
+        """--tls: what was encrypted, with what, and what the direct column is; "" for plain runs."""
+        if not self.tls:
+            return ""
+        negotiated = "; ".join(f"{path} {how}" for path, how in self.negotiated.items()) or "none negotiated"
+        return (f"- TLS: loadgen -> proxy over TLS ({negotiated}; certificate "
+                f"{self.meta.get('tls_certificate', 'not recorded')}; {self.meta.get('openssl', 'OpenSSL')}); "
+                "proxy -> fast_upstream plain HTTP. direct is plain HTTP, so a proxy's added latency and TTFT "
+                "include TLS at both ends; TLS handshakes are not in TTFT")
 
 
 class Round:
@@ -274,6 +314,22 @@ def errors_total(r, path):
     return sum(e for e in (r.get(path, f"{run}.errors") for run in ERROR_RUNS) if e is not None)
 
 
+def handshake_cell(r, path):
+    """--tls: the 100-stream run's handshakes (connected -> done), as the loadgen saw them."""
+    p50 = r.get(path, "s100.handshake_p50_ms")
+    if p50 is None:
+        return None
+    return f"{p50} / {plain(r.get(path, 's100.handshake_p99_ms'))}"
+
+
+def handshake_cpu_cell(r, path):
+    """--tls: the proxy's CPU per handshake, while the loadgen opened the 100 and 1000 connections."""
+    cells = [r.get(path, f"{run}.proxy_cpu_us_per_handshake") for run in ("s100", "s1000")]
+    if cells == [None, None]:
+        return None
+    return f"{dash(cells[0])} / {dash(cells[1])}{r.ratio(path, 's1000.proxy_cpu_us_per_handshake')}"
+
+
 def driver_cell(r, path):
     upstream = r.get(path, "s100.upstream_cpu_us_per_line")
     if upstream is None:
@@ -284,12 +340,18 @@ def driver_cell(r, path):
 def table_rows(m):
     """(label, cell) per row of the comparison table, for the load shape in meta record m."""
     n = m["s1000_streams"]
+    # --tls runs the 1000 streams with shorter replies (files from before have no s1000_tokens).
+    s1000 = f"{n} streams x {m['s1000_rate']} tok/s"
+    if m.get("s1000_tokens", m["tokens"]) != m["tokens"]:
+        s1000 += f" ({m['s1000_tokens']}-token replies)"
     latency = functools.partial(minus_direct_cell, keys=("added_p50_us", "added_p99_us", "added_p999_us"), fmt="%.0f")
     ttft = functools.partial(minus_direct_cell, keys=("ttft_p50_ms", "ttft_p99_ms"), fmt="%.3f")
+    tls = [("TLS handshake ms p50 / p99, 100 streams (loadgen: connected -> done, 8 at a time)", handshake_cell),
+           (f"proxy CPU us per TLS handshake, 100 / {n} connections opened", handshake_cpu_cell)] if m.get("tls") else []
     return [
         (f"proxy CPU us/line, 1 stream x {m['rate']} tok/s", functools.partial(cpu_cell, run="s1")),
         (f"proxy CPU us/line, 100 streams x {m['rate']} tok/s", functools.partial(cpu_cell, run="s100")),
-        (f"proxy CPU us/line, {n} streams x {m['s1000_rate']} tok/s", functools.partial(cpu_cell, run="s1000")),
+        (f"proxy CPU us/line, {s1000}", functools.partial(cpu_cell, run="s1000")),
         (f"proxy CPU us/line, saturation ({m['sat_streams']} x {m['sat_rate']} tok/s offered)",
          functools.partial(cpu_cell, run="sat")),
         ("saturation: lines/s relayed at proxy CPU busy; one core at that cost", saturation_cell),
@@ -299,6 +361,7 @@ def table_rows(m):
         (f"added latency us p50 / p99 / p99.9, {n} streams", functools.partial(latency, run="s1000")),
         ("TTFT ms p50 / p99, 100 streams", functools.partial(ttft, run="s100")),
         (f"TTFT ms p50 / p99, {n} streams", functools.partial(ttft, run="s1000")),
+        *tls,
         ("peak RSS MiB (VmHWM, streaming runs)", functools.partial(mib_cell, key="peak_rss_kb")),
         (f"RSS KiB per active stream ({n} streams)", per_stream_cell),
         ("cancel: client close -> upstream notices, us p50 / p99", cancel_cell),
@@ -322,6 +385,11 @@ LEGEND = """
 - Cancel: loadgen reads the first line, closes; fast_upstream records when it sees the close."""
 
 
+TLS_LEGEND = """- Over TLS the loadgen opens and handshakes every connection before its run starts: CPU us/line
+  and busy are the proxy's from then on (the relay, TLS records included); its CPU before, divided
+  by the handshakes, is the handshake row (the load generator's side of them is not in it)."""
+
+
 def disturbed_runs(results, r):
     """Runs during which other processes used more than 10 % of the proxy's CPU."""
     found = []
@@ -341,7 +409,7 @@ def comparison(results, number):
     """One round: header, the table with a column per path, the legend."""
     m, r = results.meta, Round(results, number)
     lines = [
-        f"## sluice benchmark ({m['mode']}), round {number} of {results.repeat}",
+        f"## sluice benchmark ({results.mode_title()}), round {number} of {results.repeat}",
         "",
         results.date_line(number),
         f"- machine: {m['cpus']} CPUs ({m['cpu_model']}), {'%.0f' % (m['mem_total_kb'] / 1048576)} GiB, "
@@ -349,6 +417,7 @@ def comparison(results, number):
         f"- placement: {m['placement']}{results.sluice_note(number)}",
         f"- load: fast_upstream, {m['tokens']} token lines per response, chunked NDJSON (/api/chat); "
         f"before start: {results.quiet_note()}",
+        *([results.tls_line()] if results.tls else []),
         "",
         row(["figure"] + results.paths),
         "|---|" + "---|" * len(results.paths),
@@ -357,6 +426,8 @@ def comparison(results, number):
         lines.append(row([label] + ["skipped" if results.skip_reason(p, number) else dash(cell(r, p))
                                     for p in results.paths]))
     lines.append(LEGEND.format(**m))
+    if results.tls:
+        lines.append(TLS_LEGEND)
     disturbed = disturbed_runs(results, r)
     if disturbed:
         lines.append(f"- WARNING: other processes shared the proxy's CPU during: {disturbed}. Those figures are")
@@ -382,13 +453,15 @@ def spread_table(results):
 def callgrind_table(results, number):
     m, r = results.meta, Round(results, number)
     lines = [
-        "## sluice benchmark (callgrind): user-space instructions per relayed line",
+        f"## sluice benchmark ({results.mode_title('callgrind')}): user-space instructions per relayed line",
         "",
         f"- {m['callgrind_streams']} streams x {m['callgrind_rate']} tok/s for {m['callgrind_duration']} s "
         "through each proxy under valgrind --tool=callgrind;",
         "  counted from after one warm-up request to the end of the load; nginx with master_process off"
         f"{results.sluice_note(number)}.",
         results.date_line(number),
+        *([results.tls_line(), "- over TLS the handshakes are not counted (callgrind --toggle-collect=SSL_do_handshake); "
+           "every line's TLS record is"] if results.tls else []),
         "",
         "| path | lines | instructions | instructions/line | vs nginx |",
         "|---|---|---|---|---|",
@@ -411,7 +484,7 @@ def metrics_table(results):
     """--metrics-cost: sluice's CPU per line with metrics on and off, per pair, and the medians."""
     m = results.meta
     lines = [
-        "## sluice metrics cost: proxy CPU us/line, metrics on vs off",
+        f"## sluice metrics cost{' over TLS' if results.tls else ''}: proxy CPU us/line, metrics on vs off",
         "",
         results.date_line(),
         f"- machine: {m['cpus']} CPUs ({m['cpu_model']}), kernel {m['kernel']}; "
@@ -449,8 +522,9 @@ def metrics_table(results):
 def smoke_table(results):
     """--smoke: lines, cancels, upload and errors per path; a path fails on errors or no lines."""
     r = Round(results, 1)
-    lines = ["| path | chat lines | SSE lines | cancels noticed | upload | errors | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"## sluice benchmark (smoke, TLS)\n\n{results.tls_line()}\n"] if results.tls else []
+    lines += ["| path | chat lines | SSE lines | cancels noticed | upload | errors | verdict |",
+              "|---|---|---|---|---|---|---|"]
     passed = True
     for path in results.paths:
         failed = r.get(path, "failed")

@@ -2,8 +2,9 @@
 
 testdata/<mode>.jsonl are small results.jsonl files, one per mode of run.sh; testdata/<mode>.md
 are what run.sh printed for them when it still rendered its tables in bash, so the rendering
-tests hold report.py to that layout, byte for byte. Only for an intended layout change:
-bench/report.py testdata/<mode>.jsonl > testdata/<mode>.md
+tests hold report.py to that layout, byte for byte. testdata/tls-<mode>.* are runs of
+run.sh --tls (real ones, kept with --out) and report.py's rendering of them. Only for an
+intended layout change: bench/report.py testdata/<mode>.jsonl > testdata/<mode>.md
 """
 
 import contextlib
@@ -42,6 +43,12 @@ class Rendering(unittest.TestCase):
 
     def test_callgrind(self):
         self.check("callgrind")
+
+    def test_smoke_over_tls(self):
+        self.check("tls-smoke")
+
+    def test_quick_over_tls(self):
+        self.check("tls-quick")
 
     def test_command_line_exit_status(self):
         with contextlib.redirect_stdout(io.StringIO()) as out:
@@ -136,6 +143,34 @@ class Statistics(unittest.TestCase):
     def test_callgrind_per_line(self):
         callgrind = fixture("callgrind")
         self.assertEqual(str(callgrind.get(1, "sluice", "callgrind.per_line")), "24534")  # 47351550 / 1930
+
+    def test_tls_only_where_the_run_was_tls(self):
+        tls = fixture("tls-quick")
+        self.assertTrue(tls.tls)
+        out, _ = report.render(tls)
+        self.assertIn("## sluice benchmark (quick, TLS), round 1 of 1", out)
+        self.assertIn("- TLS: loadgen -> proxy over TLS (sluice TLSv1.3 TLS_AES_256_GCM_SHA384; "
+                      "nginx TLSv1.3 TLS_AES_256_GCM_SHA384;", out)
+        self.assertIn("| proxy CPU us/line, 1000 streams x 10 tok/s (40-token replies) |", out)
+        for plain_run in ("full", "smoke", "metrics", "callgrind"):  # files from before --tls: no tls field
+            results = fixture(plain_run)
+            self.assertFalse(results.tls)
+            self.assertNotIn("TLS", report.render(results)[0])
+
+    def test_tls_cpu_split_at_the_last_handshake(self):
+        # sluice s100: 1.2160 s of CPU in all, 0.0926 s of it before the run (100 handshakes),
+        # 1.1234 s after it for 22629 lines; busy over the 3.08 s after it.
+        r = Round(fixture("tls-quick"), 1)
+        self.assertEqual(str(r.get("sluice", "s100.proxy_cpu_us_per_line")), "49.64")  # not 53.73
+        self.assertEqual(str(r.get("sluice", "s100.proxy_cpu_us_per_handshake")), "926")
+        self.assertEqual(str(r.get("sluice", "s100.proxy_busy_pct")), "36.5")
+        self.assertEqual(report.handshake_cpu_cell(r, "sluice"), "926 / 1156 (1.87x)")
+        self.assertIsNone(report.handshake_cpu_cell(r, "direct"))
+
+    def test_no_samples_is_a_dash(self):
+        r = Round(fixture("tls-quick"), 1)  # 4 s replies in a 4 s run: no request began in the steady window
+        self.assertIsNone(r.get("direct", "s1000.ttft_p50_ms"))
+        self.assertEqual(report.minus_direct_cell(r, "sluice", "s1000", ("ttft_p50_ms", "ttft_p99_ms"), "%.3f"), "")
 
     def test_progress_line_on_the_last_record(self):
         self.assertIsNone(report.progress(self.full))  # the last record ends a round

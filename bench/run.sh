@@ -6,7 +6,9 @@
 # 100 and 1000 concurrent streams, then as hard as the driver can; then cancellations and a blob
 # upload. Each run's raw figures go to results.jsonl; bench/report.py renders the result from it:
 # one Markdown table with ratios against nginx from the same run. See bench/README.md for what
-# each figure means, and the shared bench protocol for the method.
+# each figure means, and the shared bench protocol for the method. With --tls the load generator
+# speaks TLS to each proxy (certificates made here, with the openssl CLI); proxies still reach the
+# upstream over plain HTTP, as sluice reaches Ollama.
 #
 # Builds nothing: expects sluice_fast_upstream and sluice_loadgen (and build/sluice) to exist.
 set -uo pipefail
@@ -17,7 +19,7 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 usage() {
     cat <<'EOF'
 usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --callgrind | --metrics-cost]
-                    [--paths LIST] [--repeat N] [--out DIR] [--no-install] [--wait-quiet S]
+                    [--paths LIST] [--repeat N] [--out DIR] [--no-install] [--wait-quiet S] [--tls]
   --build-dir DIR  where the binaries are (default: <repo>/build; the tools in DIR/bench or DIR)
   --sluice BIN     the sluice binary (default: DIR/sluice)
   --quick          shorter runs and a 512 MiB upload (about 1 minute)
@@ -35,6 +37,9 @@ usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --call
   --no-install     do not apt-get nginx-light/haproxy when missing; skip those paths
   --wait-quiet S   before each run, wait up to S seconds for both CPUs to be 90 % idle (for
                    shared machines; default 0: do not wait)
+  --tls            loadgen -> proxy over TLS (a throwaway CA and an EC P-256 certificate for
+                   localhost and 127.0.0.1, made in the work dir); proxy -> upstream stays plain
+                   HTTP, and so does the direct path (the floor). Combines with every mode above
 EOF
 }
 
@@ -46,6 +51,7 @@ REPEAT=
 OUT_DIR=
 INSTALL=1
 QUIET_WAIT=0
+TLS=0
 COMMAND_LINE="bench/run.sh $*"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -60,6 +66,7 @@ while [ $# -gt 0 ]; do
     --out) OUT_DIR=${2:?--out needs a value}; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
     --wait-quiet) QUIET_WAIT=${2:?--wait-quiet needs a value}; shift 2 ;;
+    --tls) TLS=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -87,6 +94,13 @@ if [ "$MODE" = quick ]; then
     CANCELS=50 UPLOAD_BYTES=$((512 << 20))
 fi
 METRICS_DURATION=8  # --metrics-cost: each half of a pair, 100 streams (~64k lines)
+S1000_TOKENS=$TOKENS
+if [ "$TLS" = 1 ]; then
+    # Decrypting every line costs the load generator ~1.5x its plain CPU per line: 25k lines/s over
+    # TLS make CPU 1 (load generator + upstream) the limit, not the proxy (~13k got through). 10 tok/s
+    # x 40-token replies keep the plain run's request timing (a 4 s reply) at 40 % of its lines.
+    S1000_RATE=10 S1000_TOKENS=40
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Processes, clean-up, small helpers.
@@ -172,6 +186,16 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     S1000_STREAMS=$(($(ulimit -n) / 3))
     log "warning: only $(ulimit -n) file descriptors allowed: the 1000-stream run uses $S1000_STREAMS"
 fi
+
+wait_file() {  # wait_file FILE PID SECONDS: until FILE exists (as long as PID lives)
+    local file=$1 pid=$2 i
+    for ((i = 0; i < $3 * 100; i++)); do
+        [ -e "$file" ] && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
 
 wait_port() {  # wait_port PORT PID [SECONDS]: until something accepts on 127.0.0.1:PORT (default 5 s)
     local port=$1 pid=$2 i
@@ -301,6 +325,36 @@ ensure_installed() {  # ensure_installed COMMAND PACKAGE
 tool_path() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 
 # ---------------------------------------------------------------------------------------------
+# --tls: a throwaway CA and a server certificate signed by it, made with the openssl CLI in the
+# work dir: EC P-256 keys, SAN localhost and 127.0.0.1, valid for two days. Every proxy serves the
+# same certificate (the chain is the leaf alone; the load generator trusts the CA and checks the
+# name "localhost", which it also sends as SNI).
+
+TLS_DIR=
+CLIENT_TLS=()  # the load generator's TLS flags for the current path (none for direct)
+
+make_tls_material() {
+    local dir=$WORK/tls
+    mkdir -p "$dir"
+    printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+        "extendedKeyUsage = serverAuth" "subjectAltName = DNS:localhost, IP:127.0.0.1" >"$dir/server.ext"
+    {
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key" &&
+            openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 2 -subj "/CN=sluice bench throwaway CA" \
+                -addext "basicConstraints = critical, CA:TRUE" -addext "keyUsage = critical, keyCertSign, cRLSign" \
+                -out "$dir/ca.crt" &&
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/server.key" &&
+            openssl req -new -key "$dir/server.key" -subj "/CN=localhost" -out "$dir/server.csr" &&
+            openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+                -days 2 -sha256 -extfile "$dir/server.ext" -out "$dir/server.crt" &&
+            cat "$dir/server.crt" "$dir/server.key" >"$dir/combined.pem" &&  # HAProxy's crt: both in one file
+            openssl verify -CAfile "$dir/ca.crt" "$dir/server.crt"
+    } >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; return 1; }
+    printf 'tls:\n  cert: %s\n  key: %s\n' "$dir/server.crt" "$dir/server.key" >"$dir/sluice-tls.yaml"
+    TLS_DIR=$dir
+}
+
+# ---------------------------------------------------------------------------------------------
 # Starting and stopping a path. Sets TARGET_PORT and PROXY_PIDS (empty for direct).
 
 declare -A SKIPPED  # path -> why it was not measured
@@ -312,10 +366,18 @@ start_path() {
     local -a run_proxy=("${ON_PROXY_CPU[@]}")
     if [ "$MODE" = callgrind ]; then
         run_proxy+=(valgrind --tool=callgrind "--callgrind-out-file=$dir/callgrind.%p.out" --log-file="$dir/valgrind.log")
+        # --tls: each of the load's connections does a full handshake (a few million instructions,
+        # more than its ~2000 lines at this load); not counted, so the figure stays per line. All
+        # three proxies handshake through OpenSSL's SSL_do_handshake (SSL_accept calls it).
+        # (--toggle-collect turns collection off at start: --collect-atstart=yes must follow it.)
+        [ "$TLS" = 1 ] && run_proxy+=(--toggle-collect=SSL_do_handshake --collect-atstart=yes)
     fi
     mkdir -p "$dir"
     PROXY_PIDS=()
     PROXY_MAIN_PID=
+    CLIENT_TLS=()
+    # --tls: every proxy is reached over TLS; direct is fast_upstream itself, plain HTTP.
+    [ "$TLS" = 1 ] && [ "$path" != direct ] && CLIENT_TLS=(--tls --tls-ca "$TLS_DIR/ca.crt")
     case $path in
     direct)
         TARGET_PORT=$UPSTREAM_PORT
@@ -324,14 +386,19 @@ start_path() {
     sluice)
         port=$SLUICE_PORT
         local -a config=()
-        [ -n "${SLUICE_CONFIG:-}" ] && config=(--config "$SLUICE_CONFIG")  # --metrics-cost's on/off
+        # --metrics-cost's on/off configs (with the tls section when --tls), else --tls's own.
+        local file=${SLUICE_CONFIG:-${TLS_DIR:+$TLS_DIR/sluice-tls.yaml}}
+        [ -n "$file" ] && config=(--config "$file")
         "${run_proxy[@]}" "$SLUICE_BIN" "${config[@]}" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
             --threads 1 --log-level warn >>"$dir/sluice.log" 2>&1 &
         ;;
     nginx)
         port=$NGINX_PORT
+        # --tls: the listener gets "ssl" and the lines marked "#tls " are switched on.
+        local -a tls_edits=(-e "s|@SSL@||g")
+        [ "$TLS" = 1 ] && tls_edits=(-e "s|@SSL@| ssl|g" -e "s|@TLS_DIR@|$TLS_DIR|g" -e 's|^\( *\)#tls |\1|')
         sed -e "s|@PREFIX@|$dir|g" -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
-            "$SCRIPT_DIR/nginx.conf.in" >"$dir/nginx.conf"
+            "${tls_edits[@]}" "$SCRIPT_DIR/nginx.conf.in" >"$dir/nginx.conf"
         if [ "$MODE" = callgrind ]; then  # one process, so callgrind_control can reach the worker's work
             sed -i 's/^master_process on;/master_process off;/' "$dir/nginx.conf"
         fi
@@ -343,7 +410,9 @@ start_path() {
         ;;
     haproxy)
         port=$HAPROXY_PORT
-        sed -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+        local bind_tls=""
+        [ "$TLS" = 1 ] && bind_tls=" ssl crt $TLS_DIR/combined.pem ssl-min-ver TLSv1.2"
+        sed -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@BIND_TLS@|$bind_tls|g" \
             "$SCRIPT_DIR/haproxy.cfg.in" >"$dir/haproxy.cfg"
         if ! "$HAPROXY_BIN" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1; then
             log "haproxy: config check failed:"; cat "$dir/check.log" >&2
@@ -364,8 +433,8 @@ start_path() {
     fi
     # One short request, so the idle figures include a warmed-up connection to the upstream (and
     # nginx's worker, which the listening socket does not wait for, has surely started).
-    "${ON_DRIVER_CPU[@]}" "$LOADGEN" --target "127.0.0.1:$port" --streams 1 --requests 1 --tokens 1 --rate 0 \
-        --duration 10 >"$dir/warmup.out" 2>&1
+    "${ON_DRIVER_CPU[@]}" "$LOADGEN" --target "127.0.0.1:$port" "${CLIENT_TLS[@]}" --streams 1 --requests 1 \
+        --tokens 1 --rate 0 --duration 10 >"$dir/warmup.out" 2>&1
     # nginx's worker is a child of its master; CPU and memory count both.
     mapfile -t PROXY_PIDS < <(echo "$PROXY_MAIN_PID"; children_of "$PROXY_MAIN_PID")
     return 0
@@ -428,7 +497,11 @@ commit_note() {  # the commit measured (read-only git)
 }
 
 meta_record() {  # what was measured, on what, under which load shape
-    local paths sluice=()
+    local paths sluice=() tls_meta=()
+    if [ "$TLS" = 1 ]; then
+        tls_meta=(tls_certificate="EC P-256, SAN localhost and 127.0.0.1, leaf only; the loadgen verifies it against a throwaway CA"
+            openssl="$(openssl version 2>/dev/null | cut -d" " -f1-2)")
+    fi
     printf -v paths '"%s",' "${PATHS[@]}"
     if [[ " ${PATHS[*]} " == *" sluice "* ]] && [ -z "${SKIPPED[sluice]:-}" ]; then
         # Which sluice binary: it may be rebuilt between runs.
@@ -439,10 +512,11 @@ meta_record() {  # what was measured, on what, under which load shape
         paths:="[${paths%,}]" commit="$(commit_note)" "${sluice[@]}" \
         cpus:="$(nproc)" cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
         mem_total_kb:="$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" kernel="$(uname -r)" \
+        tls:="$([ "$TLS" = 1 ] && echo true || echo false)" "${tls_meta[@]}" \
         placement="$PLACEMENT" cpu0_idle_pct:="$IDLE0" cpu1_idle_pct:="$IDLE1" load_average="$LOAD_NOTE" \
         clk_tck:="$(getconf CLK_TCK)" rate:="$RATE" tokens:="$TOKENS" \
         s1_duration:="$S1_DURATION" s100_duration:="$S100_DURATION" \
-        s1000_streams:="$S1000_STREAMS" s1000_rate:="$S1000_RATE" s1000_duration:="$S1000_DURATION" \
+        s1000_streams:="$S1000_STREAMS" s1000_rate:="$S1000_RATE" s1000_tokens:="$S1000_TOKENS" s1000_duration:="$S1000_DURATION" \
         sat_streams:="$SAT_STREAMS" sat_rate:="$SAT_RATE" sat_tokens:="$SAT_TOKENS" sat_duration:="$SAT_DURATION" \
         cancels:="$CANCELS" cancel_tokens:="$CANCEL_TOKENS" upload_bytes:="$UPLOAD_BYTES" \
         metrics_duration:="$METRICS_DURATION" callgrind_streams:="$CALLGRIND_STREAMS" \
@@ -457,15 +531,26 @@ run_load() {  # run_load PATH RUN SAMPLE_RSS(0/1) LOADGEN-ARGS...
     shift 3
     local out=$WORK/$path/$ROUND-$run.out
     local cpu0 ticks0 t0 busy0 total0 cpu1 ticks1 t1 busy1 total1 lg rc rss=0 now i
+    local ready=() cpu_ready= t_ready=
+    if [ ${#CLIENT_TLS[@]} -gt 0 ] && [ ${#PROXY_PIDS[@]} -gt 0 ] && [[ " $* " != *" --upload "* ]]; then
+        # --tls: the load generator opens and handshakes every connection before its run starts,
+        # and says when (the file): the proxy's CPU before it is the handshakes', after it the relay's.
+        rm -f "$out.ready"
+        ready=(--ready-file "$out.ready")
+    fi
     wait_quiet
     cpu0=$(cpu_ns "${PROXY_PIDS[@]}")
     ticks0=$(stat_ticks "${PROXY_PIDS[@]}")
     read -r busy0 total0 < <(cpu_busy_ticks 0)
     t0=$(date +%s%N)
     "${ON_DRIVER_CPU[@]}" "$LOADGEN" --target "127.0.0.1:$TARGET_PORT" --stats "127.0.0.1:$UPSTREAM_PORT" \
-        --label "$path/$run" "$@" >"$out" 2>"$out.err" &
+        "${CLIENT_TLS[@]}" "${ready[@]}" --label "$path/$run" "$@" >"$out" 2>"$out.err" &
     lg=$!
     STARTED_PIDS+=("$lg")
+    if [ ${#ready[@]} -gt 0 ] && wait_file "$out.ready" "$lg" 120; then
+        cpu_ready=$(cpu_ns "${PROXY_PIDS[@]}")
+        t_ready=$(date +%s%N)
+    fi
     if [ "$sample_rss" = 1 ] && [ ${#PROXY_PIDS[@]} -gt 0 ]; then
         # RSS with every stream active: the largest of a few samples across the steady window.
         sleep "$SAMPLE_FIRST"
@@ -498,6 +583,10 @@ run_load() {  # run_load PATH RUN SAMPLE_RSS(0/1) LOADGEN-ARGS...
     local proxy=()
     if [ ${#PROXY_PIDS[@]} -gt 0 ]; then
         proxy=(proxy_cpu_ns:=$((cpu1 - cpu0)) proxy_stat_ticks:=$((ticks1 - ticks0)))
+        if [ -n "$cpu_ready" ]; then  # --tls: the same split in two at the start of the run proper
+            proxy+=(proxy_handshake_cpu_ns:=$((cpu_ready - cpu0)) proxy_relay_cpu_ns:=$((cpu1 - cpu_ready))
+                relay_wall_ns:=$((t1 - t_ready)))
+        fi
         [ "$sample_rss" = 1 ] && proxy+=(rss_active_kb:="$rss")
     fi
     printf '{%s,"loadgen":%s}\n' "$(json_fields record=run round:="$ROUND" path="$path" run="$run" \
@@ -534,7 +623,7 @@ bench_path() {
     run_load "$path" s100 0 --streams 100 --rate "$RATE" --tokens "$TOKENS" --duration "$S100_DURATION"
     SAMPLE_FIRST=$(calc "%.2f" "0.5 + 0.0005 * n + (d - 0.5 - 0.0005 * n) * 0.2" n="$S1000_STREAMS" d="$S1000_DURATION")
     SAMPLE_GAP=$(calc "%.2f" "(d - 0.5 - 0.0005 * n) * 0.15" n="$S1000_STREAMS" d="$S1000_DURATION")
-    run_load "$path" s1000 1 --streams "$S1000_STREAMS" --rate "$S1000_RATE" --tokens "$TOKENS" --duration "$S1000_DURATION"
+    run_load "$path" s1000 1 --streams "$S1000_STREAMS" --rate "$S1000_RATE" --tokens "$S1000_TOKENS" --duration "$S1000_DURATION"
     run_load "$path" sat 0 --streams "$SAT_STREAMS" --rate "$SAT_RATE" --tokens "$SAT_TOKENS" --duration "$SAT_DURATION"
     [ ${#PROXY_PIDS[@]} -gt 0 ] && path_record "$path" peak_rss_kb:="$(status_kb VmHWM "${PROXY_PIDS[@]}")"
     run_load "$path" cancel 0 --cancel "$CANCELS" --streams 10 --tokens "$CANCEL_TOKENS" --rate "$RATE" --cancel-wait 2
@@ -593,7 +682,10 @@ metrics_half() {  # metrics_half on|off: a fresh sluice with that config, one ru
     run_load sluice "metrics_$variant" 0 --streams 100 --rate "$RATE" --tokens "$TOKENS" --duration "$METRICS_DURATION"
     if [ "$variant" = on ] && command -v curl >/dev/null; then
         # The "on" half must have counted what it relayed, or the pair compares nothing.
-        counted=$(curl -s "http://127.0.0.1:$SLUICE_PORT/metrics" |
+        local -a curl_tls=()
+        local scheme=http
+        [ "$TLS" = 1 ] && curl_tls=(--cacert "$TLS_DIR/ca.crt") && scheme=https
+        counted=$(curl -s "${curl_tls[@]}" "$scheme://127.0.0.1:$SLUICE_PORT/metrics" |
             sed -n 's|^sluice_requests_total{route="/api/chat",status="200"} \([0-9]*\).*|\1|p')
         path_record sluice metrics_counted:="${counted:-0}"
         log "  -> /metrics counted ${counted:-no} /api/chat requests"
@@ -615,6 +707,11 @@ metrics_pair() {  # one pair, in the order of the round (alternating, so drift f
 # Main.
 
 SLUICE_BIN=${SLUICE_BIN:-$BUILD_DIR/sluice}
+if [ "$TLS" = 1 ]; then
+    command -v openssl >/dev/null || die "--tls needs the openssl command (Debian: apt-get install openssl)"
+    make_tls_material || die "--tls: could not make the throwaway certificates (see above)"
+    log "TLS: loadgen -> proxies over TLS; certificate for localhost and 127.0.0.1 in $TLS_DIR"
+fi
 NGINX_BIN=
 HAPROXY_BIN=
 if [ "$MODE" = callgrind ]; then
@@ -660,6 +757,9 @@ log "fast_upstream on 127.0.0.1:$UPSTREAM_PORT ($PLACEMENT)"
 
 printf 'metrics:\n  path: /metrics\n' >"$WORK/metrics-on.yaml"
 printf 'metrics:\n  path: ""\n' >"$WORK/metrics-off.yaml"
+if [ "$TLS" = 1 ]; then  # --metrics-cost --tls: both halves over TLS
+    tee -a "$WORK/metrics-on.yaml" <"$TLS_DIR/sluice-tls.yaml" >>"$WORK/metrics-off.yaml"
+fi
 
 for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
     ORDER=("${PATHS[@]}")

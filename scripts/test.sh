@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit and integration tests under the sanitizers, browser and install
-# tests (ctest); each fuzz target for seconds; then a seconds-long benchmark smoke run that checks
-# every proxy path relays without errors (it asserts no timings).
+# tests (ctest); each fuzz target for seconds; then seconds-long benchmark smoke runs that check
+# every proxy path relays without errors, over plain HTTP and over TLS (they assert no timings).
 # The trees are those scripts/setup.sh configures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +15,4 @@ ctest --test-dir build --output-on-failure -j2
 cmake --build build-fuzz --target fuzz
 ctest --test-dir build-fuzz -L fuzz --output-on-failure -j2
 bench/run.sh --smoke
+bench/run.sh --smoke --tls --paths sluice,nginx
