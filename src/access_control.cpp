@@ -313,7 +313,7 @@ Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_
     } else {
         return {401, "sluice: an API key is required: send it as 'Authorization: Bearer <key>'", nullptr, {}};
     }
-    if (!key_allows_route(*access.key, path)) {
+    if (!path.empty() && !key_allows_route(*access.key, path)) {
         return {403, fmt::format("sluice: key \"{}\" may not use {}", access.key->name, path), access.key, {}};
     }
     return access;

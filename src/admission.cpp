@@ -95,9 +95,13 @@ std::variant<Admitted, Refused> key(const RequestHeader& request, Route route, c
     case Handler::proxy:
     case Handler::websocket:
     case Handler::metrics:
+    case Handler::page_api:
         break;
     }
-    const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat") : target_path(request.target());
+    // The page's chat is checked as /api/chat; sluice's own API takes any key (an empty path).
+    const auto path = route.handler == Handler::websocket ? std::string_view("/api/chat")
+                      : route.handler == Handler::page_api ? std::string_view{}
+                                                          : target_path(request.target());
     auto access = authorize(context.config.auth, context.sessions, path, request[http::field::authorization],
                             request[http::field::cookie]);
     if (access.status != 0) return Refused{access.status, std::move(access.message), false, access.key};

@@ -5,12 +5,14 @@
 #include "sluice/health.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
+#include "sluice/page_api.hpp"
 #include "sluice/router.hpp"
 #include "sluice/ui_assets.hpp"
 #include "sluice/ws_session.hpp"
 
 #include "sluice/ascii.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -166,6 +168,9 @@ void HttpSession::on_request_header(error_code ec) {
     case Handler::metrics:
         serve_metrics();
         return;
+    case Handler::page_api:
+        serve_page_api(admitted.key);
+        return;
     case Handler::websocket:
         start_websocket(admitted);
         return;
@@ -316,6 +321,30 @@ void HttpSession::serve_metrics() {
     own_response_->set(http::field::cache_control, "no-store");
     own_response_->body() = loop_.services.metrics->scrape();
     write_own_response(keep_alive);
+}
+
+// The page's questions about sluice. The rewriter's plan needs the catalog's first answer (or
+// failure), as a proxied request does; the doctor asks Ollama afresh (a coroutine on this loop,
+// each request bounded); the answer itself is computed from what they got.
+void HttpSession::serve_page_api(const ApiKey* key) {
+    const auto respond = [self = shared_from_this(), key](const DoctorFacts* doctor) {
+        const auto& request = self->parser_->get();
+        const bool keep_alive = request.keep_alive() && self->parser_->is_done();
+        const auto facts = self->loop_.services.catalog.facts();
+        auto answer = answer_page_api(request.method_string(), request.target(), *self->config_, key,
+                                      facts ? *facts : ModelFacts{}, doctor);
+        self->send_json(answer.status, std::move(answer.body), keep_alive);
+    };
+    const auto& request = parser_->get();
+    if (page_api_wants_doctor(request.method_string(), request.target(), key)) {
+        asio::co_spawn(loop_.io, gather_doctor_facts(loop_.io, *config_),
+                       [respond, url = config_->upstream.url](std::exception_ptr failed, DoctorFacts facts) {
+                           if (failed) facts = DoctorFacts{url, "sluice could not gather the facts", {}, {}, {}, {}};
+                           respond(&facts);
+                       });
+        return;
+    }
+    loop_.services.catalog.when_ready(loop_.io.get_executor(), [respond] { respond(nullptr); });
 }
 
 // sluice's read-only endpoints: anything but GET or HEAD is answered 405 here (false).

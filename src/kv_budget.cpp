@@ -19,12 +19,6 @@ std::uint64_t block_bytes(KvCacheType type) {
     return 64;
 }
 
-std::string gib(std::uint64_t bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
-    return text;
-}
-
 std::string kib(std::uint64_t bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.0f KiB", static_cast<double>(bytes) / 1024.0);
@@ -49,6 +43,12 @@ std::optional<std::uint64_t> read_count(simdjson::dom::object info, const std::s
 
 }  // namespace
 
+std::string format_gib(std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+    return text;
+}
+
 std::string_view kv_cache_type_name(KvCacheType type) {
     switch (type) {
         case KvCacheType::f16: return "f16";
@@ -71,14 +71,14 @@ NumCtxChoice choose_num_ctx(const ModelShape& shape, std::uint64_t gpu_memory_by
     const std::string cache = "KV cache " + kib(per_token) + "/token (" + std::string(kv_cache_type_name(type)) + ")";
     const std::uint64_t taken = shape.weights_bytes + reserve_bytes;
     if (taken >= gpu_memory_bytes) {
-        return {0, "the weights (" + gib(shape.weights_bytes) + ") and the " + gib(reserve_bytes) +
-                       " reserve fill gpu_memory " + gib(gpu_memory_bytes) + " already; no KV cache fits"};
+        return {0, "the weights (" + format_gib(shape.weights_bytes) + ") and the " + format_gib(reserve_bytes) +
+                       " reserve fill gpu_memory " + format_gib(gpu_memory_bytes) + " already; no KV cache fits"};
     }
     const std::uint64_t room = gpu_memory_bytes - taken;
     const std::uint64_t tokens = room / per_token;
-    const std::string arithmetic = cache + "; gpu_memory " + gib(gpu_memory_bytes) + " - weights " +
-                                   gib(shape.weights_bytes) + " - reserve " + gib(reserve_bytes) + " leaves " +
-                                   gib(room) + ", room for " + std::to_string(tokens) + " tokens";
+    const std::string arithmetic = cache + "; gpu_memory " + format_gib(gpu_memory_bytes) + " - weights " +
+                                   format_gib(shape.weights_bytes) + " - reserve " + format_gib(reserve_bytes) + " leaves " +
+                                   format_gib(room) + ", room for " + std::to_string(tokens) + " tokens";
     if (shape.context_length != 0 && shape.context_length <= tokens) {
         return {static_cast<std::uint32_t>(shape.context_length),
                 arithmetic + "; capped at the model's context length " + std::to_string(shape.context_length)};

@@ -2,6 +2,7 @@
 #include "sluice/access_control.hpp"
 #include "sluice/ascii.hpp"
 #include "sluice/config.hpp"
+#include "sluice/doctor.hpp"
 #include "sluice/explain.hpp"
 #include "sluice/server.hpp"
 #include "sluice/systemd.hpp"
@@ -40,6 +41,7 @@ struct Options {
     std::optional<unsigned> threads;
     bool check_config = false;
     std::string explain_path = "/api/chat";
+    bool doctor_json = false;
 };
 
 // "<N>", the syslog priority of a log line, for journald (sd-daemon(3)): journalctl then shows
@@ -151,6 +153,27 @@ int explain(const Options& options, const sluice::Config& config) {
     std::fwrite(explanation.body.data(), 1, explanation.body.size(), stdout);
     if (::isatty(STDOUT_FILENO) && !explanation.body.ends_with('\n')) std::fputc('\n', stdout);
     return 0;
+}
+
+// `sluice doctor`: what Ollama shows, checked against the tuning steps. Exit 1 when something
+// costs tokens/s (or Ollama cannot be asked), else 0.
+int doctor(const Options& options, const sluice::Config& config) {
+    const auto facts = sluice::gather_doctor_facts_here(config);
+    const auto findings = sluice::diagnose(facts, config.rewrite);
+    const auto report = options.doctor_json ? sluice::doctor_report_json(facts, findings) + "\n"
+                                            : sluice::doctor_report_text(facts, findings);
+    std::fwrite(report.data(), 1, report.size(), stdout);
+    return std::any_of(findings.begin(), findings.end(),
+                       [](const sluice::Finding& f) { return f.severity == sluice::Severity::costly; })
+               ? 1
+               : 0;
+}
+
+// -c/--config and --upstream, as the subcommands that ask Ollama take them.
+void add_config_and_upstream(CLI::App& command, Options& options, const std::string& config_help,
+                             const std::string& upstream_help) {
+    command.add_option("-c,--config", options.config_path, config_help)->option_text("FILE");
+    command.add_option("--upstream", options.upstream, upstream_help)->option_text("URL");
 }
 
 std::string listen_address(const sluice::HostPort& listen) {
@@ -292,11 +315,8 @@ int main(int argc, char** argv) {
     explain_command->footer("Prints the body as it would go to Ollama on stdout; on stderr, what Ollama has installed, the\n"
                             "rule that matched (file:line), each change and its reason. Exit status 0, or 2 for a config\n"
                             "error. Example: sluice explain --config sluice.yaml --path /api/generate < body.json");
-    explain_command->add_option("-c,--config", options.config_path, "YAML config file with the rewrite rules")
-        ->option_text("FILE");
-    explain_command
-        ->add_option("--upstream", options.upstream, "Ollama's URL, asked for the installed models (default: the config's upstream)")
-        ->option_text("URL");
+    add_config_and_upstream(*explain_command, options, "YAML config file with the rewrite rules",
+                            "Ollama's URL, asked for the installed models (default: the config's upstream)");
     explain_command
         ->add_option("--path", options.explain_path,
                      "the route the body is for: /api/chat (default), /api/generate, /v1/chat/completions,\n"
@@ -304,6 +324,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/api/embed",
                                "/api/embeddings"}))
         ->option_text("ROUTE");
+
+    auto* doctor_command =
+        app.add_subcommand("doctor", "check Ollama's models, contexts and settings for what costs tokens/s");
+    doctor_command->footer("Asks Ollama (/api/ps, /api/tags, /api/show) and its systemd unit's environment, then prints each\n"
+                           "finding with its fix. Exit status 0, 1 when something costs tokens/s (or Ollama cannot be\n"
+                           "asked), 2 for a config error. Example: sluice doctor --config /etc/sluice/sluice.yaml");
+    add_config_and_upstream(*doctor_command, options, "YAML config file (upstream, rewrite rules, gpu_memory)",
+                            "Ollama's URL (default: the config's upstream)");
+    doctor_command->add_flag("--json", options.doctor_json, "print the facts and findings as JSON");
 
     bool hash_from_stdin = false;
     auto* hash_command = app.add_subcommand("hash-key", "make a new API key and print it with the hash auth.keys stores");
@@ -397,6 +426,10 @@ int main(int argc, char** argv) {
     if (*explain_command) {
         spdlog::set_level(spdlog::level::err);  // what the catalog would warn about, explain says itself
         return explain(options, config);
+    }
+    if (*doctor_command) {
+        spdlog::set_level(spdlog::level::err);
+        return doctor(options, config);
     }
     if (options.check_config) {
         fmt::print("config OK: listen {}{}, upstream {}\n", listen_address(config.listen),

@@ -44,6 +44,7 @@ std::string_view route_label(Handler handler, std::string_view target) {
     case Handler::metrics: return "metrics";
     case Handler::login: return "login";
     case Handler::logout: return "logout";
+    case Handler::page_api: return "page_api";
     case Handler::proxy: break;
     }
     // Ollama's routes, from its one table (a route with a name in its path, /api/blobs/<digest>

@@ -40,6 +40,7 @@ Route route_request(std::string_view method, std::string_view target, std::strin
         route.handler = path == websocket_path ? Handler::websocket
                         : path == login_path   ? Handler::login
                         : path == logout_path  ? Handler::logout
+                        : path.starts_with(api_prefix) ? Handler::page_api
                                                : Handler::ui_asset;
         return route;
     }

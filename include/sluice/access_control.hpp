@@ -117,7 +117,8 @@ struct Access {
 };
 
 // With no keys configured everything is allowed. Otherwise the request needs a key, as
-// `Authorization: Bearer <key>` or the page's session cookie, that may use `path`.
+// `Authorization: Bearer <key>` or the page's session cookie, that may use `path` (any key when
+// `path` is empty: sluice's own API for the page).
 Access authorize(const AuthConfig& auth, BrowserSessions& sessions, std::string_view path,
                  std::string_view authorization, std::string_view cookie_header);
 

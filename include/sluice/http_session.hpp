@@ -53,6 +53,7 @@ private:
     void serve_health(Handler handler);
     void serve_session(Handler handler);
     void serve_metrics();
+    void serve_page_api(const ApiKey* key);
     bool takes_get_or_head(bool keep_alive);
     void close();
     void drain();

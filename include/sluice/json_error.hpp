@@ -6,7 +6,8 @@
 
 namespace sluice {
 
-// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes, controls escaped).
+// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes, controls escaped;
+// a byte that is not part of well-formed UTF-8 becomes U+FFFD), so the result is always valid JSON.
 void append_json_escaped(std::string& out, std::string_view text);
 
 // {"error":"<message>"} with the message escaped.

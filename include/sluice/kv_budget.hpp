@@ -66,4 +66,7 @@ std::optional<ModelShape> parse_model_shape(std::string_view show_json, std::uin
 
 std::string_view kv_cache_type_name(KvCacheType type);
 
+// "24.0 GiB": bytes as the budget's messages show them.
+std::string format_gib(std::uint64_t bytes);
+
 }  // namespace sluice

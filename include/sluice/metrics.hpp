@@ -23,7 +23,7 @@ namespace sluice {
 // Pure: the `route` label of a request, from what the router made of it and its target.
 // Ollama's routes are named by their path ("/api/chat"; "/api/blobs" for every blob,
 // "/v1/models" for one model too), sluice's own by what they are ("ws", "ui", "healthz",
-// "readyz", "metrics", "login", "logout"); any other path is "other".
+// "readyz", "metrics", "login", "logout", "page_api"); any other path is "other".
 std::string_view route_label(Handler handler, std::string_view target);
 
 // Pure: the kinds of change in an X-Sluice-Rewrite value ("model=a; num_ctx=8192" -> model,

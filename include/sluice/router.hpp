@@ -19,6 +19,7 @@ enum class Handler {
     websocket,  // the browser UI's WebSocket, /_sluice/ws
     login,      // the page trades a key for a session cookie, /_sluice/login
     logout,     // and ends the session, /_sluice/logout
+    page_api,   // what the page asks sluice about itself, /_sluice/api/ (page_api.hpp)
     ui_asset,   // a file of the embedded page: `/` for browsers, /_sluice/<file>
     healthz,    // sluice is alive (and not draining)
     readyz,     // sluice can reach Ollama
@@ -37,6 +38,7 @@ inline constexpr std::string_view websocket_path = "/_sluice/ws";
 inline constexpr std::string_view login_path = "/_sluice/login";
 inline constexpr std::string_view favicon_path = "/favicon.ico";  // the page's icon, served at the root
 inline constexpr std::string_view logout_path = "/_sluice/logout";
+inline constexpr std::string_view api_prefix = "/_sluice/api/";
 
 // How the request body travels. `read`: sluice reads the whole body (bounded by
 // limits.max_body_bytes) so a request hook can rewrite it; `stream`: it goes upstream as it

@@ -13,7 +13,7 @@ namespace sluice {
 struct UiAsset {
     std::string_view path;          // relative to /_sluice/: "index.html", "assets/index-1a2b.js"
     std::string_view body;
-    std::string_view gzip;          // the same bytes, gzip-compressed at build time
+    std::string_view gzip;          // the same bytes, gzip-compressed at build time; empty when not smaller
 };
 
 // The page's file name for a request path: "/" (a browser's root) and "/_sluice/" are

@@ -35,6 +35,17 @@ await runScenario(sluice, async () => {
   console.log(`time to interactive: first contentful paint ${timing.firstPaint} ms, model list filled ${timing.modelsListed} ms`);
   await until("the loaded model (/api/ps)", async () => (await page.locator("#loaded").textContent()).includes("qwen3:14b-q8_0"));
   check(true, "/api/ps's loaded model is shown next to the picker");
+  const options = await page.locator("#model option").evaluateAll((list) => list.map((option) => option.value));
+  check(options.join() === "qwen3:14b,qwen3:14b-q8_0", `an embedding-only model is not offered for chat (${options.join()})`);
+  await until("the rewriter's plan", async () => (await page.locator("#plan").textContent()) === "→ runs qwen3:14b-q8_0 · num_ctx=8192");
+  check(true, "the picker shows the model and settings the rewriter will run (/_sluice/api/explain)");
+  await page.click("#doctor-box summary");
+  const firstFinding = page.locator("#doctor li").first();
+  await until("the tuning check", async () => ((await firstFinding.textContent()) ?? "checking…") !== "checking…");
+  const finding = await firstFinding.textContent();
+  check(finding.startsWith("advice: Ollama's environment cannot be read here (sluice's server does not read it)") &&
+        finding.includes("fix: run `sluice doctor`"), `the tuning check lists the doctor's findings with their fixes (${finding})`);
+  await page.click("#doctor-box summary");
 
   const lastReply = page.locator(".message.assistant").last();
   const replyText = () => lastReply.locator(".body").textContent();
@@ -47,7 +58,7 @@ await runScenario(sluice, async () => {
   const partial = await sendAndAwaitReply(page, "hello", "tok24");
   check(partial.length >= 3, `text arrived incrementally (${partial.length} partial states seen)`);
   check((await lastReply.locator(".stats").textContent()).includes("tok/s"), "the reply shows TTFT and tokens/s");
-  check((await lastReply.locator(".stats").textContent()).includes("sluice changed: num_ctx=8192"),
+  check((await lastReply.locator(".stats").textContent()).includes("sluice changed: model=qwen3:14b-q8_0; num_ctx=8192"),
         "the reply shows what the rewriter changed");
 
   // 2. Before the first token the reply shows what Ollama is doing, with the time so far. (The
@@ -58,7 +69,7 @@ await runScenario(sluice, async () => {
   const waiting = lastReply.locator(".waiting");
   await until("the waiting state", () => waiting.isVisible(), 3000);
   const waitingText = await waiting.textContent();
-  check(/^loading qwen3:14b, then reading the prompt · \d+ s$/.test(waitingText),
+  check(/^qwen3:14b-q8_0: reading the prompt · \d+ s$/.test(waitingText),
         `before the first token the reply says what it waits for, with the time (${waitingText})`);
   await until("the waiting time to count up", async () => /· [1-9]\d* s$/.test(await waiting.textContent()), 4000);
   check(true, "the waiting time counts up");

@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     auto config = sluice::parse_config(R"(
 rewrite:
   models:
-    - match: "qwen3:14b"
+    - match: "qwen3:14b*"
+      prefer: [-q8_0]
       options: {num_ctx: 8192}
 )" + tls_yaml + auth_yaml(arguments), "e2e_harness");
     config.listen = {listen_host, 0};

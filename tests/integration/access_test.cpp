@@ -109,11 +109,40 @@ TEST_F(AccessTest, ModelListsShowAKeyOnlyTheModelsItMayUse) {
         EXPECT_NE(mine.body.find("qwen3:14b-q8_0"), std::string::npos) << path;
         EXPECT_EQ(mine.header("Content-Length"), std::to_string(mine.body.size())) << path;
     }
+    // Spelled with a percent-encoding, it is still the list (and filtered); an encoded '/' is refused.
+    const auto encoded = request("GET", "/api/%74ags", {}, bearer(phone_key));
+    EXPECT_EQ(encoded.status, 200u);
+    EXPECT_EQ(encoded.body.find("nomic-embed-text"), std::string::npos) << encoded.body;
+    EXPECT_EQ(request("GET", "/api%2Ftags", {}, bearer(phone_key)).status, 400u);
     auto compressed_please = bearer(phone_key);
     compressed_please.emplace_back("Accept-Encoding", "gzip");
     const auto running = request("GET", "/api/ps", {}, compressed_please);
     EXPECT_EQ(running.body, request("GET", "/api/ps", {}, bearer(laptop_key)).body);  // only qwen3 runs: byte for byte
     EXPECT_FALSE(ollama.last_request().has_header("Accept-Encoding"));  // a list sluice reads comes in plain JSON
+}
+
+// The page asks sluice what its key may do and what the rewriter will run for a model.
+TEST_F(AccessTest, ThePageLearnsWhatItsKeyMayDoAndWhatWillRun) {
+    start(R"(
+rewrite:
+  models:
+    - {match: "qwen3:14b*", prefer: [-q8_0]}
+)");
+    const auto me = request("GET", "/_sluice/api/me", {}, bearer(phone_key));
+    EXPECT_EQ(me.status, 200u);
+    EXPECT_EQ(me.header("Content-Type"), "application/json; charset=utf-8");
+    EXPECT_EQ(me.body, R"({"key":"phone","routes":{"/api/chat":true,"/api/tags":true,"/api/ps":true,)"
+                       R"("/api/show":true,"/api/pull":false,"/api/delete":false},"doctor":false})");
+    EXPECT_EQ(request("GET", "/_sluice/api/me").status, 401u);
+    // The catalog's first answer is awaited, as a proxied request awaits it.
+    const auto plan = request("GET", "/_sluice/api/explain?model=qwen3%3A14b", {}, bearer(phone_key));
+    EXPECT_EQ(plan.status, 200u);
+    EXPECT_TRUE(plan.body.starts_with(R"({"model":"qwen3:14b-q8_0","changes":["model=qwen3:14b-q8_0"],)")) << plan.body;
+    const auto refused = request("GET", "/_sluice/api/explain?model=nomic-embed-text", {}, bearer(phone_key));
+    EXPECT_EQ(refused.status, 403u);
+    EXPECT_EQ(refused.body, R"({"error":"sluice: key \"phone\" may not use model \"nomic-embed-text\""})");
+    EXPECT_EQ(request("POST", "/_sluice/api/me", "{}", bearer(laptop_key)).status, 405u);
+    EXPECT_EQ(request("GET", "/_sluice/api/none", {}, bearer(laptop_key)).status, 404u);
 }
 
 TEST_F(AccessTest, BrowserLoginSetsAStrictHttpOnlyCookieThatWorksUntilLogout) {

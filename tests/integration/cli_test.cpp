@@ -40,7 +40,7 @@ TEST(CommandLine, HelpSubcommandPrintsWhatHelpFlagPrints) {
     EXPECT_EQ(command.status, 0) << command.output;
     EXPECT_EQ(command.output, flag.output);
 
-    for (const std::string subcommand : {"explain", "hash-key", "bench"}) {
+    for (const std::string subcommand : {"explain", "hash-key", "bench", "doctor"}) {
         const auto sub_flag = run_sluice_to_end(subcommand + " --help");
         ASSERT_EQ(sub_flag.status, 0) << sub_flag.output;
         ASSERT_NE(sub_flag.output.find("Usage: sluice " + subcommand), std::string::npos) << sub_flag.output;

@@ -173,6 +173,18 @@ TEST_F(TlsTest, AClientThatLeavesMidStreamStopsOllamaOverTlsToo) {
     EXPECT_TRUE(ollama.wait_streams_cancelled(1, 5s));
 }
 
+// A TLS client that never reads: the relay's writes stall in the TLS layer as they do on a plain
+// socket, so Ollama is pushed back, and timeouts.client_send ends the exchange and its stream.
+TEST_F(TlsTest, AClientThatNeverReadsIsCutAfterTheSendTimeoutAndOllamaStops) {
+    ollama.set_knobs({.token_interval = 0us, .tokens = 400000});
+    start_tls("timeouts: {client_send: 1s}\n");
+    TlsClient client(port(), certs.files.ca_cert);
+    client.send_request_head("/api/chat", chat_body);
+    ollama.wait_production_stalled(30s);
+    EXPECT_TRUE(ollama.wait_streams_cancelled(1, 10s));
+    EXPECT_EQ(TlsClient(port(), certs.files.ca_cert).request(http::verb::get, "/api/version").result_int(), 200u);
+}
+
 TEST_F(TlsTest, WssCarriesThePagesChat) {
     start_tls();
     asio::io_context io;

@@ -474,5 +474,19 @@ TEST_F(WebSocketTest, PageIsSentGzippedWhenTheBrowserTakesIt) {
     EXPECT_EQ(page.header("Vary"), "Accept-Encoding");
 }
 
+// A gzip copy that is not smaller (a small icon) is not embedded: that file is sent as it is.
+TEST_F(WebSocketTest, OnlyGzipCopiesThatAreSmallerAreEmbeddedAndSent) {
+    for (std::size_t i = 0; i < ui_asset_count; ++i) {
+        const UiAsset& asset = ui_assets[i];
+        EXPECT_TRUE(asset.gzip.empty() || asset.gzip.size() < asset.body.size()) << asset.path;
+        if (!asset.gzip.empty()) continue;
+        const auto file = TestClient(port()).request("GET", fmt::format("/_sluice/{}", asset.path), {},
+                                                     {{"Accept-Encoding", "gzip"}});
+        EXPECT_EQ(file.status, 200u) << asset.path;
+        EXPECT_EQ(file.header("Content-Encoding"), "") << asset.path;
+        EXPECT_EQ(file.body, asset.body) << asset.path;
+    }
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -54,6 +54,14 @@ constexpr std::string_view always_present_blob =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 constexpr std::string_view model_failure = "an error was encountered while running the model: unexpected EOF";
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+// /api/show for nomic-embed-text, cut down to what clients read.
+constexpr std::string_view embedding_show_json =
+    R"({"license":"Apache-2.0","modelfile":"","parameters":"num_ctx 8192","template":"{{ .Prompt }}",)"
+    R"("details":{"parent_model":"","format":"gguf","family":"nomic-bert","families":["nomic-bert"],)"
+    R"("parameter_size":"137M","quantization_level":"F16"},"model_info":{"general.architecture":"nomic-bert",)"
+    R"("general.parameter_count":136727040,"nomic-bert.block_count":12,"nomic-bert.context_length":2048,)"
+    R"("nomic-bert.embedding_length":768,"nomic-bert.attention.head_count":12},"capabilities":["embedding"],)"
+    R"("modified_at":"2025-04-01T10:00:00Z"})";
 
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
@@ -654,7 +662,10 @@ private:
         if (path == "/api/version") return json_reply(200, R"({"version":"0.12.6"})");
         if (path == "/api/status") return json_reply(200, R"({"cloud":{"disabled":false,"source":"default"}})");
         if (path == "/api/tags") return json_reply(200, shared_.tags_json);
-        if (path == "/api/ps") return json_reply(200, shared_.ps_json);
+        if (path == "/api/ps") {
+            auto running = shared_.current_knobs().ps_json;
+            return json_reply(200, running.empty() ? shared_.ps_json : std::move(running));
+        }
         if (path == "/v1/models") {  // what Ollama's OpenAI layer makes of the installed models
             return json_reply(200, R"({"object":"list","data":[)"
                                    R"({"id":"qwen3:14b","object":"model","created":1748850000,"owned_by":"library"},)"
@@ -684,7 +695,11 @@ private:
         if (!json.ok()) return json_reply(400, error_body(false, 400, json.error()));
         if (!model || model->empty()) return json_reply(400, R"({"error":"model is required"})");
         if (is_missing_model(*model)) return json_reply(404, error_body(false, 404, "model '" + *model + "' not found"));
-        if (path == "/api/show") return json_reply(200, shared_.show_json);
+        if (path == "/api/show") {
+            // An embedding model's card says so, as Ollama's does; every other model is Qwen3-14B.
+            if (model->find("embed") != std::string::npos) return json_reply(200, std::string(embedding_show_json));
+            return json_reply(200, shared_.show_json);
+        }
         if (path == "/api/delete") return Reply{200, {}, {}, {}};
         if (path == "/api/embeddings") return json_reply(200, R"({"embedding":[0.1,0.2]})");
         // /api/embed: one vector per input.

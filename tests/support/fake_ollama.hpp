@@ -54,6 +54,8 @@ struct FakeOllamaKnobs {
     // Whether Expect: 100-continue is answered with 100 before the body is read (Go's server
     // does; a server that reads the body without it is what a client that does not wait meets).
     bool send_continue = true;
+    // When set, what /api/ps answers instead of tests/fixtures/ps.json (a model partly on the CPU).
+    std::string ps_json{};
 };
 
 class FakeOllama {

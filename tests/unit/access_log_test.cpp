@@ -133,6 +133,10 @@ TEST(AccessLine, NamesTheModelAndTheRewriteSoThatClientTextCannotForgeFields) {
 TEST(JsonError, EscapesTheMessage) {
     EXPECT_EQ(json_error_body("plain"), R"({"error":"plain"})");
     EXPECT_EQ(json_error_body("a \"b\" \\ \n\x01"), R"({"error":"a \"b\" \\ \n\u0001"})");
+    // A client's bytes need not be UTF-8; the body is JSON whatever they are.
+    EXPECT_EQ(json_error_body("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "{\"error\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
+    EXPECT_EQ(json_error_body("/\xff\xfe_x"), "{\"error\":\"/\ufffd\ufffd_x\"}");
+    EXPECT_EQ(json_error_body("\xc0\xaf \xed\xa0\x80 \xe2\x82"), "{\"error\":\"\ufffd\ufffd \ufffd\ufffd\ufffd \ufffd\ufffd\"}");
 }
 
 }  // namespace

@@ -129,6 +129,9 @@ TEST(Admission, EachStepRefusesWhatItShouldAndLetsTheRestThrough) {
           refused(403, "phone"));
     check("an all-routes key scraping metrics", head("GET", "/metrics", {{"Host", "localhost"}, {"Authorization", laptop}}),
           admitted(Handler::metrics, "laptop"));
+    check("a chat key asking what it may do", head("GET", "/_sluice/api/me", {{"Host", "localhost"}, {"Authorization", phone}}),
+          admitted(Handler::page_api, "phone"));
+    check("sluice's own API without a key", head("GET", "/_sluice/api/me", {{"Host", "localhost"}}), refused(401));
     check("the page", head("GET", "/", {{"Host", "localhost"}, {"Accept", "text/html"}}), admitted(Handler::ui_asset));
     check("the login", head("POST", "/_sluice/login", {{"Host", "localhost"}}), admitted(Handler::login));
     check("a probe", head("GET", "/healthz", {{"Host", "localhost"}}), admitted(Handler::healthz));

@@ -68,7 +68,8 @@ INSTANTIATE_TEST_SUITE_P(
         LabelCase{Handler::readyz, "/readyz", "readyz"},
         LabelCase{Handler::metrics, "/metrics?x", "metrics"},
         LabelCase{Handler::login, "/_sluice/login", "login"},
-        LabelCase{Handler::logout, "/_sluice/logout", "logout"}));
+        LabelCase{Handler::logout, "/_sluice/logout", "logout"},
+        LabelCase{Handler::page_api, "/_sluice/api/me", "page_api"}));
 
 TEST(RewriteKinds, AreTheKeysOfTheHeaderValue) {
     using Kinds = std::vector<std::string_view>;

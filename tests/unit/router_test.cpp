@@ -49,6 +49,8 @@ TEST(OwnRoutes, TheWebSocketAndPageAssetsLiveUnderTheSluicePrefix) {
     EXPECT_EQ(route_request("GET", "/_sluice/ws").handler, Handler::websocket);
     EXPECT_EQ(route_request("GET", "/_sluice/ws?x=1").handler, Handler::websocket);
     EXPECT_EQ(route_request("GET", "/_sluice/assets/index.js").handler, Handler::ui_asset);
+    EXPECT_EQ(route_request("GET", "/_sluice/api/me").handler, Handler::page_api);
+    EXPECT_EQ(route_request("POST", "/_sluice/api/explain?model=x").handler, Handler::page_api);
     EXPECT_EQ(route_request("GET", "/_sluicex").handler, Handler::proxy);
 }
 

@@ -1,6 +1,7 @@
 // main: the chat page. Talks to sluice over /_sluice/ws (one frame per Ollama NDJSON line,
-// tagged with the chat's id) and to Ollama's plain HTTP API through sluice for /api/tags,
-// /api/ps and /api/pull. When sluice wants an API key (a 401), the page shows a login view; the
+// tagged with the chat's id), to Ollama's plain HTTP API through sluice for /api/tags,
+// /api/ps, /api/show and /api/pull, and to sluice's own /_sluice/api/ for what the key may do
+// and what the rewriter will run. When sluice wants an API key (a 401), the page shows a login view; the
 // key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie.
 import "./style.css";
 import { MarkdownView, warmUp } from "./markdown_view";
@@ -27,6 +28,10 @@ const searchInput = $<HTMLInputElement>("search");
 const systemInput = $<HTMLTextAreaElement>("system");
 const thinkSelect = $<HTMLSelectElement>("think");
 const loadedLine = $<HTMLSpanElement>("loaded");
+const planLine = $<HTMLSpanElement>("plan");
+const pullForm = $<HTMLFormElement>("pull");
+const doctorBox = $<HTMLDetailsElement>("doctor-box");
+const doctorList = $<HTMLUListElement>("doctor");
 const loginKey = $<HTMLInputElement>("login-key");
 const loginError = $<HTMLParagraphElement>("login-error");
 const logoutButton = $<HTMLButtonElement>("logout");
@@ -377,9 +382,12 @@ function showWaiting() {
   if (view && view.waiting.textContent !== text) view.waiting.textContent = text;
 }
 
-// What the reply waits for once sent: the model is loaded first unless /api/ps listed it.
-const waitPhase = (model: string) =>
-  loadedModels?.has(model) ? `${model}: reading the prompt` : `loading ${model}, then reading the prompt`;
+// What the reply waits for once sent: the model (the one the rewriter runs) is loaded first
+// unless /api/ps listed it.
+const waitPhase = (picked: string) => {
+  const model = runsAs.get(picked) ?? picked;
+  return loadedModels?.has(model) ? `${model}: reading the prompt` : `loading ${model}, then reading the prompt`;
+};
 
 function onFrame(frame: Frame) {
   if (!inFlight || frame.id !== inFlight.id) return;
@@ -536,6 +544,7 @@ function showLogin() {
   socket?.close();
   modelSelect.replaceChildren();
   loadedLine.textContent = "";
+  planLine.textContent = "";
   closeSidebar();
   document.body.classList.add("locked");
   loginError.textContent = "";
@@ -558,6 +567,7 @@ async function logIn() {
   loginKey.value = "";
   logoutButton.hidden = false;
   document.body.classList.remove("locked");
+  void loadAccess();
   void loadModels();
   void loadRunning();
 }
@@ -568,7 +578,41 @@ async function logOut() {
   showLogin();
 }
 
+// What the key the page is logged in with may do (/_sluice/api/me): Log out is offered when
+// there is a key, Pull only to a key that may pull. Until it answers, the page offers everything
+// and sluice still refuses what the key may not do.
+let may: Record<string, boolean> = {};
+
+async function loadAccess() {
+  try {
+    const me = (await (await call("/_sluice/api/me")).json()) as { key: string | null; routes: Record<string, boolean>; doctor: boolean };
+    may = me.routes;
+    logoutButton.hidden = me.key === null;
+    pullForm.hidden = !may["/api/pull"];
+    doctorBox.hidden = !me.doctor;
+  } catch {
+    // A 401 has shown the login view; anything else leaves the page as it is.
+  }
+}
+
 // --- models -------------------------------------------------------------------------------------
+
+interface Tag { name: string; size?: number; details?: { quantization_level?: string }; capabilities?: string[] }
+
+// What a model can do: /api/tags says from Ollama 0.9.1 on; before, its /api/show does.
+async function capabilitiesOf(model: Tag): Promise<string[] | undefined> {
+  if (model.capabilities || may["/api/show"] === false) return model.capabilities;
+  try {
+    const response = await call("/api/show", { method: "POST", body: JSON.stringify({ model: model.name }) });
+    return ((await response.json()) as { capabilities?: string[] }).capabilities;
+  } catch {
+    return undefined;
+  }
+}
+
+// Embedding-only models (nomic-embed-text) answer a chat with an error: the picker leaves them out.
+const canChat = (capabilities?: string[]) =>
+  !capabilities || capabilities.includes("completion") || !capabilities.includes("embedding");
 
 // When the list cannot be had (Ollama down: sluice answers 502), it is asked for again, after 1,
 // 2, 4 ... up to 30 seconds, and at once when the device is back online.
@@ -580,8 +624,10 @@ async function loadModels() {
   modelsRetry = undefined;
   try {
     const response = await call("/api/tags");
-    const tags = (await response.json()) as { models?: { name: string; size?: number; details?: { quantization_level?: string } }[] };
-    const models = tags.models ?? [];
+    const tags = (await response.json()) as { models?: Tag[] };
+    const listed = tags.models ?? [];
+    const capabilities = await Promise.all(listed.map(capabilitiesOf));
+    const models = listed.filter((_, i) => canChat(capabilities[i]));
     modelSelect.replaceChildren(
       ...models.map((model) => {
         const option = document.createElement("option");
@@ -594,7 +640,8 @@ async function loadModels() {
     );
     const saved = localStorage.getItem("sluice.model");
     if (saved && models.some((m) => m.name === saved)) modelSelect.value = saved;
-    statusLine.textContent = models.length ? "" : "no models installed";
+    statusLine.textContent = models.length ? "" : listed.length ? "no chat models installed" : "no models installed";
+    void showPlan();
     performance.mark("sluice:models-listed");  // the e2e test's time to interactive
     if (modelsRetryMs > 1000) void loadRunning();  // Ollama is back
     modelsRetryMs = 1000;
@@ -603,6 +650,28 @@ async function loadModels() {
     statusLine.textContent = `cannot list models: ${(error as Error).message} (trying again in ${modelsRetryMs / 1000} s)`;
     modelsRetry = setTimeout(() => void loadModels(), modelsRetryMs);
     modelsRetryMs = Math.min(modelsRetryMs * 2, 30000);
+  }
+}
+
+// What sluice's rewriter will run for the picked model (/_sluice/api/explain), shown next to the
+// picker: another variant of it ("runs qwen3:14b-q8_0"), the context, thinking; the reasons on hover.
+const runsAs = new Map<string, string>();  // picked model -> the model the rewriter runs
+
+async function showPlan() {
+  const model = modelSelect.value;
+  planLine.textContent = "";
+  planLine.title = "";
+  if (!model) return;
+  try {
+    const response = await call(`/_sluice/api/explain?${new URLSearchParams({ model })}`);
+    const plan = (await response.json()) as { model: string; changes: string[]; reasons: string[] };
+    runsAs.set(model, plan.model);
+    if (modelSelect.value !== model) return;  // another pick meanwhile
+    const parts = [...(plan.model !== model ? [`runs ${plan.model}`] : []), ...plan.changes.filter((c) => !c.startsWith("model="))];
+    planLine.textContent = parts.length ? `→ ${parts.join(" · ")}` : "";
+    planLine.title = plan.reasons.join("\n");
+  } catch {
+    // Shown only when known: the chat works the same without it.
   }
 }
 
@@ -619,6 +688,38 @@ async function loadRunning() {
   } catch {
     loadedLine.textContent = "";
     loadedModels = undefined;
+  }
+}
+
+// The tuning check: what `sluice doctor` finds (/_sluice/api/doctor), asked for each time the
+// panel opens, each finding with its fix, those that cost tokens/s first.
+interface Finding { severity: "costly" | "advice"; text: string; fix: string }
+
+function findingItem(finding?: Finding, note = ""): HTMLLIElement {
+  const item = document.createElement("li");
+  if (!finding) {
+    item.textContent = note;
+    return item;
+  }
+  item.className = finding.severity;
+  const severity = document.createElement("span");
+  severity.className = "severity";
+  severity.textContent = finding.severity === "costly" ? "costs tokens/s: " : "advice: ";
+  const fix = document.createElement("div");
+  fix.className = "fix";
+  fix.textContent = `fix: ${finding.fix}`;
+  item.append(severity, finding.text, fix);
+  return item;
+}
+
+async function loadDoctor() {
+  doctorList.replaceChildren(findingItem(undefined, "checking…"));
+  try {
+    const report = (await (await call("/_sluice/api/doctor")).json()) as { findings: Finding[] };
+    const items = report.findings.map((finding) => findingItem(finding));
+    doctorList.replaceChildren(...(items.length ? items : [findingItem(undefined, "nothing found that costs tokens/s")]));
+  } catch (error) {
+    doctorList.replaceChildren(findingItem(undefined, `cannot check: ${(error as Error).message}`));
   }
 }
 
@@ -707,12 +808,18 @@ document.addEventListener("keydown", (event) => {
   closeSidebar();
   if (getComputedStyle(menuButton).display !== "none") menuButton.focus();
 });
-$<HTMLFormElement>("pull").addEventListener("submit", (event) => {
+doctorBox.addEventListener("toggle", () => {
+  if (doctorBox.open) void loadDoctor();
+});
+pullForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = $<HTMLInputElement>("pull-name").value.trim();
   if (name) void pull(name);
 });
-modelSelect.addEventListener("change", () => localStorage.setItem("sluice.model", modelSelect.value));
+modelSelect.addEventListener("change", () => {
+  localStorage.setItem("sluice.model", modelSelect.value);
+  void showPlan();
+});
 $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
   closeSidebar();
   // An empty chat is used again (moved to the top) rather than left behind by another one.
@@ -726,10 +833,9 @@ window.addEventListener("online", () => {
 });
 
 showAll();
+void loadAccess();
 void loadModels();
 void loadRunning();
 // While the page is idle, KaTeX is fetched and the renderers warmed up, so that the first reply's
 // first frames need not wait for either.
 (window.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 1000)))(() => void loadMath().then(warmUp));
-// Whether sluice wants a key at all (asked without the cookie): then the page offers Log out.
-void fetch("/api/version", { credentials: "omit" }).then((response) => (logoutButton.hidden = response.status !== 401), () => {});
