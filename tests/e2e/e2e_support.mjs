@@ -53,7 +53,8 @@ export async function startSluice(keys = []) {
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            ...(lan ? [`--host-resolver-rules=MAP ${lanName} 127.0.0.1`] : []), ...(https ? trustCa() : [])],
   });  // playwright-core gives every launch a fresh, empty profile of its own
-  return { port, origin: `${scheme}://${lanName ?? "127.0.0.1"}:${port}`, command, browser, quit: () => harness.stdin.write("quit\n") };
+  return { port, origin: `${scheme}://${lanName ?? "127.0.0.1"}:${port}`, command, browser, quit: () => harness.stdin.write("quit\n"),
+           caFile: https ? path.join(tlsDir, "ca.crt") : undefined };
 }
 
 const pageErrors = [];  // uncaught exceptions in the pages: any one fails the scenario

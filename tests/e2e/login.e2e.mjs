@@ -2,13 +2,15 @@
 // Ollama, driven in Debian's chromium.
 // Usage: node login.e2e.mjs <e2e_harness> <output dir> [<LAN name> [https]] (see e2e_support.mjs)
 // Exits non-zero on the first failed check; leaves login.png in the output dir.
+import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { check, https, logIn, newKey, newPage, outDir, runScenario, sendAndAwaitReply, sleep, startSluice, until } from "./e2e_support.mjs";
 
 const laptopKey = newKey();
 const phoneKey = newKey();  // chat routes only, and only llama models
 const sluice = await startSluice([`laptop:${laptopKey}`, `phone:${phoneKey}:chat:llama*`]);
-const { origin, command } = sluice;
+const { origin, command, port, caFile } = sluice;
 await runScenario(sluice, async () => {
   const page = await newPage(sluice.browser);
   const context = page.context();
@@ -95,4 +97,14 @@ await runScenario(sluice, async () => {
     return `${response.status} ${await response.text()}`;
   });
   check(refusal === '403 {"error":"sluice: key \\"phone\\" may not use /api/pull"}', `and sluice refuses it all the same (${refusal})`);
+
+  // 10. An API client beside the page: ollama-js with the laptop's key lists the models and
+  // streams a chat through sluice (over HTTPS trusting only the test CA, as NODE_EXTRA_CA_CERTS).
+  // 127.0.0.1: node cannot be told that the LAN name is this machine; the certificate names both.
+  const client = path.join(path.dirname(fileURLToPath(import.meta.url)), "ollama_js_client.mjs");
+  const clientUrl = `${https ? "https" : "http"}://127.0.0.1:${port}`;
+  const answer = JSON.parse(execFileSync(process.execPath, [client, clientUrl, laptopKey],
+                                         { env: { ...process.env, ...(caFile ? { NODE_EXTRA_CA_CERTS: caFile } : {}) } }).toString());
+  check(answer.models.includes("qwen3:14b") && answer.parts >= 25 && answer.done && answer.content.startsWith("tok0 "),
+        `ollama-js lists the models and streams a chat through sluice at ${clientUrl} (${answer.parts} parts)`);
 });
