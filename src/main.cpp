@@ -367,7 +367,12 @@ int main(int argc, char** argv) {
         ->option_text("FILE");
     auto* bench_ollama = bench_command->add_option("--ollama", bench.ollama_url, "Ollama's URL")->capture_default_str()->type_name("URL");
     auto* bench_sluice =
-        bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL")->capture_default_str()->type_name("URL");
+        bench_command->add_option("--sluice", bench.sluice_url, "the running sluice's URL (https:// when it has tls:)")
+            ->capture_default_str()
+            ->type_name("URL");
+    bench_command->add_option("--ca", bench.ca_file, "for an https sluice: trust this CA (sluice cert's ca.crt)\n"
+                                                     "instead of the system's")
+        ->type_name("FILE");
     bench_command->add_option("--prompts", bench.prompts, "timed requests per path, 1 to 1000")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000).description(""))
@@ -397,7 +402,9 @@ int main(int argc, char** argv) {
             try {
                 const auto config = sluice::load_config_file(options.config_path);
                 if (bench_ollama->count() == 0) bench.ollama_url = config.upstream.url;
-                if (bench_sluice->count() == 0) bench.sluice_url = "http://" + connect_address(config.listen);
+                if (bench_sluice->count() == 0) {
+                    bench.sluice_url = (config.tls.context ? "https://" : "http://") + connect_address(config.listen);
+                }
             } catch (const sluice::ConfigError& e) {
                 std::fprintf(stderr, "sluice: config error: %s\n", e.what());
                 return 2;

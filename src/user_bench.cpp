@@ -8,9 +8,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -45,6 +47,7 @@ constexpr std::size_t max_error_body = 64 * 1024;
 struct Path {
     std::string_view name;  // "Ollama", "sluice": as the messages say it
     UpstreamUrl url;
+    std::shared_ptr<asio::ssl::context> tls;  // set for an https URL (a sluice with tls:)
 };
 
 // What one request did, as the client saw it.
@@ -101,6 +104,68 @@ void take_line(std::string_view line, Exchange& exchange, Clock::time_point at, 
     }
 }
 
+// One chat on a connected stream (plain or TLS): the request, then the streamed answer.
+template <class Stream>
+asio::awaitable<void> chat_over(Stream& stream, const Path& path, std::string body, Exchange& exchange, const char*& phase) {
+    phase = "request";
+    http::request<http::string_body> request{http::verb::post, "/api/chat", 11};
+    request.set(http::field::host, path.url.host_header);
+    request.set(http::field::user_agent, "sluice-bench");
+    request.set(http::field::content_type, "application/json");
+    request.body() = std::move(body);
+    request.prepare_payload();
+    const auto sent = Clock::now();
+    co_await http::async_write(stream, request, asio::use_awaitable);
+
+    phase = "response";
+    beast::flat_buffer buffer;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
+    exchange.status = parser.get().result_int();
+    exchange.rewrite = std::string(parser.get()["X-Sluice-Rewrite"]);
+
+    std::array<char, 16 * 1024> piece;
+    std::string pending;  // a line not yet ended, or an error answer's body
+    simdjson::dom::parser json;
+    while (!parser.is_done()) {
+        parser.get().body().data = piece.data();
+        parser.get().body().size = piece.size();
+        boost::system::error_code ec;
+        co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
+        const std::size_t got = piece.size() - parser.get().body().size;
+        if (got == 0) continue;
+        const auto at = Clock::now();
+        if (!exchange.ttft) exchange.ttft = at - sent;
+        if (exchange.status != 200) {
+            pending.append(piece.data(), std::min(got, max_error_body - std::min(max_error_body, pending.size())));
+            continue;
+        }
+        pending.append(piece.data(), got);
+        std::size_t start = 0;
+        for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n', start)) {
+            take_line(std::string_view(pending).substr(start, end - start), exchange, at, json);
+            start = end + 1;
+        }
+        pending.erase(0, start);
+    }
+    if (exchange.status == 200) {
+        take_line(pending, exchange, Clock::now(), json);  // a last line without '\n'
+    } else {
+        simdjson::dom::element document;
+        std::string_view message;
+        if (json.parse(pending).get(document) == simdjson::SUCCESS &&
+            document["error"].get_string().get(message) == simdjson::SUCCESS) {
+            exchange.error_message = message;
+        } else {
+            exchange.error_message = pending.substr(0, 200);
+        }
+    }
+}
+
+// Connects (and, for https, handshakes, checking the certificate's name) within `timeout`,
+// which covers the whole exchange; the connection closes when it ends.
 asio::awaitable<void> stream_chat(const Path& path, std::string body, Clock::duration timeout, Exchange& exchange) {
     const auto executor = co_await asio::this_coro::executor;
     beast::tcp_stream stream(executor);
@@ -112,70 +177,23 @@ asio::awaitable<void> stream_chat(const Path& path, std::string body, Clock::dur
             co_await resolver.async_resolve(path.url.host, std::to_string(path.url.port), asio::use_awaitable);
         co_await stream.async_connect(endpoints, asio::use_awaitable);
         stream.socket().set_option(asio::ip::tcp::no_delay(true));
-
-        phase = "request";
-        http::request<http::string_body> request{http::verb::post, "/api/chat", 11};
-        request.set(http::field::host, path.url.host_header);
-        request.set(http::field::user_agent, "sluice-bench");
-        request.set(http::field::content_type, "application/json");
-        request.body() = std::move(body);
-        request.prepare_payload();
-        const auto sent = Clock::now();
-        co_await http::async_write(stream, request, asio::use_awaitable);
-
-        phase = "response";
-        beast::flat_buffer buffer;
-        http::response_parser<http::buffer_body> parser;
-        parser.body_limit(boost::none);
-        co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
-        exchange.status = parser.get().result_int();
-        exchange.rewrite = std::string(parser.get()["X-Sluice-Rewrite"]);
-
-        std::array<char, 16 * 1024> piece;
-        std::string pending;  // a line not yet ended, or an error answer's body
-        simdjson::dom::parser json;
-        while (!parser.is_done()) {
-            parser.get().body().data = piece.data();
-            parser.get().body().size = piece.size();
-            boost::system::error_code ec;
-            co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
-            const std::size_t got = piece.size() - parser.get().body().size;
-            if (got == 0) continue;
-            const auto at = Clock::now();
-            if (!exchange.ttft) exchange.ttft = at - sent;
-            if (exchange.status != 200) {
-                pending.append(piece.data(), std::min(got, max_error_body - std::min(max_error_body, pending.size())));
-                continue;
-            }
-            pending.append(piece.data(), got);
-            std::size_t start = 0;
-            for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n', start)) {
-                take_line(std::string_view(pending).substr(start, end - start), exchange, at, json);
-                start = end + 1;
-            }
-            pending.erase(0, start);
+        if (!path.tls) {
+            co_await chat_over(stream, path, std::move(body), exchange, phase);
+            co_return;
         }
-        if (exchange.status == 200) {
-            take_line(pending, exchange, Clock::now(), json);  // a last line without '\n'
-        } else {
-            simdjson::dom::element document;
-            std::string_view message;
-            if (json.parse(pending).get(document) == simdjson::SUCCESS &&
-                document["error"].get_string().get(message) == simdjson::SUCCESS) {
-                exchange.error_message = message;
-            } else {
-                exchange.error_message = pending.substr(0, 200);
-            }
+        beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *path.tls);
+        tls.set_verify_callback(asio::ssl::host_name_verification(path.url.host));
+        if (!SSL_set_tlsext_host_name(tls.native_handle(), path.url.host.c_str())) {
+            throw boost::system::system_error(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
         }
+        co_await tls.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+        co_await chat_over(tls, path, std::move(body), exchange, phase);
     } catch (const boost::system::system_error& e) {
         exchange.failure_phase = phase;
         exchange.failure = e.code() == beast::error::timeout
                                ? "timeout"
                                : (e.code() == http::error::end_of_stream ? "the connection closed" : e.code().message());
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 }
 
 Exchange run_exchange(const Path& path, std::string body, std::chrono::milliseconds timeout) {
@@ -189,6 +207,23 @@ Exchange run_exchange(const Path& path, std::string body, std::chrono::milliseco
     return exchange;
 }
 
+// The sluice to measure: http:// as Ollama's URLs are, or https:// (a sluice with tls:), whose
+// certificate is checked against `ca_file` when given, else the system's trusted CAs.
+Path sluice_path(const UserBenchOptions& options) {
+    constexpr std::string_view https = "https://";
+    if (!options.sluice_url.starts_with(https)) return {"sluice", parse_upstream_url(options.sluice_url), nullptr};
+    Path path{"sluice", parse_upstream_url("http://" + options.sluice_url.substr(https.size())), nullptr};
+    path.url.url = std::string(https) + path.url.host_header;
+    path.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    path.tls->set_verify_mode(asio::ssl::verify_peer);
+    if (options.ca_file.empty()) {
+        path.tls->set_default_verify_paths();
+    } else {
+        path.tls->load_verify_file(options.ca_file);
+    }
+    return path;
+}
+
 // A failed request, as one sentence saying what to do; empty when the exchange is usable.
 std::string diagnose(const Exchange& exchange, const Path& path, const Path& ollama, const UserBenchOptions& options) {
     const bool through_sluice = &path != &ollama;
@@ -196,6 +231,11 @@ std::string diagnose(const Exchange& exchange, const Path& path, const Path& oll
         if (exchange.failure == "timeout") {
             return fmt::format("a request to {} at {} did not finish within {} s: raise --timeout, or lower --num-predict",
                                path.name, path.url.url, options.timeout.count() / 1000.0);
+        }
+        if (exchange.failure_phase == "connect" && path.tls && exchange.failure.find("certificate") != std::string::npos) {
+            return fmt::format("sluice at {} presents a certificate this machine does not trust ({}): pass --ca with "
+                               "the CA that signed it (sluice cert's ca.crt)",
+                               path.url.url, exchange.failure);
         }
         if (exchange.failure_phase == "connect") {
             return through_sluice
@@ -289,8 +329,8 @@ bool changes_how_the_model_loads(std::string_view rewrite) {
 }  // namespace
 
 int run_user_bench(const UserBenchOptions& options, std::ostream& out, std::ostream& err) {
-    Path ollama{"Ollama", {}};
-    Path sluice{"sluice", {}};
+    Path ollama{"Ollama", {}, nullptr};
+    Path sluice{"sluice", {}, nullptr};
     try {
         ollama.url = parse_upstream_url(options.ollama_url);
     } catch (const ConfigError& e) {
@@ -298,9 +338,12 @@ int run_user_bench(const UserBenchOptions& options, std::ostream& out, std::ostr
         return 2;
     }
     try {
-        sluice.url = parse_upstream_url(options.sluice_url);
+        sluice = sluice_path(options);
     } catch (const ConfigError& e) {
         err << "sluice bench: --sluice: " << e.what() << "\n";
+        return 2;
+    } catch (const boost::system::system_error& e) {
+        err << "sluice bench: --ca " << options.ca_file << ": " << e.code().message() << "\n";
         return 2;
     }
     if (options.model.empty() || options.prompts < 1 || options.num_predict < 1 || options.timeout.count() <= 0) {

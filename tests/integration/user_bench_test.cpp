@@ -3,6 +3,7 @@
 #include "child_process.hpp"
 #include "sluice_under_test.hpp"
 
+#include "sluice/tls_cert.hpp"
 #include "sluice/user_bench.hpp"
 
 #include <gtest/gtest.h>
@@ -96,6 +97,32 @@ TEST_F(UserBench, TableListsBothPathsWithTheRightCounts) {
     // Both paths asked the same questions in the same order: each question twice.
     EXPECT_EQ(count(requests, "why is the sky blue?"), 2u);
     EXPECT_EQ(count(requests, "haiku about autumn rain"), 2u);
+}
+
+// A sluice with tls: is measured over HTTPS, its certificate checked: against the system's CAs
+// (which do not know `sluice cert`'s CA: the answer says to pass --ca), or the CA given.
+TEST_F(UserBench, AnHttpsSluiceIsMeasuredTrustingTheCaGiven) {
+    ollama.set_knobs({.token_interval = 1ms, .tokens = 6});
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("sluice-bench-tls-{}", ::getpid());
+    std::filesystem::remove_all(dir);
+    const auto files = make_certificate({dir, {"localhost"}, {"127.0.0.1"}, 30});
+    start_sluice(fmt::format("tls:\n  cert: {}\n  key: {}\n", files.cert.string(), files.key.string()));
+    UserBenchOptions o = options(2);
+    o.sluice_url = fmt::format("https://127.0.0.1:{}", server->port());
+    const Run untrusted = run(o);
+    EXPECT_EQ(untrusted.status, 1);
+    EXPECT_NE(untrusted.err.find(fmt::format("sluice bench: sluice at https://127.0.0.1:{} presents a certificate this "
+                                             "machine does not trust (certificate verify failed",
+                                             server->port())),
+              std::string::npos)
+        << untrusted.err;
+    o.ca_file = files.ca_cert.string();
+    const Run trusted = run(o);
+    EXPECT_EQ(trusted.status, 0) << trusted.err;
+    EXPECT_NE(trusted.out.find("| requests | 2 | 2 | |"), std::string::npos) << trusted.out;
+    o.ca_file = (dir / "missing.crt").string();
+    EXPECT_EQ(run(o).status, 2);
+    std::filesystem::remove_all(dir);
 }
 
 // `sluice bench --config` finds Ollama and sluice where the running sluice's config says (a
