@@ -3,6 +3,7 @@
 
 #include "config_reader.hpp"
 
+#include "sluice/c_handle.hpp"
 #include "sluice/config.hpp"
 
 #include <fmt/format.h>
@@ -80,10 +81,10 @@ std::shared_ptr<ssl::context> load_tls_context(const std::string& cert_path, con
     if (ec) throw ConfigError(fmt::format("tls.cert: {} holds no usable PEM certificate ({})", cert_path, ec.message()));
     // The key is read apart from the context, so that an unreadable key and a key of another
     // certificate get different messages.
-    const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(key.data(), static_cast<int>(key.size())), BIO_free);
-    const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> private_key(
+    const Owned<BIO, BIO_free> bio(BIO_new_mem_buf(key.data(), static_cast<int>(key.size())));
+    const Owned<EVP_PKEY, EVP_PKEY_free> private_key(
         // No passphrase callback that could prompt: an encrypted key fails here, on no terminal.
-        PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr), EVP_PKEY_free);
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
     if (!private_key) {
         ERR_clear_error();
         throw ConfigError(fmt::format("tls.key: {} holds no usable PEM private key (a key with a passphrase is not supported)",

@@ -1,6 +1,8 @@
 // tls_cert: a local CA and a server certificate signed by it, with OpenSSL 3's EVP and X509 APIs.
 #include "sluice/tls_cert.hpp"
 
+#include "sluice/c_handle.hpp"
+
 #include "sluice/ascii.hpp"
 
 #include <openssl/bn.h>
@@ -33,19 +35,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// unique_ptr with OpenSSL's (or libc's) own free function, so every error path frees what it made.
-template <auto Free>
-struct Freer {
-    template <class T>
-    void operator()(T* pointer) const { Free(pointer); }
-};
-using Key = std::unique_ptr<EVP_PKEY, Freer<EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Freer<X509_free>>;
-using Bio = std::unique_ptr<BIO, Freer<BIO_free_all>>;
-using Extension = std::unique_ptr<X509_EXTENSION, Freer<X509_EXTENSION_free>>;
-using Bignum = std::unique_ptr<BIGNUM, Freer<BN_free>>;
-using Integer = std::unique_ptr<ASN1_INTEGER, Freer<ASN1_INTEGER_free>>;
-using File = std::unique_ptr<std::FILE, Freer<std::fclose>>;
+using Key = Owned<EVP_PKEY, EVP_PKEY_free>;
+using Cert = Owned<X509, X509_free>;
+using Bio = Owned<BIO, BIO_free_all>;
+using Extension = Owned<X509_EXTENSION, X509_EXTENSION_free>;
+using Bignum = Owned<BIGNUM, BN_free>;
+using Integer = Owned<ASN1_INTEGER, ASN1_INTEGER_free>;
+using File = Owned<std::FILE, std::fclose>;
 
 constexpr int ca_days = 3650;
 // Certificates start an hour ago, so a device whose clock is a little behind accepts a new one.
@@ -292,7 +288,7 @@ std::vector<std::string> default_ip_addresses() {
     std::vector<std::string> addresses{"127.0.0.1", "::1"};
     ifaddrs* list = nullptr;
     if (::getifaddrs(&list) != 0) return addresses;
-    const std::unique_ptr<ifaddrs, Freer<::freeifaddrs>> owner(list);
+    const Owned<ifaddrs, ::freeifaddrs> owner(list);
     for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
         if (i->ifa_addr == nullptr) continue;
         std::array<char, INET6_ADDRSTRLEN> text{};

@@ -1,6 +1,8 @@
 // tls_cert_test: the CA and server certificate `sluice cert` writes, checked as a TLS client would.
 #include "sluice/tls_cert.hpp"
 
+#include "sluice/c_handle.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -25,16 +27,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <auto Free>
-struct Freer {
-    template <class T>
-    void operator()(T* pointer) const { Free(pointer); }
-};
-using Cert = std::unique_ptr<X509, Freer<X509_free>>;
-using Key = std::unique_ptr<EVP_PKEY, Freer<EVP_PKEY_free>>;
-using Store = std::unique_ptr<X509_STORE, Freer<X509_STORE_free>>;
-using StoreContext = std::unique_ptr<X509_STORE_CTX, Freer<X509_STORE_CTX_free>>;
-using File = std::unique_ptr<std::FILE, Freer<::fclose>>;
+using Cert = Owned<X509, X509_free>;
+using Key = Owned<EVP_PKEY, EVP_PKEY_free>;
+using Store = Owned<X509_STORE, X509_STORE_free>;
+using StoreContext = Owned<X509_STORE_CTX, X509_STORE_CTX_free>;
+using File = Owned<std::FILE, ::fclose>;
 
 std::vector<Cert> read_certificates(const fs::path& path) {
     const File file(std::fopen(path.c_str(), "r"));
@@ -183,7 +180,7 @@ TEST_F(TlsCert, ExtensionsAreThoseOfACaAndOfAServer) {
     EXPECT_NE(X509_get0_subject_key_id(ca), nullptr);
     EXPECT_NE(X509_get0_authority_key_id(leaf), nullptr);
     EXPECT_EQ(X509_get_signature_nid(leaf), NID_ecdsa_with_SHA256);
-    const std::unique_ptr<BIGNUM, Freer<BN_free>> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
+    const Owned<BIGNUM, BN_free> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
     EXPECT_GT(BN_num_bits(serial.get()), 64) << "a random 128-bit serial";
 }
 
