@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev   # libFuzzer, for the fuzz targets
   libboost1.81-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libssl-dev                # libcrypto: SHA-256 and random numbers for API keys and sessions
+  libsqlitecpp-dev libsqlite3-dev sqlite3  # the conversation store; sqlite3 for its backups and tests
   libgtest-dev
   prometheus-cpp-dev         # metrics: the core library (registry, text format); not its pull server
   prometheus                 # promtool, which the metrics tests run on sluice's /metrics output

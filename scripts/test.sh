@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A sluice a test starts without store.path keeps its conversations here, not in the user's own.
+XDG_STATE_HOME=$(mktemp -d)
+export XDG_STATE_HOME
+trap 'rm -rf "$XDG_STATE_HOME"' EXIT
+
 cmake --build build
 cmake --build build-san
 # The unit and integration tests under ASan and UBSan (label sanitize), then the browser, install and

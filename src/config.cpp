@@ -251,6 +251,30 @@ void read_ui(const ConfigValue& value, UiConfig& ui) {
     });
 }
 
+// `store: off` (or on), or a mapping.
+void read_store(const ConfigValue& value, StoreConfig& store) {
+    if (value.node().IsScalar()) {
+        store.enabled = value.parse([](std::string_view text) {
+            const auto word = ascii_lowercase(text);
+            if (word == "off" || word == "false") return false;
+            if (word == "on" || word == "true") return true;
+            fail_expected("off, or a mapping such as {path: /var/lib/sluice/conversations.db}", text);
+        });
+        return;
+    }
+    read_mapping(value, {
+        setting("path", store.path, [](std::string_view text) {
+            if (text.ends_with('/')) fail_expected("a file such as /var/lib/sluice/conversations.db", text, "name the file");
+            return std::string(text);
+        }),
+        setting("max_bytes", store.max_bytes, [](std::string_view text) {
+            const auto bytes = parse_size(text);
+            if (bytes != 0 && bytes < 1024 * 1024) fail_expected("0 (no cap) or at least 1MiB", text);
+            return bytes;
+        }),
+    });
+}
+
 void read_config(const ConfigValue& value, Config& config) {
     std::optional<ConfigValue> listen_value, metrics_value;
     read_mapping(value, {
@@ -269,6 +293,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("auth", config.auth, read_auth),
         section("cors", config.cors, read_cors),
         section("tls", config.tls, read_tls),
+        section("store", config.store, read_store),
     });
     if (metrics_value && !config.metrics.path.empty() &&
         (config.metrics.path == config.health.healthz || config.metrics.path == config.health.readyz)) {
@@ -428,6 +453,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     if (running.upstream != next.upstream) changed.emplace_back("upstream");
     if (running.threads != next.threads) changed.emplace_back("threads");
     if (running.upstream_pool != next.upstream_pool) changed.emplace_back("upstream_pool");
+    if (running.store != next.store) changed.emplace_back("store");
     return changed;
 }
 
@@ -436,6 +462,7 @@ Config with_restart_only_keys_of(const Config& running, Config next) {
     next.upstream = running.upstream;
     next.threads = running.threads;
     next.upstream_pool = running.upstream_pool;
+    next.store = running.store;
     return next;
 }
 

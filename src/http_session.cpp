@@ -2,6 +2,8 @@
 #include "sluice/http_session.hpp"
 
 #include "sluice/admission.hpp"
+#include "sluice/conversation_api.hpp"
+#include "sluice/conversation_store.hpp"
 #include "sluice/health.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
@@ -327,15 +329,17 @@ void HttpSession::serve_metrics() {
 // failure), as a proxied request does; the doctor asks Ollama afresh (a coroutine on this loop,
 // each request bounded); the answer itself is computed from what they got.
 void HttpSession::serve_page_api(const ApiKey* key) {
-    const auto respond = [self = shared_from_this(), key](const DoctorFacts* doctor) {
-        const auto& request = self->parser_->get();
-        const bool keep_alive = request.keep_alive() && self->parser_->is_done();
-        const auto facts = self->loop_.services.catalog.facts();
-        auto answer = answer_page_api(request.method_string(), request.target(), *self->config_, key,
-                                      facts ? *facts : ModelFacts{}, doctor);
-        self->send_json(answer.status, std::move(answer.body), keep_alive);
-    };
     const auto& request = parser_->get();
+    if (is_conversation_api(request.target())) {
+        serve_conversations(key);
+        return;
+    }
+    const auto respond = [self = shared_from_this(), key](const DoctorFacts* doctor) {
+        const auto& asked = self->parser_->get();
+        const auto facts = self->loop_.services.catalog.facts();
+        self->send_answer(answer_page_api(asked.method_string(), asked.target(), *self->config_, key,
+                                          facts ? *facts : ModelFacts{}, doctor));
+    };
     if (page_api_wants_doctor(request.method_string(), request.target(), key)) {
         asio::co_spawn(loop_.io, gather_doctor_facts(loop_.io, *config_),
                        [respond, url = config_->upstream.url](std::exception_ptr failed, DoctorFacts facts) {
@@ -345,6 +349,82 @@ void HttpSession::serve_page_api(const ApiKey* key) {
         return;
     }
     loop_.services.catalog.when_ready(loop_.io.get_executor(), [respond] { respond(nullptr); });
+}
+
+// The conversation store's endpoints: the body (if any) is read whole, then the store's thread
+// answers and the answer is posted back to this loop. The owner is the key, or the one local
+// owner without keys.
+void HttpSession::serve_conversations(const ApiKey* key) {
+    const auto& request = parser_->get();
+    if (!loop_.services.store) {
+        send_error(404, "sluice: conversations are kept in each browser here (store: off in sluice's config)",
+                   request.keep_alive() && parser_->is_done());
+        return;
+    }
+    const auto ask_store = [self = shared_from_this(), owner = key ? key->name : std::string()](std::string body) {
+        const auto& header = self->parser_->get();
+        auto asked = conversation_request(header.method_string(), header.target(), owner, std::move(body));
+        if (auto* answer = std::get_if<PageApiAnswer>(&asked)) {
+            self->send_answer(std::move(*answer));
+            return;
+        }
+        const bool queued = self->loop_.services.store->submit(
+            [self, job = std::move(std::get<ConversationJob>(asked))](ConversationDb& db) {
+                asio::post(self->loop_.io, [self, answer = job(db)]() mutable { self->send_answer(std::move(answer)); });
+            });
+        if (!queued) self->send_answer({503, json_error_body("sluice: the conversation store is busy; try again")});
+    };
+    if (conversation_api_takes_body(request.method_string())) {
+        read_body(ask_store);
+    } else {
+        ask_store({});
+    }
+}
+
+// A body sluice answers itself (the conversation store's), read whole: within
+// limits.max_body_bytes (413 beyond, said before reading when the length is declared) and
+// timeouts.client_body per piece.
+void HttpSession::read_body(std::function<void(std::string)> then) {
+    const auto limit = config_->limits.max_body_bytes;
+    const auto too_large = [limit] {
+        return fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes); raise it in sluice's config", limit);
+    };
+    if (const auto declared = parser_->content_length(); declared && *declared > limit) {
+        send_error(413, too_large(), false);
+        return;
+    }
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+        asio::async_write(stream_, asio::buffer(continue_response), [self = shared_from_this()](error_code, std::size_t) {});
+    }
+    read_body_piece(std::make_shared<std::string>(), std::move(then));
+}
+
+void HttpSession::read_body_piece(std::shared_ptr<std::string> body, std::function<void(std::string)> then) {
+    if (parser_->is_done()) {
+        then(std::move(*body));
+        return;
+    }
+    constexpr std::size_t piece = 64 * 1024;
+    const auto limit = config_->limits.max_body_bytes;
+    const auto used = body->size();
+    body->resize(std::min(limit + 1, used + piece));  // one byte past the limit tells a body that is too large
+    auto& buffer = parser_->get().body();
+    buffer.data = body->data() + used;
+    buffer.size = body->size() - used;
+    stream_.tcp().expires_after(config_->timeouts.client_body);
+    http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this(), body, then = std::move(then), limit](error_code ec, std::size_t) mutable {
+        if (ec == http::error::need_buffer) ec = {};
+        body->resize(body->size() - self->parser_->get().body().size);
+        if (is_malformed_body(ec)) {
+            self->send_error(400, fmt::format("sluice: malformed request body: {}", ec.message()), false);
+        } else if (ec) {
+            self->close();  // the client went away, or idled past timeouts.client_body
+        } else if (body->size() > limit) {
+            self->send_error(413, fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes); raise it in sluice's config", limit), false);
+        } else {
+            self->read_body_piece(std::move(body), std::move(then));
+        }
+    });
 }
 
 // sluice's read-only endpoints: anything but GET or HEAD is answered 405 here (false).
@@ -389,15 +469,31 @@ void HttpSession::send_error(unsigned status, std::string_view message, bool kee
     send_json(status, json_error_body(message), keep_alive);
 }
 
+// An answer of the page API, on a connection kept when the request was read whole.
+void HttpSession::send_answer(PageApiAnswer answer) {
+    const bool keep_alive = parser_->get().keep_alive() && parser_->is_done();
+    if (answer.status >= 500) spdlog::warn("{}", answer.body);
+    prepare_own_response(answer.status, std::move(answer.body), answer.content_type);
+    if (!answer.attachment.empty()) {
+        own_response_->set(http::field::content_disposition, fmt::format("attachment; filename=\"{}\"", answer.attachment));
+    }
+    write_own_response(keep_alive);
+}
+
 void HttpSession::send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie) {
+    prepare_own_response(status, std::move(body), "application/json; charset=utf-8");
+    if (!set_cookie.empty()) own_response_->set(http::field::set_cookie, set_cookie);
+    write_own_response(keep_alive);
+}
+
+// One of sluice's own answers, never cached; written by write_own_response.
+void HttpSession::prepare_own_response(unsigned status, std::string body, std::string_view content_type) {
     own_response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     auto& response = *own_response_;
-    response.set(http::field::content_type, "application/json; charset=utf-8");
+    response.set(http::field::content_type, content_type);
     response.set(http::field::cache_control, "no-store");
     if (status == 401) response.set(http::field::www_authenticate, R"(Bearer realm="sluice")");
-    if (!set_cookie.empty()) response.set(http::field::set_cookie, set_cookie);
     response.body() = std::move(body);
-    write_own_response(keep_alive);
 }
 
 // An allowed page of another origin asks first whether it may send its method and headers.

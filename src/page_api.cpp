@@ -37,7 +37,7 @@ void append_string_array(std::string& out, const std::vector<std::string>& items
     out += ']';
 }
 
-PageApiAnswer me(const ApiKey* key) {
+PageApiAnswer me(const ApiKey* key, bool store) {
     std::string body = R"({"key":)";
     body += key ? json_quote(key->name) : "null";
     body += R"(,"routes":{)";
@@ -46,34 +46,9 @@ PageApiAnswer me(const ApiKey* key) {
         fmt::format_to(std::back_inserter(body), R"("{}":{})", route, !key || key_allows_route(*key, route));
     }
     body += R"(},"doctor":)";
-    body += may_see_doctor(key) ? "true}" : "false}";
+    body += may_see_doctor(key) ? "true" : "false";
+    body += store ? R"(,"store":true})" : R"(,"store":false})";
     return {200, std::move(body)};
-}
-
-// The value of query parameter `name` (form-decoded), nullopt when absent; an error when it
-// comes twice, so sluice and the page never disagree about which one counts.
-std::optional<std::string> query_parameter(std::string_view target, std::string_view name, std::string& error) {
-    const auto question = target.find('?');
-    if (question == std::string_view::npos) return std::nullopt;
-    std::optional<std::string> value;
-    auto query = target.substr(question + 1);
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const auto pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        const auto equals = pair.find('=');
-        if (pair.substr(0, equals) != name) continue;
-        if (value) {
-            error = fmt::format("sluice: query parameter '{}' given twice", name);
-            return std::nullopt;
-        }
-        std::string raw(equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1));
-        for (char& c : raw) {
-            if (c == '+') c = ' ';
-        }
-        value = percent_decode(raw);
-    }
-    return value;
 }
 
 PageApiAnswer explain(std::string_view target, const Config& config, const ApiKey* key, const ModelFacts& facts) {
@@ -114,7 +89,7 @@ PageApiAnswer answer_page_api(std::string_view method, std::string_view target, 
         return error(404, fmt::format("sluice: no such endpoint: {}", path));
     }
     if (method != "GET" && method != "HEAD") return error(405, fmt::format("sluice: {} takes GET", path));
-    if (name == "me") return me(key);
+    if (name == "me") return me(key, config.store.enabled);
     if (name == "explain") return explain(target, config, key, facts);
     if (!may_see_doctor(key)) return error(403, fmt::format("sluice: key \"{}\" may not see the doctor's findings", key->name));
     if (!doctor) return error(500, "sluice: the doctor's facts were not gathered");

@@ -21,7 +21,6 @@ namespace {
 
 constexpr std::size_t watch_read_bytes = 4096;
 constexpr std::size_t max_rewrite_header_bytes = 4096;
-constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1) belong to one connection and are never forwarded;
 // framing headers are rewritten by the serializer for the connection the body goes out on.
@@ -61,13 +60,12 @@ void copy_end_to_end_headers(const Fields& from, Fields& to) {
 
 bool has_no_body(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
-// A body the parser refused (a bad chunk, a bad length), as opposed to a connection that broke.
-bool is_malformed(const boost::system::error_code& ec) {
+}  // namespace
+
+bool is_malformed_body(const boost::system::error_code& ec) {
     return ec && ec.category() == make_error_code(http::error::bad_chunk).category() && ec != http::error::partial_message &&
            ec != http::error::end_of_stream;
 }
-
-}  // namespace
 
 void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
                           std::string& body, std::function<void(std::string rewritten, std::string model)> then) {
@@ -200,7 +198,7 @@ std::size_t Relay::request_piece_size() const {
 
 void Relay::on_whole_body_piece(error_code ec) {
     if (ec == http::error::need_buffer) ec = {};
-    if (is_malformed(ec)) {
+    if (is_malformed_body(ec)) {
         fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
         return;
     }
@@ -279,7 +277,7 @@ void Relay::on_request_body_piece(error_code ec) {
         // incomplete, so Ollama's side is closed rather than left waiting for bytes that will
         // never come.
         upstream_.cancel();
-        if (is_malformed(ec) && phase_ == Phase::request) {
+        if (is_malformed_body(ec) && phase_ == Phase::request) {
             fail(400, fmt::format("sluice: malformed request body: {}", ec.message()));
             return;
         }

@@ -1,6 +1,8 @@
 // request_target: origin-form only, unreserved characters decoded, nothing that could route twice.
 #include "sluice/request_target.hpp"
 
+#include <fmt/format.h>
+
 namespace sluice {
 namespace {
 
@@ -77,6 +79,30 @@ std::string percent_decode(std::string_view text) {
         }
     }
     return decoded;
+}
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name, std::string& error) {
+    const auto question = target.find('?');
+    if (question == std::string_view::npos) return std::nullopt;
+    std::optional<std::string> value;
+    auto query = target.substr(question + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto equals = pair.find('=');
+        if (pair.substr(0, equals) != name) continue;
+        if (value) {
+            error = fmt::format("sluice: query parameter '{}' given twice", name);
+            return std::nullopt;
+        }
+        std::string raw(equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1));
+        for (char& c : raw) {
+            if (c == '+') c = ' ';
+        }
+        value = percent_decode(raw);
+    }
+    return value;
 }
 
 }  // namespace sluice

@@ -192,8 +192,9 @@ Server::Server(Config config, std::optional<int> inherited_listener)
         metrics_ = std::make_unique<Metrics>();
         catalog_.on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
     }
+    if (config_->store.enabled) store_ = std::make_unique<ConversationStore>(config_->store);
     const LoopServices services{state_,           catalog_, readiness_, browser_sessions_,
-                                local_names_ ? &*local_names_ : nullptr, metrics_.get()};
+                                local_names_ ? &*local_names_ : nullptr, metrics_.get(), store_.get()};
     for (unsigned i = 0; i < count; ++i) {
         auto loop = std::make_unique<Loop>(config_, services);
         try {
@@ -256,6 +257,7 @@ void Server::start() {
     spdlog::info("sluice listening on {}{} ({} event loop{}), ollama at {}", listening_on_,
                  config_->tls.context ? " for HTTPS" : "", loops_.size(), loops_.size() == 1 ? "" : "s",
                  config_->upstream.url);
+    if (store_) spdlog::info("conversations kept in {}", store_->file().string());
 }
 
 std::vector<std::string> Server::reload(Config next) {
@@ -281,6 +283,8 @@ void Server::wait() {
 void Server::stop() {
     stop_loops();
     wait();
+    // The jobs still queued run and post their answers to the stopped loops, which drop them.
+    if (store_) store_->stop();
 }
 
 void Server::stop_loops() {

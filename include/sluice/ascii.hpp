@@ -14,6 +14,7 @@ constexpr bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f
 constexpr bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 inline std::string ascii_lowercase(std::string_view text) {
     std::string lower(text);

@@ -211,6 +211,15 @@ struct TlsConfig {
     bool operator==(const TlsConfig&) const = default;
 };
 
+// The page's conversations on the server (conversation_store.hpp): one SQLite file.
+struct StoreConfig {
+    bool enabled = true;        // `store: off`: chats stay in each browser's storage
+    std::string path;           // "": conversations.db in the state directory (conversation_store_file)
+    std::size_t max_bytes = 0;  // the file's cap (0: the disk's); past it writes are refused (507)
+
+    bool operator==(const StoreConfig&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 
 struct Config {
@@ -231,6 +240,7 @@ struct Config {
     AuthConfig auth;
     CorsConfig cors;
     TlsConfig tls;
+    StoreConfig store;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;
@@ -256,8 +266,8 @@ std::size_t parse_size(std::string_view text);                    // "65536", "6
 void validate_log_level(std::string_view level);
 
 // A reload (SIGHUP) applies every key except these, which the listeners, event loops and upstream
-// connections are built from at start. Returns the keys that differ ("listen", "upstream",
-// "threads", "upstream_pool") so the reload can say a restart is needed.
+// connections and the conversation store are built from at start. Returns the keys that differ
+// ("listen", "upstream", "threads", "upstream_pool", "store") so the reload can say a restart is needed.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 // `next` with the restart-only keys of `running`: what a reload actually puts in force.
 Config with_restart_only_keys_of(const Config& running, Config next);

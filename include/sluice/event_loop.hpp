@@ -21,6 +21,7 @@ namespace sluice {
 class HttpSession;
 class WsSession;
 class Metrics;
+class ConversationStore;
 
 // What the server shares with every loop, read-mostly: counters and the drain flag.
 struct ServerState {
@@ -38,6 +39,7 @@ struct LoopServices {
     BrowserSessions& browser_sessions;
     const LocalNames* local_names;     // set while sluice listens on loopback: a Host must then name this machine
     Metrics* metrics;                  // null when metrics.path is ""
+    ConversationStore* store;          // null with store: off
 };
 
 struct EventLoop {

@@ -10,12 +10,14 @@
 #include "sluice/client_stream.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/metrics.hpp"
+#include "sluice/page_api.hpp"
 #include "sluice/relay.hpp"
 #include "sluice/router.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +45,8 @@ private:
     void on_exchange_done(RelayResult result);
     void send_error(unsigned status, std::string_view message, bool keep_alive);
     void send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie = {});
+    void send_answer(PageApiAnswer answer);
+    void prepare_own_response(unsigned status, std::string body, std::string_view content_type);
     void answer_preflight();
     void write_own_response(bool keep_alive);
     void begin_exchange();
@@ -54,6 +58,9 @@ private:
     void serve_session(Handler handler);
     void serve_metrics();
     void serve_page_api(const ApiKey* key);
+    void serve_conversations(const ApiKey* key);
+    void read_body(std::function<void(std::string)> then);
+    void read_body_piece(std::shared_ptr<std::string> body, std::function<void(std::string)> then);
     bool takes_get_or_head(bool keep_alive);
     void close();
     void drain();

@@ -15,13 +15,20 @@
 namespace sluice {
 
 struct PageApiAnswer {
+    PageApiAnswer(unsigned status_, std::string body_, std::string_view content_type_ = "application/json; charset=utf-8",
+                  std::string attachment_ = {})
+        : status(status_), body(std::move(body_)), content_type(content_type_), attachment(std::move(attachment_)) {}
+
     unsigned status = 200;
-    std::string body;  // JSON: the answer, or {"error": ...}
+    std::string body;  // JSON: the answer, or {"error": ...} (Markdown for a conversation exported so)
+    std::string_view content_type;
+    std::string attachment;  // a file name: the browser saves the body (Content-Disposition)
 };
 
 // GET /_sluice/api/me
-//   {"key": "alice" | null, "routes": {"/api/chat": true, "/api/pull": false, ...}, "doctor": true}
-//   for the Ollama routes the page uses; null key when authentication is off.
+//   {"key": "alice" | null, "routes": {"/api/chat": true, "/api/pull": false, ...}, "doctor": true,
+//    "store": true} for the Ollama routes the page uses; null key when authentication is off;
+//   store: whether conversations are kept on the server (conversation_api.hpp answers for them).
 // GET /_sluice/api/explain?model=M[&route=/api/generate]
 //   {"model": "<what runs>", "changes": [...], "reasons": [...]}: the rewriter run on a chat
 //   (or generate) request for M with the catalog's facts; 403 for a model the key may not use.

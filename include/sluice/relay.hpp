@@ -25,6 +25,11 @@ namespace sluice {
 
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
 
+// What a client that sent `Expect: 100-continue` waits for before it sends the body.
+inline constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+// A body the parser refused (a bad chunk, a bad length), as opposed to a connection that broke.
+bool is_malformed_body(const boost::system::error_code& ec);
+
 // What the relay borrows from the client's session for one exchange.
 struct ClientSide {
     ClientStream& stream;

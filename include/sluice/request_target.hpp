@@ -9,6 +9,7 @@
 // The normalized target is then what sluice routes on, authorizes and sends to Ollama.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,5 +28,10 @@ std::string_view target_path(std::string_view target);
 
 // Every %XX decoded (a name in a path, such as /v1/models/<model>); bad escapes are kept.
 std::string percent_decode(std::string_view text);
+
+// The value of query parameter `name` in `target` (form-decoded: '+' is a space), nullopt when
+// absent; `error` is set when it comes twice, so sluice and the page never disagree about which
+// one counts.
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name, std::string& error);
 
 }  // namespace sluice

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "sluice/config.hpp"
+#include "sluice/conversation_store.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/health.hpp"
 #include "sluice/metrics.hpp"
@@ -83,6 +84,7 @@ private:
     // What the loops share (LoopServices), declared before them so that it outlives them.
     ServerState state_;
     std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""
+    std::unique_ptr<ConversationStore> store_;  // null with store: off; stopped before the loops go
     BrowserSessions browser_sessions_;
     std::optional<LocalNames> local_names_;  // when listening on loopback
     std::vector<std::unique_ptr<Loop>> loops_;

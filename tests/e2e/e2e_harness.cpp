@@ -21,9 +21,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <span>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -83,6 +85,14 @@ rewrite:
     config.upstream = sluice::parse_upstream_url(ollama.url());
     config.log.access = false;
     if (const char* dir = std::getenv("SLUICE_UI_DIR")) config.ui.dir = dir;  // a page built apart (UI work)
+    // The conversation store in a directory of this run's own, gone when the harness ends.
+    std::string store_dir = (std::filesystem::temp_directory_path() / "sluice-e2e-XXXXXX").string();
+    if (!::mkdtemp(store_dir.data())) throw std::runtime_error("cannot make a directory for the conversation store");
+    const struct RemoveAtExit {
+        std::string dir;
+        ~RemoveAtExit() { std::filesystem::remove_all(dir); }
+    } remove_store{store_dir};
+    config.store.path = store_dir + "/conversations.db";
     sluice::Server server(config);
     server.start();
     std::cout << "port " << server.port() << std::endl;

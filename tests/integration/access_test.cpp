@@ -132,7 +132,7 @@ rewrite:
     EXPECT_EQ(me.status, 200u);
     EXPECT_EQ(me.header("Content-Type"), "application/json; charset=utf-8");
     EXPECT_EQ(me.body, R"({"key":"phone","routes":{"/api/chat":true,"/api/tags":true,"/api/ps":true,)"
-                       R"("/api/show":true,"/api/pull":false,"/api/delete":false},"doctor":false})");
+                       R"("/api/show":true,"/api/pull":false,"/api/delete":false},"doctor":false,"store":false})");
     EXPECT_EQ(request("GET", "/_sluice/api/me").status, 401u);
     // The catalog's first answer is awaited, as a proxied request awaits it.
     const auto plan = request("GET", "/_sluice/api/explain?model=qwen3%3A14b", {}, bearer(phone_key));

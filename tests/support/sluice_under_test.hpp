@@ -1,5 +1,6 @@
 // sluice_under_test: what every integration test starts from: the fake Ollama on loopback and
-// sluice's Server in front of it, listening on 127.0.0.1 (an ephemeral port), access log off.
+// sluice's Server in front of it, listening on 127.0.0.1 (an ephemeral port), access log off,
+// no conversation store unless the test gives it a file.
 #pragma once
 
 #include "fake_ollama.hpp"
@@ -22,6 +23,7 @@ protected:
         config.listen = {"127.0.0.1", 0};
         config.upstream = parse_upstream_url(upstream.empty() ? std::string_view(ollama.url()) : upstream);
         config.log.access = false;
+        if (config.store.path.empty()) config.store.enabled = false;  // a store only where a test names its file
         return config;
     }
     // Starts sluice with `config` made local(), in place of the one running, if any.

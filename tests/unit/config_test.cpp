@@ -516,7 +516,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls)"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections': did you mean 'max_connections'? (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -566,10 +566,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, got a list"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, got \"hello\""},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found: a '[' or '{' opened above is not closed\n"
@@ -1054,21 +1054,46 @@ TEST(LoadConfigFile, ShippedRewriteExampleIsValid) {
     EXPECT_EQ(config.rewrite.models[1].options.size(), 1u);
 }
 
+// --- store -------------------------------------------------------------------------------------
+
+TEST(StoreConfig, OnByDefaultOffByAWordOrAFileAndACap) {
+    EXPECT_TRUE(Config{}.store.enabled);
+    EXPECT_TRUE(Config{}.store.path.empty());
+    EXPECT_FALSE(parse_config("store: off\n", "s.yaml").store.enabled);
+    const auto store = parse_config("store:\n  path: /srv/chats.db\n  max_bytes: 2GiB\n", "s.yaml").store;
+    EXPECT_TRUE(store.enabled);
+    EXPECT_EQ(store.path, "/srv/chats.db");
+    EXPECT_EQ(store.max_bytes, 2ull << 30);
+    const auto error_of = [](std::string_view yaml) {
+        try {
+            parse_config(yaml, "s.yaml");
+        } catch (const ConfigError& error) {
+            return std::string(error.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(error_of("store: maybe\n").find("expected off, or a mapping"), std::string::npos) << error_of("store: maybe\n");
+    EXPECT_NE(error_of("store:\n  path: /srv/\n").find("name the file"), std::string::npos);
+    EXPECT_NE(error_of("store:\n  max_bytes: 1KiB\n").find("store.max_bytes"), std::string::npos);
+    EXPECT_NE(error_of("store:\n  paht: /x.db\n").find("path"), std::string::npos);
+}
+
 // --- reload ------------------------------------------------------------------------------------
 
 TEST(Reload, RestartOnlyKeysAreNamedAndKeptAtTheirRunningValues) {
     const Config running = parse_config("listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:11434\n", "a.yaml");
     const Config next = parse_config(
         "listen: 127.0.0.1:9090\nupstream: http://127.0.0.1:11435\nthreads: 3\n"
-        "upstream_pool: {max_idle: 4}\ntimeouts: {client_header: 5s}\nlog: {level: debug}\n",
+        "upstream_pool: {max_idle: 4}\ntimeouts: {client_header: 5s}\nlog: {level: debug}\nstore: off\n",
         "b.yaml");
     EXPECT_EQ(restart_only_changes(running, next),
-              (std::vector<std::string>{"listen", "upstream", "threads", "upstream_pool"}));
+              (std::vector<std::string>{"listen", "upstream", "threads", "upstream_pool", "store"}));
     const Config applied = with_restart_only_keys_of(running, next);
     EXPECT_EQ(applied.listen, running.listen);
     EXPECT_EQ(applied.upstream, running.upstream);
     EXPECT_EQ(applied.threads, running.threads);
     EXPECT_EQ(applied.upstream_pool, running.upstream_pool);
+    EXPECT_EQ(applied.store, running.store);
     EXPECT_EQ(applied.timeouts.client_header, std::chrono::seconds(5));  // the rest is the new file's
     EXPECT_EQ(applied.log.level, "debug");
 }

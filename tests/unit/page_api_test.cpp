@@ -46,10 +46,10 @@ TEST(PageApi, MeSaysWhichOfThePagesRoutesTheKeyMayUse) {
     const auto answer = ask("/_sluice/api/me", phone);
     EXPECT_EQ(answer.status, 200u);
     EXPECT_EQ(answer.body, R"({"key":"phone","routes":{"/api/chat":true,"/api/tags":true,"/api/ps":true,)"
-                           R"("/api/show":true,"/api/pull":false,"/api/delete":false},"doctor":false})");
+                           R"("/api/show":true,"/api/pull":false,"/api/delete":false},"doctor":false,"store":true})");
     const auto open = ask("/_sluice/api/me");  // authentication off: everything
     EXPECT_EQ(open.body, R"({"key":null,"routes":{"/api/chat":true,"/api/tags":true,"/api/ps":true,)"
-                         R"("/api/show":true,"/api/pull":true,"/api/delete":true},"doctor":true})");
+                         R"("/api/show":true,"/api/pull":true,"/api/delete":true},"doctor":true,"store":true})");
 }
 
 TEST(PageApi, ExplainNamesTheModelThatWillRunAndTheSettingsItGets) {
