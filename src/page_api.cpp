@@ -21,6 +21,7 @@ namespace {
 constexpr std::array<std::string_view, 6> page_routes{"/api/chat", "/api/tags", "/api/ps",
                                                       "/api/show", "/api/pull", "/api/delete"};
 constexpr std::size_t max_model_name = 1024;
+constexpr std::size_t max_options = 4096;
 constexpr std::string_view doctor_path = "/_sluice/api/doctor";
 
 // The doctor's fixes are the admin's: keys that may use everything.
@@ -64,8 +65,21 @@ PageApiAnswer explain(std::string_view target, const Config& config, const ApiKe
     if (key && !key_allows_model(*key, *model)) {
         return error(403, fmt::format("sluice: key \"{}\" may not use model \"{}\"", key->name, *model));
     }
+    // The chat's own options (the page's per-chat parameters), so forced and default options
+    // show as they will apply.
+    const auto options = query_parameter(target, "options", error_message);
+    if (!error_message.empty()) return error(400, error_message);
+    if (options) {
+        simdjson::dom::parser parser;
+        simdjson::dom::object object;
+        if (options->size() > max_options || parser.parse(*options).get(object)) {
+            return error(400, fmt::format("sluice: options is a JSON object of at most {} bytes", max_options));
+        }
+    }
     // A one-message chat stands in for the page's: the rules match on the model and the route.
-    const std::string request = R"({"model":)" + json_quote(*model) + R"(,"messages":[{"role":"user","content":"hi"}]})";
+    std::string request = R"({"model":)" + json_quote(*model) + R"(,"messages":[{"role":"user","content":"hi"}])";
+    if (options) request += R"(,"options":)" + *options;
+    request += '}';
     const RewriteResult result = rewrite_request("/api/chat", request, config.rewrite, facts);
     std::string runs = *model;
     for (const auto& change : result.changes) {

@@ -29,9 +29,10 @@ struct PageApiAnswer {
 //   {"key": "alice" | null, "routes": {"/api/chat": true, "/api/pull": false, ...}, "doctor": true,
 //    "store": true} for the Ollama routes the page uses; null key when authentication is off;
 //   store: whether conversations are kept on the server (conversation_api.hpp answers for them).
-// GET /_sluice/api/explain?model=M[&route=/api/generate]
+// GET /_sluice/api/explain?model=M[&options={"num_ctx":4096,...}]
 //   {"model": "<what runs>", "changes": [...], "reasons": [...]}: the rewriter run on a chat
-//   (or generate) request for M with the catalog's facts; 403 for a model the key may not use.
+//   for M (with the chat's own options, a JSON object) with the catalog's facts; 403 for a
+//   model the key may not use.
 // GET /_sluice/api/doctor
 //   doctor_report_json: Ollama's facts and the findings, for keys with `routes: all` (the fixes
 //   are the admin's). sluice's server does not read Ollama's environment (`sluice doctor` does).

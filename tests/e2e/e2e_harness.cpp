@@ -4,13 +4,16 @@
 // (127.0.0.1 unless given), [--tls=<dir>:<name>] (HTTPS with `sluice cert`'s files, made in
 // <dir> for <name> and 127.0.0.1), then <name>:<key>[:<routes>[:<model glob>]] for each API key
 // (auth.keys, hashed here). SLUICE_UI_DIR in the environment serves the page from that
-// directory (ui.dir) instead of the embedded one, for UI work without a C++ build.
+// directory (ui.dir) instead of the embedded one, for UI work without a C++ build. The
+// conversation store is a file in a temporary directory of the run's own.
 //   knobs <token_interval_ms> <tokens> [text<TAB>text...]   the next replies' pace and content
 //                                                         (\n in a text is a newline)
+//   vision                                                /api/tags lists qwen2.5vl:7b too (a vision card)
 //   cancelled                                             streams the fake saw cancelled
 //   last-chat                                             the body of the newest /api/chat request
 //   quit
 #include "fake_ollama.hpp"
+#include "fixtures.hpp"
 
 #include "sluice/access_control.hpp"
 #include "sluice/server.hpp"
@@ -52,6 +55,15 @@ std::string auth_yaml(std::span<char*> keys) {
         if (!models.empty()) yaml += "      models: [\"" + models + "\"]\n";
     }
     return yaml;
+}
+
+// tags.json with qwen2.5vl:7b first in its list.
+std::string with_vision_model(std::string tags) {
+    constexpr std::string_view list = R"({"models":[)";
+    tags.insert(list.size(), R"({"name":"qwen2.5vl:7b","model":"qwen2.5vl:7b","modified_at":"2025-05-03T10:00:00.000000000Z",)"
+                             R"("size":6000000000,"digest":"5a2b","details":{"parent_model":"","format":"gguf","family":"qwen25vl",)"
+                             R"("families":["qwen25vl"],"parameter_size":"8.3B","quantization_level":"Q4_K_M"}},)");
+    return tags;
 }
 
 }  // namespace
@@ -97,6 +109,7 @@ rewrite:
     server.start();
     std::cout << "port " << server.port() << std::endl;
 
+    std::string tags_json;  // "": the fixture's
     std::string line;
     while (std::getline(std::cin, line)) {
         std::istringstream command(line);
@@ -104,12 +117,20 @@ rewrite:
         command >> verb;
         if (verb == "knobs") {
             sluice::test::FakeOllamaKnobs knobs;
+            knobs.tags_json = tags_json;
             long interval_ms = 0;
             command >> interval_ms >> knobs.tokens;
             knobs.token_interval = std::chrono::milliseconds(interval_ms);
             command.get();  // the space before the texts
             std::string text;
             while (std::getline(command, text, '\t')) knobs.texts.push_back(unescape_newlines(text));
+            ollama.set_knobs(knobs);
+            std::cout << "ok" << std::endl;
+        } else if (verb == "vision") {
+            // From now on /api/tags also lists a vision model (its /api/show card says "vision").
+            tags_json = with_vision_model(sluice::test::fixture("tags.json"));
+            sluice::test::FakeOllamaKnobs knobs;
+            knobs.tags_json = tags_json;
             ollama.set_knobs(knobs);
             std::cout << "ok" << std::endl;
         } else if (verb == "cancelled") {

@@ -63,6 +63,14 @@ constexpr std::string_view embedding_show_json =
     R"("nomic-bert.embedding_length":768,"nomic-bert.attention.head_count":12},"capabilities":["embedding"],)"
     R"("modified_at":"2025-04-01T10:00:00Z"})";
 
+// /api/show for a vision model (qwen2.5vl), cut down to what clients read.
+constexpr std::string_view vision_show_json =
+    R"({"license":"Apache-2.0","modelfile":"","parameters":"","template":"{{ .Prompt }}",)"
+    R"("details":{"parent_model":"","format":"gguf","family":"qwen25vl","families":["qwen25vl"],)"
+    R"("parameter_size":"8.3B","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"qwen25vl",)"
+    R"("general.parameter_count":8292166656,"qwen25vl.context_length":128000},"capabilities":["completion","vision"],)"
+    R"("modified_at":"2025-05-03T10:00:00Z"})";
+
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
 
@@ -661,7 +669,10 @@ private:
         if (path == "/") return Reply{200, "text/plain; charset=utf-8", "Ollama is running", {}};
         if (path == "/api/version") return json_reply(200, R"({"version":"0.12.6"})");
         if (path == "/api/status") return json_reply(200, R"({"cloud":{"disabled":false,"source":"default"}})");
-        if (path == "/api/tags") return json_reply(200, shared_.tags_json);
+        if (path == "/api/tags") {
+            auto installed = shared_.current_knobs().tags_json;
+            return json_reply(200, installed.empty() ? shared_.tags_json : std::move(installed));
+        }
         if (path == "/api/ps") {
             auto running = shared_.current_knobs().ps_json;
             return json_reply(200, running.empty() ? shared_.ps_json : std::move(running));
@@ -696,8 +707,9 @@ private:
         if (!model || model->empty()) return json_reply(400, R"({"error":"model is required"})");
         if (is_missing_model(*model)) return json_reply(404, error_body(false, 404, "model '" + *model + "' not found"));
         if (path == "/api/show") {
-            // An embedding model's card says so, as Ollama's does; every other model is Qwen3-14B.
+            // An embedding or vision model's card says so, as Ollama's does; every other model is Qwen3-14B.
             if (model->find("embed") != std::string::npos) return json_reply(200, std::string(embedding_show_json));
+            if (model->find("vl") != std::string::npos) return json_reply(200, std::string(vision_show_json));
             return json_reply(200, shared_.show_json);
         }
         if (path == "/api/delete") return Reply{200, {}, {}, {}};

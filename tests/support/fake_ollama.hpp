@@ -56,6 +56,8 @@ struct FakeOllamaKnobs {
     bool send_continue = true;
     // When set, what /api/ps answers instead of tests/fixtures/ps.json (a model partly on the CPU).
     std::string ps_json{};
+    // When set, what /api/tags answers instead of tests/fixtures/tags.json (a vision model too).
+    std::string tags_json{};
 };
 
 class FakeOllama {

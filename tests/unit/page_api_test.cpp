@@ -58,6 +58,9 @@ TEST(PageApi, ExplainNamesTheModelThatWillRunAndTheSettingsItGets) {
     EXPECT_TRUE(answer.body.starts_with(R"({"model":"qwen3:14b-q8_0","changes":["model=qwen3:14b-q8_0","num_ctx=)"))
         << answer.body;
     EXPECT_NE(answer.body.find(R"("reasons":[")"), std::string::npos) << answer.body;
+    // The chat's own num_ctx is kept: a rule's options are defaults, so only the model changes.
+    const auto own = ask("/_sluice/api/explain?model=qwen3%3A14b&options=%7B%22num_ctx%22%3A4096%7D");
+    EXPECT_TRUE(own.body.starts_with(R"({"model":"qwen3:14b-q8_0","changes":["model=qwen3:14b-q8_0"],)")) << own.body;
     const auto untouched = ask("/_sluice/api/explain?model=llama3.2:3b");
     EXPECT_EQ(untouched.body, R"({"model":"llama3.2:3b","changes":[],"reasons":["no rule matches model \"llama3.2:3b\""]})");
 }
@@ -73,6 +76,11 @@ TEST(PageApi, HostileQueriesGetAClearError) {
     EXPECT_EQ(ask("/_sluice/api/explain?model=%FF%FE").body, R"({"error":"sluice: the model name is not UTF-8"})");
     EXPECT_EQ(ask("/_sluice/api/explain?model=a%0Ab").status, 400u);
     EXPECT_EQ(ask("/_sluice/api/explain?model=" + std::string(2000, 'a')).status, 400u);
+    const std::string options_error = R"({"error":"sluice: options is a JSON object of at most 4096 bytes"})";
+    EXPECT_EQ(ask("/_sluice/api/explain?model=a&options=%5B1%5D").body, options_error);
+    EXPECT_EQ(ask("/_sluice/api/explain?model=a&options=%7B%22a%22").body, options_error);
+    EXPECT_EQ(ask("/_sluice/api/explain?model=a&options=%7B%22a%22:1%7D%7D").body, options_error);
+    EXPECT_EQ(ask("/_sluice/api/explain?model=a&options=%7B%22a%22:%22" + std::string(5000, 'x') + "%22%7D").body, options_error);
     EXPECT_EQ(error_of(ask("/_sluice/api/explain?model=llama3.2", phone)),
               std::pair(403u, std::string(R"({"error":"sluice: key \"phone\" may not use model \"llama3.2\""})")));
     EXPECT_EQ(ask("/_sluice/api/explain?model=qwen3:14b", phone).status, 200u);
