@@ -276,6 +276,19 @@ TEST_F(ConversationStoreTest, ANewerSchemaIsRefusedAtStartWithWhatToDo) {
     }
 }
 
+TEST_F(ConversationStoreTest, AStoreThatCannotBeOpenedStopsTheStartWithWhatToDo) {
+    std::ofstream(dir_ / "a-file") << "not a directory";
+    try {
+        start_yaml(fmt::format("store:\n  path: {}\n", (dir_ / "a-file" / "conversations.db").string()));
+        FAIL() << "sluice started without its conversation store";
+    } catch (const std::runtime_error& error) {
+        const std::string what = error.what();
+        EXPECT_TRUE(what.starts_with("cannot open the conversation store " + (dir_ / "a-file" / "conversations.db").string()))
+            << what;
+        EXPECT_TRUE(what.ends_with("(set store.path to a writable file, or store: off to keep chats in each browser)")) << what;
+    }
+}
+
 // The real binary, killed (SIGKILL) while conversations are being written, then started again on
 // the same file: every conversation it acknowledged is there, whole.
 TEST_F(ConversationStoreTest, AKilledSluiceRestartsWithEveryAcknowledgedConversation) {
