@@ -188,7 +188,8 @@ await runScenario(sluice, async () => {
   await page.locator("#conversations li span", { hasText: "stream while I look elsewhere" }).click();
   check(await lastReply.evaluate((reply) => reply.classList.contains("stopped")), "that reply is marked as stopped");
 
-  // 9. System prompt and think switch go into the request; regenerate replaces the last reply.
+  // 9. System prompt and think switch go into the request; regenerate shows a new reply in place
+  // of the last, which it keeps as an earlier version (‹ 2/2 ›).
   const lastChat = async () => JSON.parse(await command("last-chat"));
   const finished = (text) => async () => ((await replyText()) ?? "").includes(text) && (await page.locator("#stop").isHidden());
   await page.click("#new-chat");
@@ -209,10 +210,11 @@ await runScenario(sluice, async () => {
   await until("the regenerated reply", finished("second take"));
   request = await lastChat();
   check(!("think" in request), "think auto leaves \"think\" out");
-  check((await page.locator(".message.assistant").count()) === 1 && !(await replyText()).includes("first take"),
-        "regenerate replaces the last reply");
+  check((await page.locator(".message.assistant").count()) === 1 && !(await replyText()).includes("first take") &&
+        (await lastReply.locator(".place").textContent()) === "2/2", "regenerate replaces the last reply, keeping it as version 1/2");
 
-  // 10. Edit-and-resend: the edited message replaces the old one and everything after it.
+  // 10. Edit-and-resend: the edited message replaces the old one and everything after it, which
+  // stays as an earlier branch (‹ 2/2 ›).
   await page.click(".message.user .edit");
   check((await page.inputValue("#input")) === "with system", "edit puts the message back in the composer");
   await page.selectOption("#think", "on");
@@ -221,8 +223,9 @@ await runScenario(sluice, async () => {
   await until("the reply to the edited message", finished("second take"));
   request = await lastChat();
   check((await userCount()) === 1 && (await page.locator(".message.user .body").textContent()) === "edited question" &&
-        request.messages.at(-1).content === "edited question" && request.think === true,
-        "edit-and-resend sends the edited message in place of the old one (think on: \"think\":true)");
+        request.messages.at(-1).content === "edited question" && request.think === true &&
+        (await page.locator(".message.user .place").textContent()) === "2/2",
+        "edit-and-resend sends the edited message in place of the old one, kept as branch 1/2 (think on: \"think\":true)");
 
   // 11. A code block has a copy button that puts its text on the clipboard (at a LAN name, without
   // navigator.clipboard). The test reads the clipboard from a page at 127.0.0.1, which has it.
@@ -258,8 +261,9 @@ await runScenario(sluice, async () => {
   await page.press(".rename-field", "Enter");
   check((await page.locator("#conversations li span").first().textContent()) === "Renamed chat", "a conversation can be renamed");
   await page.fill("#search", "EDITED question");
-  check((await page.locator("#conversations li").count()) === 1 &&
-        (await page.locator("#conversations li span").textContent()) === "Renamed chat", "search finds a chat by its messages");
+  await until("the search (sluice's, once the typing pauses)", async () => (await page.locator("#conversations li").count()) === 1 &&
+        (await page.locator("#conversations li span").textContent()) === "Renamed chat");
+  check(true, "search finds a chat by its messages");
   await page.fill("#search", "");
 
   await page.screenshot({ path: path.join(outDir, "chat.png"), fullPage: true });
@@ -317,12 +321,14 @@ await runScenario(sluice, async () => {
   await phone.fill("#input", "first line");
   await phone.press("#input", "Enter");
   await phone.locator("#input").pressSequentially("second line");
-  check((await phone.locator(".message.user").count()) === 0 && (await phone.inputValue("#input")) === "first line\nsecond line",
+  // (The phone opens on the newest chat sluice keeps, the desktop's: what it sends goes after that.)
+  check((await phone.locator(".message.user", { hasText: "first line" }).count()) === 0 &&
+        (await phone.inputValue("#input")) === "first line\nsecond line",
         "on a touch keyboard Enter inserts a new line");
   await command("knobs 10 2 phone reply");
   await phone.tap("#send");
-  await until("the phone's reply", async () => ((await phone.locator(".message.assistant .body").textContent()) ?? "").includes("phone reply"));
-  check((await phone.locator(".message.user .body").textContent()) === "first line\nsecond line", "the Send button sends it");
+  await until("the phone's reply", async () => ((await phone.locator(".message.assistant .body").last().textContent()) ?? "").includes("phone reply"));
+  check((await phone.locator(".message.user .body").last().textContent()) === "first line\nsecond line", "the Send button sends it");
 
   const manifestHref = await phone.locator('link[rel="manifest"]').getAttribute("href");
   const manifest = await phone.evaluate(async (href) => {

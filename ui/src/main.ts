@@ -2,19 +2,14 @@
 // tagged with the chat's id), to Ollama's plain HTTP API through sluice for /api/tags,
 // /api/ps, /api/show and /api/pull, and to sluice's own /_sluice/api/ for what the key may do
 // and what the rewriter will run. When sluice wants an API key (a 401), the page shows a login view; the
-// key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie.
+// key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie. The
+// chats are kept by sluice when it has a conversation store (store.ts), else in localStorage.
 import "./style.css";
+import { newBranch, newId, newVersion, placeOf, switchTo, type Conversation, type Message } from "./conversation";
 import { MarkdownView, warmUp } from "./markdown_view";
 import { loadMath } from "./math";
-import { formatStats, splitThinking, type Stats } from "./render";
-
-// `stopped`: the reader stopped the reply (it is incomplete, and says so).
-interface Message { role: "user" | "assistant"; content: string; thinking?: string; stats?: Stats; error?: string; stopped?: boolean }
-interface Conversation { id: string; title: string; system?: string; messages: Message[] }
-
-// An id for a chat or a request. Not crypto.randomUUID: that exists only in a secure context
-// (https or localhost), and the page is also opened over plain http from other devices.
-const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+import { formatStats, splitThinking } from "./render";
+import { exportAllPath, exportPath, importConversations, importLocal, Store } from "./store";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelSelect = $<HTMLSelectElement>("model");
@@ -39,13 +34,25 @@ const menuButton = $<HTMLButtonElement>("menu");
 const sidebar = $<HTMLElement>("sidebar");
 const jumpButton = $<HTMLButtonElement>("jump");
 const notice = $<HTMLParagraphElement>("notice");
+const savedLine = $<HTMLSpanElement>("saved");
+const transferBox = $<HTMLDetailsElement>("transfer");
+const exportCurrent = $<HTMLParagraphElement>("export-current");
+const exportJson = $<HTMLAnchorElement>("export-json");
+const exportMarkdown = $<HTMLAnchorElement>("export-markdown");
+const importFile = $<HTMLInputElement>("import-file");
+const transferStatus = $<HTMLParagraphElement>("transfer-status");
 
-// --- conversations, kept in localStorage -------------------------------------------------------
+// --- conversations: in sluice's store when it has one (store.ts), else in localStorage ---------
 
 const storageKey = "sluice.conversations";
-let conversations: Conversation[] = JSON.parse(localStorage.getItem(storageKey) ?? "[]");
+let conversations: Conversation[] = JSON.parse(localStorage.getItem(storageKey) ?? "[]");  // the sidebar's list
 let current: Conversation = conversations[0] ?? newConversation();
-let editFrom: number | undefined;  // the user message being edited: it and all after it are replaced
+let editFrom: number | undefined;  // the user message being edited: a new branch starts there
+let store: Store | undefined;  // sluice's store, once /_sluice/api/me has said there is one
+let storeKey: string | null | undefined;  // the API key's name the store is used for
+let more: string | null = null;  // where the store's next page of the list starts
+let found: Conversation[] | undefined;  // the store's answer to the search box's words
+const streamingSaveMs = 3000;  // while a reply streams, a restart loses at most its last seconds
 
 function newConversation(): Conversation {
   const conversation = { id: newId(), title: "New chat", messages: [] };
@@ -53,9 +60,16 @@ function newConversation(): Conversation {
   return conversation;
 }
 
+// A chat with nothing in it yet (one the store listed but the page has not loaded may have anything).
+const isBlank = (conversation: Conversation) =>
+  !store?.needsLoad(conversation) && !conversation.messages.length && !conversation.system;
+
+// The chat on screen takes changes unless a reply streams into it or it is still loading.
+const changeable = () => inFlight?.conversation !== current && !store?.needsLoad(current);
+
 function select(conversation: Conversation) {
   current = conversation;
-  editFrom = undefined;
+  endEdit();
   views = new Map();
   following = true;
   showAll();
@@ -66,6 +80,23 @@ function select(conversation: Conversation) {
   } else {
     showNotice("");
   }
+  void open(conversation);
+}
+
+// Whether the page has all of `conversation`: a chat the store listed is loaded first.
+async function loaded(conversation: Conversation): Promise<boolean> {
+  if (!store?.needsLoad(conversation)) return true;
+  try {
+    await store.load(conversation);
+    return true;
+  } catch (error) {
+    showNotice(`Cannot open “${conversation.title}”: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+async function open(conversation: Conversation) {
+  if (store?.needsLoad(conversation) && (await loaded(conversation)) && conversation === current) showAll();
 }
 
 function showNotice(text: string) {
@@ -73,8 +104,103 @@ function showNotice(text: string) {
   notice.hidden = !text;
 }
 
-function save() {
-  localStorage.setItem(storageKey, JSON.stringify(conversations));
+// `conversation` changed: sluice's store gets it soon (in `delayMs`), or this browser's
+// localStorage at once, with all the others.
+function save(conversation: Conversation, delayMs?: number) {
+  if (store) store.save(conversation, delayMs);
+  else localStorage.setItem(storageKey, JSON.stringify(conversations));
+}
+
+// sluice keeps the chats (its store is on): what this browser kept goes there once, then the
+// sidebar lists the store's chats. Another key logging in gets its own.
+async function useStore(key: string | null) {
+  if (key === storeKey) return;
+  storeKey = key;
+  try {
+    await importLocal(call, storageKey);
+  } catch (error) {
+    storeKey = undefined;  // tried again at the next login or load
+    showNotice(`Your chats stay in this browser only: sluice could not take them (${(error as Error).message}).`);
+    return;
+  }
+  const previous = store;
+  previous?.close();
+  store = new Store(key, call, { inUse: (c) => c === inFlight?.conversation, trouble: onTrouble });
+  if (previous) {  // another key's chats leave the page
+    conversations = [];
+    select(newConversation());
+  } else if (!isBlank(current)) {
+    store.hold(current);
+  }
+  conversations = [...store.restoreUnsaved(), current];
+  await listConversations();
+  // The page opened on a blank chat while the list came: the newest chat is opened instead.
+  const newest = conversations.find((c) => c !== current);
+  if (newest && isBlank(current)) {
+    conversations = conversations.filter((c) => c !== current);
+    select(newest);
+  }
+}
+
+// The sidebar's list from the store: its newest chats (`after`: the next page of them), and on
+// top those it does not list (yet): a new chat, one not saved yet, the one on screen.
+async function listConversations(after?: string) {
+  const source = store;
+  if (!source) return;
+  try {
+    const listing = await source.list(after);
+    if (source !== store) return;  // another key logged in meanwhile
+    if (after) {
+      conversations.push(...listing.conversations.filter((c) => !conversations.includes(c)));
+    } else {
+      const listed = new Set(listing.conversations);
+      const unlisted = conversations.filter((c) => !listed.has(c) && (c === current || c === inFlight?.conversation || source.pending(c)));
+      conversations = [...unlisted, ...listing.conversations];
+      void open(current);  // changed on another device
+    }
+    more = listing.next;
+    showConversations();
+  } catch (error) {
+    showNotice(`Cannot list the chats kept by sluice: ${(error as Error).message}`);
+  }
+}
+
+// A save or delete in the store failed, or went through after failing.
+function onTrouble(conversation: Conversation, deleting: boolean) {
+  const error = store?.unsavedError(conversation);
+  if (deleting && error) showNotice(`“${conversation.title}” is not deleted in sluice yet: ${error} (trying again)`);
+  showConversations();
+  showSaved();
+}
+
+// Said while the chat on screen is not in the store as it is (saving it is tried again).
+function showSaved() {
+  const error = store?.unsavedError(current);
+  savedLine.hidden = error === undefined;
+  savedLine.textContent = error === undefined ? "" : `not saved yet: ${error} (trying again)`;
+}
+
+// The search box asks the store once the typing pauses. Until it answers, and without a store,
+// the page searches the chats it has.
+let searchTimer: ReturnType<typeof setTimeout> | undefined;
+
+function onSearchInput() {
+  found = undefined;
+  showConversations();
+  clearTimeout(searchTimer);
+  if (store && searchInput.value.trim()) searchTimer = setTimeout(() => void search(), 300);
+}
+
+async function search() {
+  const words = searchInput.value.trim();
+  try {
+    const results = await store?.search(words);
+    if (searchInput.value.trim() !== words) return;  // typed on meanwhile
+    found = results;
+    showConversations();
+  } catch (error) {
+    showNotice(`Cannot search the chats kept by sluice: ${(error as Error).message}`);
+  }
 }
 
 function matches(conversation: Conversation, query: string): boolean {
@@ -84,38 +210,59 @@ function matches(conversation: Conversation, query: string): boolean {
 
 function showConversations() {
   const query = searchInput.value.trim().toLowerCase();
-  conversationList.replaceChildren(
-    ...conversations.filter((c) => !query || matches(c, query)).map((conversation) => {
-      const item = document.createElement("li");
-      item.classList.toggle("active", conversation === current);
-      const streaming = conversation === inFlight?.conversation;
-      item.classList.toggle("streaming", streaming);
-      const title = document.createElement("span");
-      title.textContent = conversation.title;
-      if (streaming) title.title = "a reply is streaming here";
-      title.onclick = () => {
-        closeSidebar();
-        select(conversation);
-      };
-      const rename = document.createElement("button");
-      rename.textContent = "✎";
-      rename.title = "Rename";
-      rename.className = "rename";
-      rename.onclick = () => renameInPlace(conversation, title);
-      const remove = document.createElement("button");
-      remove.textContent = "×";
-      remove.title = "Delete";
-      remove.onclick = () => {
-        const stopped = conversation === inFlight?.conversation && stopInFlight();
-        conversations = conversations.filter((c) => c !== conversation);
-        save();
-        select(conversation === current ? (conversations[0] ?? newConversation()) : current);
-        if (stopped) showNotice(`Stopped the reply in “${conversation.title}” and deleted that chat.`);
-      };
-      item.append(title, rename, remove);
-      return item;
-    }),
-  );
+  const shown = query ? (found ?? conversations.filter((c) => matches(c, query))) : conversations;
+  conversationList.replaceChildren(...shown.map(conversationItem), ...(more && !query ? [moreItem(more)] : []));
+  transferBox.hidden = !store;
+  exportCurrent.hidden = isBlank(current);
+  exportJson.href = exportPath(current.id, "json");
+  exportMarkdown.href = exportPath(current.id, "markdown");
+}
+
+function conversationItem(conversation: Conversation): HTMLLIElement {
+  const item = document.createElement("li");
+  item.classList.toggle("active", conversation === current);
+  const streaming = conversation === inFlight?.conversation;
+  item.classList.toggle("streaming", streaming);
+  const unsaved = store?.unsavedError(conversation);
+  item.classList.toggle("unsaved", unsaved !== undefined);
+  const title = document.createElement("span");
+  title.textContent = conversation.title;
+  title.title = unsaved ? `not saved yet: ${unsaved}` : streaming ? "a reply is streaming here" : "";
+  title.onclick = () => {
+    closeSidebar();
+    select(conversation);
+  };
+  const rename = document.createElement("button");
+  rename.textContent = "✎";
+  rename.title = "Rename";
+  rename.className = "rename";
+  rename.onclick = () => renameInPlace(conversation, title);
+  const remove = document.createElement("button");
+  remove.textContent = "×";
+  remove.title = "Delete";
+  remove.onclick = () => {
+    const stopped = conversation === inFlight?.conversation && stopInFlight();
+    conversations = conversations.filter((c) => c !== conversation);
+    found = found?.filter((c) => c !== conversation);
+    if (store) store.remove(conversation);
+    else save(conversation);  // (the list without it)
+    select(conversation === current ? (conversations[0] ?? newConversation()) : current);
+    if (stopped) showNotice(`Stopped the reply in “${conversation.title}” and deleted that chat.`);
+  };
+  item.append(title, rename, remove);
+  return item;
+}
+
+// The store lists its chats a page at a time: the next page, on demand.
+function moreItem(after: string): HTMLLIElement {
+  const item = document.createElement("li");
+  item.className = "more";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "More";
+  button.onclick = () => void listConversations(after);
+  item.append(button);
+  return item;
 }
 
 // The title becomes a text field; Enter or leaving it keeps the new name, Escape the old one.
@@ -124,23 +271,43 @@ function renameInPlace(conversation: Conversation, title: HTMLElement) {
   field.value = conversation.title;
   field.className = "rename-field";
   let done = false;
-  const finish = (keep: boolean) => {
+  const finish = async (keep: boolean) => {
     if (done) return;
     done = true;
-    if (keep && field.value.trim()) conversation.title = field.value.trim();
-    save();
+    const name = field.value.trim();
+    // The store takes a whole chat: one it listed is loaded before it is saved with its new name.
+    if (keep && name && name !== conversation.title && (await loaded(conversation))) {
+      conversation.title = name;
+      save(conversation);
+    }
     showConversations();
   };
   field.onkeydown = (event) => {
-    if (event.key === "Enter") finish(true);
+    if (event.key === "Enter") void finish(true);
     if (event.key === "Escape") {
       event.stopPropagation();  // cancels the rename only, the drawer stays open
-      finish(false);
+      void finish(false);
     }
   };
-  field.onblur = () => finish(true);
+  field.onblur = () => void finish(true);
   title.replaceWith(field);
   field.select();
+}
+
+// Export and import (with the store): all chats or the one on screen as a download, and an
+// export file sent back to sluice, which replaces the chats it has with the same ids.
+async function importChosenFile() {
+  const file = importFile.files?.[0];
+  importFile.value = "";  // the same file can be chosen again
+  if (!file) return;
+  transferStatus.textContent = `importing ${file.name}…`;
+  try {
+    const count = await importConversations(call, file);
+    transferStatus.textContent = `Imported ${count} chat${count === 1 ? "" : "s"}.`;
+    await listConversations();
+  } catch (error) {
+    transferStatus.textContent = `Import failed: ${(error as Error).message}`;
+  }
 }
 
 // --- rendering: only the message that grows is rendered again, at most once per frame ----------
@@ -259,13 +426,37 @@ function actionButton(label: string, className: string, onClick: () => void): HT
   button.textContent = label;
   button.className = className;
   button.onclick = () => {
-    if (inFlight?.conversation !== current) onClick();  // elsewhere, a streaming reply is stopped first (ask)
+    if (changeable()) onClick();  // elsewhere, a streaming reply is stopped first (ask)
   };
   return button;
 }
 
+// "‹ 2/3 ›": which of its alternatives a message shows (an answer's versions, or the branches
+// from a user message that was edited).
+function alternativeButtons(message: Message, index: number): HTMLElement[] {
+  const { at, count } = placeOf(message);
+  if (count < 2) return [];
+  const go = (to: number) => () => {
+    current.messages = switchTo(current.messages, index, to);
+    endEdit();  // the message being edited may be gone
+    save(current);
+    showAll();
+  };
+  const previous = actionButton("‹", "previous", go(at - 1));
+  const next = actionButton("›", "next", go(at + 1));
+  previous.disabled = at === 0;
+  next.disabled = at === count - 1;
+  previous.title = "previous version";
+  next.title = "next version";
+  const place = document.createElement("span");
+  place.className = "place";
+  place.textContent = `${at + 1}/${count}`;
+  return [previous, place, next];
+}
+
 function showAll() {
   systemInput.value = current.system ?? "";
+  systemInput.disabled = Boolean(store?.needsLoad(current));
   const last = current.messages.length - 1;
   const shown = new Map<Message, MessageView>();
   const roots = current.messages.map((message, index) => {
@@ -273,8 +464,9 @@ function showAll() {
     shown.set(message, view);
     fill(view, message, message === inFlight?.pending.message);
     const regenerable = index === last && message !== inFlight?.pending.message;  // not while it streams
-    if (message.role === "user") view.actions.replaceChildren(actionButton("Edit", "edit", () => editMessage(index)));
-    else view.actions.replaceChildren(...(regenerable ? [actionButton("Regenerate", "regenerate", regenerate)] : []));
+    const actions = message.role === "user" ? [actionButton("Edit", "edit", () => editMessage(index))]
+      : regenerable ? [actionButton("Regenerate", "regenerate", regenerate)] : [];
+    view.actions.replaceChildren(...alternativeButtons(message, index), ...actions);
     return view.root;
   });
   views = shown;
@@ -282,6 +474,7 @@ function showAll() {
   const children = messagesView.children;
   if (roots.length !== children.length || roots.some((root, i) => children[i] !== root)) messagesView.replaceChildren(...roots);
   showConversations();
+  showSaved();
   if (following) messagesView.scrollTop = messagesView.scrollHeight;
   jumpButton.hidden = following;
   showWaiting();
@@ -413,6 +606,7 @@ function onFrame(frame: Frame) {
       };
     }
     schedule(pending);
+    store?.save(inFlight.conversation, streamingSaveMs);
     return;
   }
   if (frame.rewrite) message.stats = { ...message.stats, rewrite: frame.rewrite };
@@ -426,7 +620,7 @@ function end(pending: Pending, note?: string) {
   if (note === "stopped") pending.message.stopped = true;
   else if (note) pending.message.error = note;
   inFlight = undefined;
-  save();
+  save(conversation);
   showAll();  // the last reply gets its Regenerate button
   showComposer();
   if (conversation !== current) {
@@ -449,16 +643,15 @@ function stopInFlight(): boolean {
 
 function send() {
   const text = input.value.trim();
-  if (!text || inFlight?.conversation === current) return;
+  if (!text || !changeable()) return;
   if (!modelSelect.value) {
     showNotice("No model to ask: the model list is empty.");
     return;
   }
   input.value = "";
-  if (editFrom !== undefined) current.messages.splice(editFrom);
-  editFrom = undefined;
   if (current.messages.length === 0) current.title = text.slice(0, 40);
-  current.messages.push({ role: "user", content: text });
+  if (editFrom !== undefined) current.messages = newBranch(current.messages, editFrom, text);
+  else current.messages.push({ role: "user", content: text });
   void ask();
 }
 
@@ -469,23 +662,28 @@ function editMessage(index: number) {
   statusLine.textContent = "editing: Enter resends from this message";
 }
 
-function regenerate() {
-  if (current.messages.at(-1)?.role === "assistant") current.messages.pop();
-  void ask();
+function endEdit() {
+  editFrom = undefined;
+  if (statusLine.textContent?.startsWith("editing")) statusLine.textContent = "";
 }
 
-// Sends the conversation so far and streams the reply into a new assistant message.
-async function ask() {
+// The last answer is asked for again; it stays, as an earlier version of the new one.
+function regenerate() {
+  const last = current.messages.pop();
+  if (last) void ask(newVersion(last));
+}
+
+// Sends the conversation so far and streams the reply into `reply`, a new assistant message.
+async function ask(reply: Message = { role: "assistant", content: "" }) {
   // One reply streams at a time: one in another chat is stopped, and the page says so.
   const elsewhere = inFlight?.conversation;
   showNotice(elsewhere && stopInFlight() ? `Stopped the reply in “${elsewhere.title}” to answer here.` : "");
-  if (statusLine.textContent?.startsWith("editing")) statusLine.textContent = "";
+  endEdit();
   const system = current.system ? [{ role: "system", content: current.system }] : [];
   const history = [...system, ...current.messages.map((m) => ({ role: m.role, content: m.content }))];
   const think = thinkSelect.value === "auto" ? {} : { think: thinkSelect.value === "on" };
-  const reply: Message = { role: "assistant", content: "" };
   current.messages.push(reply);
-  save();
+  save(current);
   const id = newId();
   const model = modelSelect.value;
   const pending = { message: reply, sentAt: performance.now(), scheduled: false, phase: "connecting to sluice" };
@@ -512,6 +710,7 @@ function stop() {
 function openSidebar() {
   document.body.classList.add("sidebar-open");
   menuButton.setAttribute("aria-expanded", "true");
+  void listConversations();  // with chats from other devices
 }
 
 function closeSidebar() {
@@ -521,12 +720,12 @@ function closeSidebar() {
 
 // --- sluice's HTTP API and the login -------------------------------------------------------------
 
-// fetch, with sluice's error text (its JSON "error") as the exception. A 401 means a key is
-// needed, or the session ended: the login view.
+// fetch, with sluice's error text (its JSON "error") and the status as the exception. A 401
+// means a key is needed, or the session ended: the login view.
 async function call(path: string, init?: RequestInit): Promise<Response> {
   const response = await fetch(path, init);
   if (response.status === 401) showLogin();
-  if (!response.ok) throw new Error(await errorText(response));
+  if (!response.ok) throw Object.assign(new Error(await errorText(response)), { status: response.status });
   return response;
 }
 
@@ -580,16 +779,18 @@ async function logOut() {
 
 // What the key the page is logged in with may do (/_sluice/api/me): Log out is offered when
 // there is a key, Pull only to a key that may pull. Until it answers, the page offers everything
-// and sluice still refuses what the key may not do.
+// and sluice still refuses what the key may not do. It also says whether sluice keeps the chats.
 let may: Record<string, boolean> = {};
 
 async function loadAccess() {
   try {
-    const me = (await (await call("/_sluice/api/me")).json()) as { key: string | null; routes: Record<string, boolean>; doctor: boolean };
+    const me = (await (await call("/_sluice/api/me")).json()) as
+      { key: string | null; routes: Record<string, boolean>; doctor: boolean; store?: boolean };
     may = me.routes;
     logoutButton.hidden = me.key === null;
     pullForm.hidden = !may["/api/pull"];
     doctorBox.hidden = !me.doctor;
+    if (me.store) void useStore(me.key);
   } catch {
     // A 401 has shown the login view; anything else leaves the page as it is.
   }
@@ -791,11 +992,11 @@ logoutButton.addEventListener("click", () => void logOut());
 stopButton.addEventListener("click", stop);
 systemInput.addEventListener("input", () => {
   current.system = systemInput.value;
-  save();
+  save(current);
 });
 thinkSelect.value = localStorage.getItem("sluice.think") ?? "auto";
 thinkSelect.addEventListener("change", () => localStorage.setItem("sluice.think", thinkSelect.value));
-searchInput.addEventListener("input", showConversations);
+searchInput.addEventListener("input", onSearchInput);
 menuButton.addEventListener("click", () => (document.body.classList.contains("sidebar-open") ? closeSidebar() : openSidebar()));
 // The open drawer closes on a tap outside it (on the shade over the chat) and on Escape.
 // (The path as it was when the click happened: a click in the list may have re-rendered it.)
@@ -823,13 +1024,22 @@ modelSelect.addEventListener("change", () => {
 $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
   closeSidebar();
   // An empty chat is used again (moved to the top) rather than left behind by another one.
-  const empty = conversations.find((c) => c.messages.length === 0 && !c.system && c !== inFlight?.conversation);
+  const empty = conversations.find((c) => isBlank(c) && c !== inFlight?.conversation);
   if (empty) conversations = [empty, ...conversations.filter((c) => c !== empty)];
   select(empty ?? newConversation());
-  save();
+  save(current);
 });
+$<HTMLAnchorElement>("export-all").href = exportAllPath;
+importFile.addEventListener("change", () => void importChosenFile());
 window.addEventListener("online", () => {
   if (modelsRetry !== undefined) void loadModels();
+  store?.saveNow();
+});
+// Chats made on other devices appear when the page is looked at again.
+window.addEventListener("focus", () => void listConversations());
+// A page in the background may be closed without notice (a phone's browser): its changes go now.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") store?.saveNow();
 });
 
 showAll();
