@@ -287,19 +287,24 @@ int main(int argc, char** argv) {
                  "sluice"};  // named, so usage lines say sluice whatever path it was run by
     app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
     app.set_help_all_flag("--help-all", "Print this help message with every subcommand's options and exit");
-    app.footer("Flags override the config file's keys named beside them. Exit status: 0; 1 when serving fails\n"
-               "(the port is in use); 2 for a config error; 100 or more for a command line that cannot be parsed.\n"
+    app.footer("Flags override the config file's keys named beside them; SLUICE_CONFIG, SLUICE_LISTEN and\n"
+               "SLUICE_UPSTREAM in the environment stand for the flags not given (a container's settings).\n"
+               "Exit status: 0; 1 when serving fails (the port is in use); 2 for a config error; 100 or more for\n"
+               "a command line that cannot be parsed.\n"
                "SIGTERM or SIGINT drains replies in flight and exits. `sluice help SUBCOMMAND` describes one.\n"
                "More: man sluice.");
     Options options;
     app.add_option("-c,--config", options.config_path,
                    "YAML config file (every key optional; without it, the defaults). Installed: /etc/sluice/sluice.yaml")
-        ->option_text("FILE");
+        ->option_text("FILE")
+        ->envname("SLUICE_CONFIG");
     app.add_option("--listen", options.listen,
                    "address to accept connections on (listen:), default 127.0.0.1:8080; [::1]:8080 for IPv6")
-        ->option_text("HOST:PORT");
+        ->option_text("HOST:PORT")
+        ->envname("SLUICE_LISTEN");
     app.add_option("--upstream", options.upstream, "Ollama's URL (upstream:), default http://127.0.0.1:11434")
-        ->option_text("URL");
+        ->option_text("URL")
+        ->envname("SLUICE_UPSTREAM");
     app.add_option("--log-level", options.log_level,
                    "least severe message logged (log.level): trace, debug, info, warn, error, critical or off;\n"
                    "default info")

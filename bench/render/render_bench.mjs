@@ -130,8 +130,11 @@ async function startUpstream() {
 // One sluice per page build: it serves the page from `dir` (ui.dir), so no rebuilt binary is needed.
 async function startSluice(dir, upstreamPort) {
   const port = await freePort();
-  const config = path.join(mkdtempSync(path.join(os.tmpdir(), "render-bench-")), "sluice.yaml");
-  writeFileSync(config, `listen: 127.0.0.1:${port}\nupstream: http://127.0.0.1:${upstreamPort}\nui:\n  dir: ${dir}\n`);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "render-bench-"));
+  const config = path.join(scratch, "sluice.yaml");
+  // The page saves its chats as they stream (a page built before the store ignores it).
+  writeFileSync(config, `listen: 127.0.0.1:${port}\nupstream: http://127.0.0.1:${upstreamPort}\nui:\n  dir: ${dir}\n` +
+                        `store:\n  path: ${path.join(scratch, "conversations.db")}\n`);
   const child = spawn(options.sluice, ["--config", config, "--log-level", "warn", "--threads", "1"], { stdio: ["ignore", "inherit", "inherit"] });
   children.push(child);
   const origin = `http://127.0.0.1:${port}`;

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
+#include <unistd.h>
 
 namespace sluice::test {
 namespace {
@@ -30,6 +32,21 @@ TEST(CommandLine, AMisspelledOptionInTheConfigExitsTwoNamingLineAndTheNameMeant)
     EXPECT_EQ(run.status, 2) << run.output;
     EXPECT_NE(run.output.find(path.string() + ":5: rewrite.models[0].options.temprature: "), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("did you mean 'temperature'?"), std::string::npos) << run.output;
+}
+
+// What a container sets: the environment stands for the flags not given, and a flag still wins.
+TEST(CommandLine, TheEnvironmentGivesConfigListenAndUpstreamAsAContainerDoes) {
+    const auto path = std::filesystem::temp_directory_path() / ("sluice-cli-env-" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path) << "listen: 127.0.0.1:6060\n";
+    ::setenv("SLUICE_CONFIG", path.c_str(), 1);
+    EXPECT_EQ(run_sluice_to_end("--check-config").output, "config OK: listen 127.0.0.1:6060, upstream http://127.0.0.1:11434\n");
+    ::setenv("SLUICE_LISTEN", "127.0.0.1:9090", 1);
+    ::setenv("SLUICE_UPSTREAM", "http://10.0.0.2:11434", 1);
+    EXPECT_EQ(run_sluice_to_end("--check-config").output, "config OK: listen 127.0.0.1:9090, upstream http://10.0.0.2:11434\n");
+    EXPECT_EQ(run_sluice_to_end("--listen 127.0.0.1:7070 --check-config").output,
+              "config OK: listen 127.0.0.1:7070, upstream http://10.0.0.2:11434\n");
+    for (const char* name : {"SLUICE_CONFIG", "SLUICE_LISTEN", "SLUICE_UPSTREAM"}) ::unsetenv(name);
+    std::filesystem::remove(path);
 }
 
 TEST(CommandLine, HelpSubcommandPrintsWhatHelpFlagPrints) {
