@@ -29,7 +29,7 @@ field() { dpkg-deb --field "$deb" "$1"; }
     fail "file name $(basename "$deb") does not match Version: $(field Version), Architecture: $(field Architecture)"
 depends=$(field Depends)
 echo "Depends: $depends"
-for package in libc6 libstdc++6 libyaml-cpp libspdlog libfmt libsimdjson libsystemd0; do
+for package in libc6 libstdc++6 libyaml-cpp libspdlog libfmt libsimdjson libsystemd0 libsqlite3-0; do
     [[ $depends == *"$package"* ]] || fail "Depends: lacks $package (dpkg-shlibdeps should find it)"
 done
 
