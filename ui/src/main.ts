@@ -1,6 +1,6 @@
 // main: the chat page. Talks to sluice over /_sluice/ws (one frame per Ollama NDJSON line,
 // tagged with the chat's id), to Ollama's plain HTTP API through sluice for /api/tags,
-// /api/ps, /api/show and /api/pull, and to sluice's own /_sluice/api/ for what the key may do
+// /api/ps, /api/show, /api/pull and /api/delete, and to sluice's own /_sluice/api/ for what the key may do
 // and what the rewriter will run. When sluice wants an API key (a 401), the page shows a login view; the
 // key is sent once to /_sluice/login and the page then rides on an HttpOnly session cookie. The
 // chats are kept by sluice when it has a conversation store (store.ts), else in localStorage.
@@ -10,6 +10,10 @@ import { MarkdownView, warmUp } from "./markdown_view";
 import { loadMath } from "./math";
 import { formatStats, splitThinking } from "./render";
 import { exportAllPath, exportPath, importConversations, importLocal, Store } from "./store";
+import { Attachments, imageStrip } from "./attachments";
+import { badges, ModelsPanel, pullModel } from "./models";
+import { explain, ParametersPanel, planText } from "./parameters";
+import { showToolCalls, thinkingTitle } from "./tool_calls";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelSelect = $<HTMLSelectElement>("model");
@@ -107,8 +111,16 @@ function showNotice(text: string) {
 // `conversation` changed: sluice's store gets it soon (in `delayMs`), or this browser's
 // localStorage at once, with all the others.
 function save(conversation: Conversation, delayMs?: number) {
-  if (store) store.save(conversation, delayMs);
-  else localStorage.setItem(storageKey, JSON.stringify(conversations));
+  if (store) {
+    store.save(conversation, delayMs);
+    return;
+  }
+  try {
+    localStorage.setItem(storageKey, JSON.stringify(conversations));
+  } catch {
+    // Full (images take room): the chats stay on the page, and the reply is still asked for.
+    showNotice("This browser's storage is full: the latest changes are not kept. Delete chats with images to make room.");
+  }
 }
 
 // sluice keeps the chats (its store is on): what this browser kept goes there once, then the
@@ -361,17 +373,20 @@ function messageView(message: Message): MessageView {
 function fill(view: MessageView, message: Message, streaming: boolean) {
   if (message.role === "user") {
     view.body.textContent = message.content;
+    if (message.images) view.body.prepend(imageStrip(message.images));
     return;
   }
-  const waiting = streaming && !message.content && !message.thinking && !message.error;
+  const waiting = streaming && !message.content && !message.thinking && !message.toolCalls && !message.error;
   if (view.waiting.hidden === waiting) view.waiting.hidden = !waiting;
   const inline = splitThinking(message.content);
   const thinking = (message.thinking ?? "") + inline.thinking;
   view.thinking.hidden = thinking.length === 0;
   view.thinking.open = streaming && !/\S/.test(inline.answer);
+  (view.thinking.firstChild as HTMLElement).textContent = thinkingTitle(message.thinkingMs);
   if (thinking.startsWith(view.thinkingText.data)) view.thinkingText.appendData(thinking.slice(view.thinkingText.data.length));
   else view.thinkingText.data = thinking;  // text, never HTML
   view.markdown.update(inline.answer, !streaming, Boolean(message.stopped || message.error));
+  showToolCalls(view.body, message.toolCalls);
   if (message.stopped && !view.stopped) {
     view.root.classList.add("stopped");
     view.stopped = document.createElement("p");
@@ -457,6 +472,7 @@ function alternativeButtons(message: Message, index: number): HTMLElement[] {
 function showAll() {
   systemInput.value = current.system ?? "";
   systemInput.disabled = Boolean(store?.needsLoad(current));
+  if (parameters.show(current.options)) void showPlan();
   const last = current.messages.length - 1;
   const shown = new Map<Message, MessageView>();
   const roots = current.messages.map((message, index) => {
@@ -524,7 +540,8 @@ jumpButton.addEventListener("click", () => {
 
 interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string }
 // `phase`: before the first token, what the reply waits for.
-interface Pending { message: Message; sentAt: number; scheduled: boolean; phase: string }
+// `thinkingSince`: when the first thinking token came (the thinking's duration ends at the first answer token).
+interface Pending { message: Message; sentAt: number; scheduled: boolean; phase: string; thinkingSince?: number }
 
 let socket: WebSocket | undefined;
 let inFlight: { id: string; conversation: Conversation; pending: Pending } | undefined;
@@ -540,8 +557,11 @@ function connect(): Promise<WebSocket> {
     };
     ws.onerror = () => reject(new Error("cannot open the WebSocket to sluice"));
     ws.onmessage = (event) => onFrame(JSON.parse(event.data as string) as Frame);
-    ws.onclose = () => {
-      if (inFlight) end(inFlight.pending, "connection to sluice lost");
+    ws.onclose = (event) => {
+      // 1009: the message was larger than sluice reads (limits.max_body_bytes): a chat with many images.
+      const why = event.code === 1009 ? "sluice refused the message: it exceeds limits.max_body_bytes (attach less, or raise it)"
+                                      : "connection to sluice lost";
+      if (inFlight) end(inFlight.pending, why);
       socket = undefined;
     };
   });
@@ -590,12 +610,15 @@ function onFrame(frame: Frame) {
     const line = frame.line;
     if (line.error) message.error = String(line.error);
     const piece = line.message ?? {};
-    if ((piece.content || piece.thinking) && message.stats?.ttftMs === undefined) {
+    if ((piece.content || piece.thinking || piece.tool_calls) && message.stats?.ttftMs === undefined) {
       message.stats = { ...message.stats, ttftMs: performance.now() - pending.sentAt };
       showWaiting();  // ends the timer
     }
+    if (piece.thinking) pending.thinkingSince ??= performance.now();
+    if (piece.content && pending.thinkingSince !== undefined) message.thinkingMs ??= performance.now() - pending.thinkingSince;
     if (piece.content) message.content += piece.content;
     if (piece.thinking) message.thinking = (message.thinking ?? "") + piece.thinking;
+    if (piece.tool_calls) message.toolCalls = [...(message.toolCalls ?? []), ...piece.tool_calls];
     if (line.done && line.eval_count && line.eval_duration) {
       message.stats = {
         ...message.stats,
@@ -643,21 +666,28 @@ function stopInFlight(): boolean {
 
 function send() {
   const text = input.value.trim();
-  if (!text || !changeable()) return;
+  if ((!text && attachments.empty && !attachments.busy) || !changeable()) return;
   if (!modelSelect.value) {
     showNotice("No model to ask: the model list is empty.");
     return;
   }
+  if (attachments.busy) {
+    showNotice("The attachments are still being read: send again in a moment.");
+    return;
+  }
   input.value = "";
-  if (current.messages.length === 0) current.title = text.slice(0, 40);
-  if (editFrom !== undefined) current.messages = newBranch(current.messages, editFrom, text);
-  else current.messages.push({ role: "user", content: text });
+  const { content, images } = attachments.take(text);
+  if (current.messages.length === 0) current.title = (content || "Image").slice(0, 40);
+  if (editFrom !== undefined) current.messages = newBranch(current.messages, editFrom, content);
+  else current.messages.push({ role: "user", content });
+  if (images.length) current.messages[current.messages.length - 1].images = images;
   void ask();
 }
 
 function editMessage(index: number) {
   editFrom = index;
   input.value = current.messages[index].content;
+  attachments.restore(current.messages[index].images);
   input.focus();
   statusLine.textContent = "editing: Enter resends from this message";
 }
@@ -680,7 +710,9 @@ async function ask(reply: Message = { role: "assistant", content: "" }) {
   showNotice(elsewhere && stopInFlight() ? `Stopped the reply in “${elsewhere.title}” to answer here.` : "");
   endEdit();
   const system = current.system ? [{ role: "system", content: current.system }] : [];
-  const history = [...system, ...current.messages.map((m) => ({ role: m.role, content: m.content }))];
+  const entry = (m: Message) => ({ role: m.role, content: m.content, ...(m.images && { images: m.images }) });
+  const history = [...system, ...current.messages.map(entry)];
+  const options = current.options && { options: current.options };
   const think = thinkSelect.value === "auto" ? {} : { think: thinkSelect.value === "on" };
   current.messages.push(reply);
   save(current);
@@ -693,7 +725,7 @@ async function ask(reply: Message = { role: "assistant", content: "" }) {
   showComposer();
   try {
     const ws = await connect();
-    ws.send(JSON.stringify({ id, chat: { model, messages: history, stream: true, ...think } }));
+    ws.send(JSON.stringify({ id, chat: { model, messages: history, stream: true, ...think, ...options } }));
     pending.phase = waitPhase(model);
     showWaiting();
   } catch (error) {
@@ -789,6 +821,7 @@ async function loadAccess() {
     may = me.routes;
     logoutButton.hidden = me.key === null;
     pullForm.hidden = !may["/api/pull"];
+    modelsPanel.allowDelete(may["/api/delete"] === true);
     doctorBox.hidden = !me.doctor;
     if (me.store) void useStore(me.key);
   } catch {
@@ -796,9 +829,25 @@ async function loadAccess() {
   }
 }
 
+// --- attachments and the chat's parameters (attachments.ts, parameters.ts) ----------------------
+
+const attachments = new Attachments({ composer: $("composer"), input, strip: $("attached"), button: $("attach"), picker: $("attach-file") },
+                                    showNotice);
+// The options are the chat's: kept with it and sent with its requests; the plan follows them.
+const parameters = new ParametersPanel($("parameters-box"), (options) => {
+  current.options = Object.keys(options).length ? options : undefined;
+  save(current);
+  void showPlan();
+});
+
 // --- models -------------------------------------------------------------------------------------
 
 interface Tag { name: string; size?: number; details?: { quantization_level?: string }; capabilities?: string[] }
+
+const modelsPanel = new ModelsPanel($("models"), call, () => void loadModels(), showNotice);
+let capabilitiesOfListed = new Map<string, string[] | undefined>();
+// Images are offered to a model with vision only.
+const offerImages = () => attachments.offerImages(capabilitiesOfListed.get(modelSelect.value)?.includes("vision") ?? false);
 
 // What a model can do: /api/tags says from Ollama 0.9.1 on; before, its /api/show does.
 async function capabilitiesOf(model: Tag): Promise<string[] | undefined> {
@@ -828,6 +877,8 @@ async function loadModels() {
     const tags = (await response.json()) as { models?: Tag[] };
     const listed = tags.models ?? [];
     const capabilities = await Promise.all(listed.map(capabilitiesOf));
+    capabilitiesOfListed = new Map(listed.map((model, i) => [model.name, capabilities[i]]));
+    modelsPanel.show(listed.map((model, i) => ({ name: model.name, capabilities: capabilities[i] })));
     const models = listed.filter((_, i) => canChat(capabilities[i]));
     modelSelect.replaceChildren(
       ...models.map((model) => {
@@ -835,12 +886,14 @@ async function loadModels() {
         option.value = model.name;
         const size = model.size ? ` · ${(model.size / 1e9).toFixed(1)} GB` : "";
         const quantization = model.details?.quantization_level ? ` · ${model.details.quantization_level}` : "";
-        option.textContent = `${model.name}${size}${quantization}`;
+        const marks = badges(capabilitiesOfListed.get(model.name)).map((mark) => ` · ${mark}`).join("");
+        option.textContent = `${model.name}${size}${quantization}${marks}`;
         return option;
       }),
     );
     const saved = localStorage.getItem("sluice.model");
     if (saved && models.some((m) => m.name === saved)) modelSelect.value = saved;
+    offerImages();
     statusLine.textContent = models.length ? "" : listed.length ? "no chat models installed" : "no models installed";
     void showPlan();
     performance.mark("sluice:models-listed");  // the e2e test's time to interactive
@@ -854,23 +907,25 @@ async function loadModels() {
   }
 }
 
-// What sluice's rewriter will run for the picked model (/_sluice/api/explain), shown next to the
-// picker: another variant of it ("runs qwen3:14b-q8_0"), the context, thinking; the reasons on hover.
+// What sluice's rewriter will run for the picked model with the chat's options
+// (/_sluice/api/explain), shown next to the picker and in the Parameters panel: another variant of
+// it ("runs qwen3:14b-q8_0"), the context, thinking; the reasons on hover.
 const runsAs = new Map<string, string>();  // picked model -> the model the rewriter runs
 
 async function showPlan() {
   const model = modelSelect.value;
+  const options = current.options;
   planLine.textContent = "";
   planLine.title = "";
+  parameters.showPlan("");
   if (!model) return;
   try {
-    const response = await call(`/_sluice/api/explain?${new URLSearchParams({ model })}`);
-    const plan = (await response.json()) as { model: string; changes: string[]; reasons: string[] };
+    const plan = await explain(call, model, options);
     runsAs.set(model, plan.model);
-    if (modelSelect.value !== model) return;  // another pick meanwhile
-    const parts = [...(plan.model !== model ? [`runs ${plan.model}`] : []), ...plan.changes.filter((c) => !c.startsWith("model="))];
-    planLine.textContent = parts.length ? `→ ${parts.join(" · ")}` : "";
+    if (modelSelect.value !== model || current.options !== options) return;  // another pick or other options meanwhile
+    planLine.textContent = planText(plan, model);
     planLine.title = plan.reasons.join("\n");
+    parameters.showPlan(planLine.textContent);
   } catch {
     // Shown only when known: the chat works the same without it.
   }
@@ -921,38 +976,6 @@ async function loadDoctor() {
     doctorList.replaceChildren(...(items.length ? items : [findingItem(undefined, "nothing found that costs tokens/s")]));
   } catch (error) {
     doctorList.replaceChildren(findingItem(undefined, `cannot check: ${(error as Error).message}`));
-  }
-}
-
-// /api/pull streams NDJSON progress: {"status","total","completed"} lines, "success" at the end.
-async function pull(name: string) {
-  const progress = $<HTMLProgressElement>("pull-progress");
-  const status = $<HTMLDivElement>("pull-status");
-  progress.hidden = false;
-  progress.value = 0;
-  status.textContent = `pulling ${name}`;
-  try {
-    const response = await call("/api/pull", { method: "POST", body: JSON.stringify({ model: name, stream: true }) });
-    if (!response.body) throw new Error(`HTTP ${response.status}`);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      buffered += chunk.value;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines.filter((l) => l.trim())) {
-        const update = JSON.parse(line) as { status?: string; error?: string; total?: number; completed?: number };
-        if (update.error) throw new Error(update.error);
-        if (update.total) progress.value = (update.completed ?? 0) / update.total;
-        status.textContent = update.status ?? "";
-      }
-    }
-    if (status.textContent === "success") {
-      progress.value = 1;
-      await loadModels();
-    }
-  } catch (error) {
-    status.textContent = `pull failed: ${(error as Error).message}`;
   }
 }
 
@@ -1015,10 +1038,12 @@ doctorBox.addEventListener("toggle", () => {
 pullForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = $<HTMLInputElement>("pull-name").value.trim();
-  if (name) void pull(name);
+  const ui = { progress: $<HTMLProgressElement>("pull-progress"), status: $("pull-status"), cancel: $<HTMLButtonElement>("pull-cancel") };
+  if (name) void pullModel(name, call, { ...ui, pulled: loadModels });
 });
 modelSelect.addEventListener("change", () => {
   localStorage.setItem("sluice.model", modelSelect.value);
+  offerImages();
   void showPlan();
 });
 $<HTMLButtonElement>("new-chat").addEventListener("click", () => {
