@@ -61,6 +61,11 @@ await runScenario(sluice, async () => {
   check(partial.length >= 3, `text arrived incrementally (${partial.length} partial states seen)`);
   check(framesReceived.filter((frame) => String(frame).includes('"line"')).length >= 25, "the reply came as WebSocket frames");
 
+  // The chat is the laptop key's, in sluice's conversation store (saved moments after it changes).
+  const storedChats = () => page.evaluate(async () => (await (await fetch("/_sluice/api/conversations")).json()).conversations);
+  await until("the chat to be saved", async () => (await storedChats()).some((chat) => chat.title === "hello"));
+  const laptopChat = (await storedChats()).find((chat) => chat.title === "hello").id;
+
   // 6. A reload keeps the session.
   await page.reload();
   await until("the model list after the reload", async () => (await modelCount()) > 0);
@@ -97,6 +102,22 @@ await runScenario(sluice, async () => {
     return `${response.status} ${await response.text()}`;
   });
   check(refusal === '403 {"error":"sluice: key \\"phone\\" may not use /api/pull"}', `and sluice refuses it all the same (${refusal})`);
+
+  // Another key's conversations are out of its reach: not listed, not found by search, not read,
+  // exported or deleted (each 404 or absent), and the sidebar does not show them.
+  const asPhone = await page.evaluate(async (id) => {
+    const text = async (url, init) => { const response = await fetch(url, init); return `${response.status} ${await response.text()}`; };
+    return { list: await text("/_sluice/api/conversations"), search: await text("/_sluice/api/conversations?q=hello"),
+             read: await text(`/_sluice/api/conversations/${id}`), exported: await text("/_sluice/api/export"),
+             one: await text(`/_sluice/api/conversations/${id}/export?format=markdown`),
+             deleted: await text(`/_sluice/api/conversations/${id}`, { method: "DELETE" }) };
+  }, laptopChat);
+  check(!asPhone.list.includes(laptopChat) && !asPhone.search.includes(laptopChat) && !asPhone.exported.includes(laptopChat),
+        "another key's conversation is not listed, found or exported");
+  check([asPhone.read, asPhone.one, asPhone.deleted].every((answer) => answer.startsWith("404 ")),
+        `nor read, exported alone or deleted (${asPhone.read}; ${asPhone.deleted})`);
+  const sidebar = await page.locator("#conversations li").allTextContents();
+  check(!sidebar.some((title) => title.includes("hello")), `the sidebar shows none of the laptop's chats (${sidebar.join(" | ")})`);
 
   // 10. An API client beside the page: ollama-js with the laptop's key lists the models and
   // streams a chat through sluice (over HTTPS trusting only the test CA, as NODE_EXTRA_CA_CERTS).
