@@ -196,7 +196,7 @@ LocalNames LocalNames::of_this_machine() {
 }
 
 bool LocalNames::contains(std::string_view host_header) const {
-    // Without the port: "[::1]:8080" -> "::1", "box.local:8080" -> "box.local".
+    // Without the port: "[::1]:8434" -> "::1", "box.local:8434" -> "box.local".
     std::string_view host = host_header;
     if (host.starts_with('[')) {
         host = host.substr(1, host.find(']') - 1);

@@ -97,7 +97,7 @@ struct AuthorityForm {
 };
 
 constexpr AuthorityForm listen_form{
-    "host:port such as 127.0.0.1:8080 or [::1]:8080", true, true, 0,
+    "host:port such as 127.0.0.1:8434 or [::1]:8434", true, true, 0,
     "the host is missing; use 0.0.0.0 or [::] to listen on every interface"};
 constexpr AuthorityForm upstream_form{
     "http://host[:port] such as http://127.0.0.1:11434", false, false, 11434, "the host is missing"};
@@ -142,7 +142,7 @@ HostPort parse_authority(std::string_view text, const AuthorityForm& form, std::
     } else {
         const auto colon = text.find(':');
         if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
-            fail_expected(form.expected, whole, "put an IPv6 address in brackets, e.g. [::1]:8080");
+            fail_expected(form.expected, whole, "put an IPv6 address in brackets, e.g. [::1]:8434");
         }
         host = text.substr(0, colon);
         if (colon != std::string_view::npos) port_text = text.substr(colon + 1);

@@ -304,7 +304,7 @@ bool blank_or_comment(std::string_view line) {
     return first == std::string_view::npos || line[first] == '#';
 }
 
-// A key written without the space YAML needs after its colon ("listen:127.0.0.1:8080" reads as
+// A key written without the space YAML needs after its colon ("listen:127.0.0.1:8434" reads as
 // one scalar), so the next line's key cannot follow it.
 bool key_without_space(std::string_view line) {
     std::size_t at = indentation(line);

@@ -299,7 +299,7 @@ int main(int argc, char** argv) {
         ->option_text("FILE")
         ->envname("SLUICE_CONFIG");
     app.add_option("--listen", options.listen,
-                   "address to accept connections on (listen:), default 127.0.0.1:8080; [::1]:8080 for IPv6")
+                   "address to accept connections on (listen:), default 127.0.0.1:8434; [::1]:8434 for IPv6")
         ->option_text("HOST:PORT")
         ->envname("SLUICE_LISTEN");
     app.add_option("--upstream", options.upstream, "Ollama's URL (upstream:), default http://127.0.0.1:11434")

@@ -2,7 +2,7 @@
 // `npx vite` serves it with reload and passes the API and the WebSocket to a running sluice.
 import { defineConfig, type Plugin } from "vite";
 
-const sluice = process.env.SLUICE_URL ?? "http://127.0.0.1:8080";
+const sluice = process.env.SLUICE_URL ?? "http://127.0.0.1:8434";
 
 // KaTeX's CSS names each font three times (woff2, woff, ttf). Every browser the page supports
 // reads woff2, and every file here is embedded in sluice's binary: keep only the woff2 ones.

@@ -18,7 +18,7 @@ class context;
 
 namespace sluice {
 
-// A host and port, as written in `listen:` ("127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080").
+// A host and port, as written in `listen:` ("127.0.0.1:8434", "[::1]:8434", "0.0.0.0:8434").
 struct HostPort {
     std::string host;
     std::uint16_t port = 0;
@@ -223,7 +223,7 @@ struct StoreConfig {
 // ---------------------------------------------------------------------------------------------
 
 struct Config {
-    HostPort listen{"127.0.0.1", 8080};
+    HostPort listen{"127.0.0.1", 8434};
     // Listening beyond loopback is refused without API keys (auth.keys) unless this says the
     // network is trusted.
     bool allow_unauthenticated = false;
@@ -276,7 +276,7 @@ Config with_restart_only_keys_of(const Config& running, Config next);
 bool is_loopback_host(std::string_view host);
 // Whether sluice may listen beyond loopback: it has API keys, or the network is declared trusted.
 bool may_face_the_network(const Config& config);
-// The refusal to serve `address` (e.g. "0.0.0.0:8080") to the network without authentication.
+// The refusal to serve `address` (e.g. "0.0.0.0:8434") to the network without authentication.
 std::string unauthenticated_exposure_message(std::string_view address);
 
 }  // namespace sluice

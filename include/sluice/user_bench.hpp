@@ -28,7 +28,7 @@ namespace sluice {
 struct UserBenchOptions {
     std::string model;                                  // required: a model Ollama has installed
     std::string ollama_url = "http://127.0.0.1:11434";  // Ollama itself
-    std::string sluice_url = "http://127.0.0.1:8080";   // a running sluice in front of it (https:// with tls:)
+    std::string sluice_url = "http://127.0.0.1:8434";   // a running sluice in front of it (https:// with tls:)
     std::string ca_file;                                // trust this CA for an https sluice; else the system's
     int prompts = 5;                                    // timed requests per path
     int num_predict = 128;                              // options.num_predict of each request

@@ -271,11 +271,11 @@ TEST_F(FakeOllamaTest, RefusesForeignHostAndOrigin) {
     EXPECT_EQ(call("GET", "/api/version", {}, {{"Host", "box.localhost"}}).status, 200u);
 
     const Response foreign_origin =
-        call("POST", "/api/chat", chat_body, {{"Origin", "http://gpu-box:8080"}});
+        call("POST", "/api/chat", chat_body, {{"Origin", "http://gpu-box:8434"}});
     EXPECT_EQ(foreign_origin.status, 403u);
     EXPECT_TRUE(foreign_origin.body.empty());
     EXPECT_EQ(call("GET", "/api/version", {}, {{"Origin", "http://localhost:5173"}}).status, 200u);
-    EXPECT_EQ(call("GET", "/api/version", {}, {{"Host", "box.local:8080"}, {"Origin", "http://box.local:8080"}}).status,
+    EXPECT_EQ(call("GET", "/api/version", {}, {{"Host", "box.local:8434"}, {"Origin", "http://box.local:8434"}}).status,
               200u);
     EXPECT_EQ(fake.lines_sent(), 0u);
 }

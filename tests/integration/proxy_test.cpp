@@ -113,7 +113,7 @@ TEST_F(ProxyTest, UnknownPathsAndQueryStringsReachOllama) {
 TEST_F(ProxyTest, HeadersAreRewrittenForOllamaAndEndToEndOnesKept) {
     TestClient client(port());
     const auto response = client.request("POST", "/api/show", R"({"model":"qwen3:14b"})",
-                                         {{"Host", "gpu-box.local:8080"},
+                                         {{"Host", "gpu-box.local:8434"},
                                           {"Authorization", "Bearer secret"},
                                           {"X-Custom", "kept"},
                                           {"Connection", "keep-alive, X-Hop"},
@@ -134,7 +134,7 @@ TEST_F(ProxyTest, HeadersAreRewrittenForOllamaAndEndToEndOnesKept) {
 TEST_F(ProxyTest, SameOriginBrowserRequestIsNotRefusedByOllama) {
     TestClient client(port());
     const auto response = client.request("POST", "/api/show", R"({"model":"qwen3:14b"})",
-                                         {{"Host", "gpu-box.local:8080"}, {"Origin", "http://gpu-box.local:8080"}});
+                                         {{"Host", "gpu-box.local:8434"}, {"Origin", "http://gpu-box.local:8434"}});
     EXPECT_EQ(response.status, 200u);
     EXPECT_FALSE(ollama.last_request().has_header("Origin"));
 }
@@ -144,10 +144,10 @@ TEST_F(ProxyTest, SameOriginBrowserRequestIsNotRefusedByOllama) {
 // sends, so sluice refuses it itself.
 TEST_F(ProxyTest, ForeignHostIsRefusedOnLoopback) {
     TestClient client(port());
-    client.send_raw("GET /api/tags HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n");
+    client.send_raw("GET /api/tags HTTP/1.1\r\nHost: evil.example:8434\r\n\r\n");
     const auto refused = client.read_response();
     EXPECT_EQ(refused.status, 403u);
-    EXPECT_NE(refused.body.find("sluice: Host evil.example:8080 is not this machine"), std::string::npos) << refused.body;
+    EXPECT_NE(refused.body.find("sluice: Host evil.example:8434 is not this machine"), std::string::npos) << refused.body;
     EXPECT_TRUE(ollama.requests().empty());
     TestClient local(port());
     EXPECT_EQ(local.request("GET", "/api/tags", {}, {{"Host", "localhost:11434"}}).status, 200u);

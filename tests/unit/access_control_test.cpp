@@ -141,26 +141,26 @@ TEST(Headers, BearerTokenAndCookieValue) {
 
 TEST(Origins, SameOriginOrListed) {
     CorsConfig cors;
-    EXPECT_TRUE(origin_allowed(cors, "http://box.lan:8080", "box.lan:8080"));
-    EXPECT_FALSE(origin_allowed(cors, "http://evil.example", "box.lan:8080"));
+    EXPECT_TRUE(origin_allowed(cors, "http://box.lan:8434", "box.lan:8434"));
+    EXPECT_FALSE(origin_allowed(cors, "http://evil.example", "box.lan:8434"));
     cors.allowed_origins = {"http://192.168.1.20:3000"};
-    EXPECT_TRUE(origin_allowed(cors, "http://192.168.1.20:3000", "box.lan:8080"));
-    EXPECT_TRUE(origin_allowed(cors, "HTTP://192.168.1.20:3000/", "box.lan:8080"));
-    EXPECT_FALSE(origin_allowed(cors, "http://192.168.1.20:3001", "box.lan:8080"));
-    EXPECT_FALSE(origin_allowed(cors, "null", "box.lan:8080"));
+    EXPECT_TRUE(origin_allowed(cors, "http://192.168.1.20:3000", "box.lan:8434"));
+    EXPECT_TRUE(origin_allowed(cors, "HTTP://192.168.1.20:3000/", "box.lan:8434"));
+    EXPECT_FALSE(origin_allowed(cors, "http://192.168.1.20:3001", "box.lan:8434"));
+    EXPECT_FALSE(origin_allowed(cors, "null", "box.lan:8434"));
 }
 
 TEST(LocalNames, OllamasRuleForALoopbackListener) {
     const LocalNames names{"gpu-box", {boost::asio::ip::make_address("203.0.113.7")}};
-    for (const std::string_view host : {"", "localhost", "localhost:8080", "LocalHost.", "127.0.0.1:8080", "127.9.9.9",
-                                        "[::1]:8080", "::1", "app.localhost", "gpu-box:8080", "GPU-BOX", "printer.local",
+    for (const std::string_view host : {"", "localhost", "localhost:8434", "LocalHost.", "127.0.0.1:8434", "127.9.9.9",
+                                        "[::1]:8434", "::1", "app.localhost", "gpu-box:8434", "GPU-BOX", "printer.local",
                                         "db.internal:80", "10.1.2.3", "172.16.0.1:80", "172.31.255.255", "192.168.1.20",
-                                        "[fd00::1]:8080", "0.0.0.0:8080", "[::]", "203.0.113.7:8080",
-                                        "[::ffff:127.0.0.1]:8080"}) {
+                                        "[fd00::1]:8434", "0.0.0.0:8434", "[::]", "203.0.113.7:8434",
+                                        "[::ffff:127.0.0.1]:8434"}) {
         EXPECT_TRUE(names.contains(host)) << host;
     }
-    for (const std::string_view host : {"evil.example", "evil.example:8080", "203.0.113.8", "172.32.0.1", "8.8.8.8:53",
-                                        "[2001:db8::1]:8080", "localhost.evil.example", "gpu-box.evil", "192.169.0.1",
+    for (const std::string_view host : {"evil.example", "evil.example:8434", "203.0.113.8", "172.32.0.1", "8.8.8.8:53",
+                                        "[2001:db8::1]:8434", "localhost.evil.example", "gpu-box.evil", "192.169.0.1",
                                         "[::ffff:8.8.8.8]"}) {
         EXPECT_FALSE(names.contains(host)) << host;
     }
@@ -260,9 +260,9 @@ TEST(AuthConfig, MistakesNameTheLine) {
 }
 
 TEST(AuthConfig, KeysLetSluiceFaceTheNetwork) {
-    EXPECT_THROW(parse_config("listen: 0.0.0.0:8080\n", "sluice.yaml"), ConfigError);
+    EXPECT_THROW(parse_config("listen: 0.0.0.0:8434\n", "sluice.yaml"), ConfigError);
     const auto config = parse_config(
-        fmt::format("listen: 0.0.0.0:8080\nauth:\n  keys:\n    - name: a\n      hash: \"{}\"\n", hash_api_key("sk-sluice-0123456789")),
+        fmt::format("listen: 0.0.0.0:8434\nauth:\n  keys:\n    - name: a\n      hash: \"{}\"\n", hash_api_key("sk-sluice-0123456789")),
         "sluice.yaml");
     EXPECT_TRUE(may_face_the_network(config));
     EXPECT_EQ(config.auth.session_ttl, std::chrono::hours(12));

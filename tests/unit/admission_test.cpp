@@ -111,7 +111,7 @@ TEST(Admission, EachStepRefusesWhatItShouldAndLetsTheRestThrough) {
           head("OPTIONS", "/api/chat", {{"Host", "localhost"}, {"Origin", "https://app.example"},
                                         {"Access-Control-Request-Method", "POST"}}),
           preflight());
-    check("the page's own origin", head("POST", "/api/chat", {{"Host", "gpu-box.lan:8080"}, {"Origin", "http://gpu-box.lan:8080"},
+    check("the page's own origin", head("POST", "/api/chat", {{"Host", "gpu-box.lan:8434"}, {"Origin", "http://gpu-box.lan:8434"},
                                                              {"Authorization", phone}}),
           admitted("phone"));
     // key: the page, its login and the probes are public; the rest needs a key for the route
@@ -139,7 +139,7 @@ TEST(Admission, EachStepRefusesWhatItShouldAndLetsTheRestThrough) {
 
 TEST(Admission, OnLoopbackOnlyThisMachinesNamesAreAnswered) {
     const LocalNames names{"gpu-box", {}};
-    check("localhost", head("GET", "/healthz", {{"Host", "localhost:8080"}}), admitted(Handler::healthz), &names);
+    check("localhost", head("GET", "/healthz", {{"Host", "localhost:8434"}}), admitted(Handler::healthz), &names);
     check("the host name", head("GET", "/healthz", {{"Host", "gpu-box"}}), admitted(Handler::healthz), &names);
     check("a rebound name", head("GET", "/healthz", {{"Host", "evil.example"}}), closes(403), &names);
     check("listening on the LAN, any name", head("GET", "/healthz", {{"Host", "evil.example"}}),

@@ -125,7 +125,7 @@ std::string expected_message(std::string_view expected, std::string_view text, s
 
 TEST(ConfigDefaults, AreTheDocumentedValues) {
     const Config config;
-    EXPECT_EQ(config.listen, (HostPort{"127.0.0.1", 8080}));
+    EXPECT_EQ(config.listen, (HostPort{"127.0.0.1", 8434}));
     EXPECT_EQ(config.upstream, (UpstreamUrl{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"}));
     EXPECT_EQ(config.threads, 0u);
     EXPECT_EQ(config.limits.max_connections, 4096u);
@@ -339,14 +339,14 @@ TEST_P(GoodHostPort, Parses) { EXPECT_EQ(parse_host_port(GetParam().text), GetPa
 
 INSTANTIATE_TEST_SUITE_P(
     HostPort, GoodHostPort,
-    testing::Values(HostPortCase{"127.0.0.1:8080", {"127.0.0.1", 8080}},
+    testing::Values(HostPortCase{"127.0.0.1:8434", {"127.0.0.1", 8434}},
                     HostPortCase{"0.0.0.0:0", {"0.0.0.0", 0}},
                     HostPortCase{"255.255.255.255:65535", {"255.255.255.255", 65535}},
                     HostPortCase{"localhost:80", {"localhost", 80}},
                     HostPortCase{"LocalHost:80", {"LocalHost", 80}},
                     HostPortCase{"my-host.lan:1", {"my-host.lan", 1}},
-                    HostPortCase{"ollama_box:8080", {"ollama_box", 8080}},
-                    HostPortCase{"[::1]:8080", {"::1", 8080}}, HostPortCase{"[::]:8080", {"::", 8080}},
+                    HostPortCase{"ollama_box:8434", {"ollama_box", 8434}},
+                    HostPortCase{"[::1]:8434", {"::1", 8434}}, HostPortCase{"[::]:8434", {"::", 8434}},
                     HostPortCase{"[fe80::1:2]:1", {"fe80::1:2", 1}},
                     HostPortCase{"[2001:db8:0:0:0:0:0:1]:443", {"2001:db8:0:0:0:0:0:1", 443}},
                     HostPortCase{"[1:2:3:4:5:6:7::]:443", {"1:2:3:4:5:6:7::", 443}},
@@ -358,19 +358,19 @@ class BadHostPort : public testing::TestWithParam<BadCase> {};
 
 TEST_P(BadHostPort, IsRejectedWithTheReason) {
     EXPECT_EQ(error_of([] { (void)parse_host_port(GetParam().text); }),
-              expected_message("host:port such as 127.0.0.1:8080 or [::1]:8080", GetParam().text, GetParam().hint));
+              expected_message("host:port such as 127.0.0.1:8434 or [::1]:8434", GetParam().text, GetParam().hint));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     HostPort, BadHostPort,
     testing::Values(
         BadCase{"", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
-        BadCase{":8080", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
+        BadCase{":8434", "the host is missing; use 0.0.0.0 or [::] to listen on every interface"},
         BadCase{"127.0.0.1", "the port is missing"}, BadCase{"localhost", "the port is missing"},
         BadCase{"[::1]", "the port is missing"},
-        BadCase{"::1:8080", "put an IPv6 address in brackets, e.g. [::1]:8080"},
-        BadCase{"[::1:8080", "the closing ']' is missing"},
-        BadCase{"[::1]8080", "only ':' and a port may follow ']'"},
+        BadCase{"::1:8434", "put an IPv6 address in brackets, e.g. [::1]:8434"},
+        BadCase{"[::1:8434", "the closing ']' is missing"},
+        BadCase{"[::1]8434", "only ':' and a port may follow ']'"},
         BadCase{"[127.0.0.1]:80", R"("127.0.0.1" is not an IPv6 address)"},
         BadCase{"[1::2::3]:80", R"("1::2::3" is not an IPv6 address)"},
         BadCase{"[12345::1]:80", R"("12345::1" is not an IPv6 address)"},
@@ -438,7 +438,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"http://localhost:99999", "the port must be a number from 1 to 65535"},
         BadCase{"http://localhost:", "the port must be a number from 1 to 65535"},
         BadCase{"http://user:secret@localhost", "user names and passwords in the URL are not supported"},
-        BadCase{"http://::1:11434", "put an IPv6 address in brackets, e.g. [::1]:8080"},
+        BadCase{"http://::1:11434", "put an IPv6 address in brackets, e.g. [::1]:8434"},
         BadCase{"http://[::1", "the closing ']' is missing"},
         BadCase{"http://999.1.1.1", R"("999.1.1.1" is not an IPv4 address)"}),
     name_by_text<BadCase>);
@@ -514,7 +514,7 @@ TEST_P(ConfigErrorMessage, NamesSourceLineAndKey) { EXPECT_EQ(parse_error(GetPar
 INSTANTIATE_TEST_SUITE_P(
     Config, ConfigErrorMessage,
     testing::Values(
-        ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8080\nlimts:\n  max_connections: 10\n",
+        ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8434\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
@@ -553,7 +553,7 @@ INSTANTIATE_TEST_SUITE_P(
                   R"(test.yaml:2: limits.max_connections: expected a whole number of at least 1, got "0")"},
         ErrorCase{"NotANumber", "upstream_pool:\n  max_idle: many\n",
                   R"(test.yaml:2: upstream_pool.max_idle: expected a whole number, got "many")"},
-        ErrorCase{"EmptyValue", "listen: 127.0.0.1:8080\nthreads:\nlog:\n  level: info\n",
+        ErrorCase{"EmptyValue", "listen: 127.0.0.1:8434\nthreads:\nlog:\n  level: info\n",
                   R"(test.yaml:2: threads: expected a whole number from 0 to 256, got "")"},
         ErrorCase{"MappingWhereValueExpected", "threads:\n  count: 4\n",
                   "test.yaml:2: threads: expected a single value, got a mapping"},
@@ -571,7 +571,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
-        ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8080\nlimits: [1\nlog:\n  level: info\n",
+        ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8434\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found: a '[' or '{' opened above is not closed\n"
                   "  3 | log:\n"
                   "    |    ^"},
@@ -591,7 +591,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "only\n"
                   "  2 |  level: info\n"
                   "    |       ^"},
-        ErrorCase{"NoSpaceAfterColon", "listen:127.0.0.1:8080\nthreads: 2\n",
+        ErrorCase{"NoSpaceAfterColon", "listen:127.0.0.1:8434\nthreads: 2\n",
                   "test.yaml:2: invalid YAML: illegal map value: line 1 needs a space after its key's ':' (key: value)\n"
                   "  2 | threads: 2\n"
                   "    |        ^"},
@@ -614,7 +614,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"TwoDocuments", "threads: 1\n---\nthreads: 2\n",
                   "test.yaml:3: expected one YAML document, found 2; remove the extra '---'"},
         ErrorCase{"ListenWithoutPort", "listen: localhost\n",
-                  "test.yaml:1: listen: expected host:port such as 127.0.0.1:8080 or [::1]:8080, got \"localhost\"; "
+                  "test.yaml:1: listen: expected host:port such as 127.0.0.1:8434 or [::1]:8434, got \"localhost\"; "
                   "the port is missing"},
         ErrorCase{"UpstreamTls", "\nupstream: https://gpu-box:11434\n",
                   "test.yaml:2: upstream: expected http://host[:port] such as http://127.0.0.1:11434, got "
@@ -719,16 +719,16 @@ TEST(Exposure, LoopbackHostsAreLocal) {
 }
 
 TEST(Exposure, NonLoopbackListenIsRefusedWithoutAllowUnauthenticated) {
-    EXPECT_EQ(parse_error("log:\n  level: info\nlisten: 0.0.0.0:8080\n"),
-              "test.yaml:3: listen: refusing to listen on 0.0.0.0:8080 without authentication: every device that can "
+    EXPECT_EQ(parse_error("log:\n  level: info\nlisten: 0.0.0.0:8434\n"),
+              "test.yaml:3: listen: refusing to listen on 0.0.0.0:8434 without authentication: every device that can "
               "reach it could use Ollama through sluice. Add an API key (run `sluice hash-key` and put the hash under "
               "auth.keys in the config file), or, if the network is trusted, set 'allow_unauthenticated: true'");
-    EXPECT_NE(parse_error("listen: \"[::]:8080\"\nallow_unauthenticated: false\n").find("refusing to listen on [::]:8080"),
+    EXPECT_NE(parse_error("listen: \"[::]:8434\"\nallow_unauthenticated: false\n").find("refusing to listen on [::]:8434"),
               std::string::npos);
     // Written after listen or before it, the opt-in counts.
-    EXPECT_TRUE(parse_config("listen: 0.0.0.0:8080\nallow_unauthenticated: true\n", "test.yaml").allow_unauthenticated);
+    EXPECT_TRUE(parse_config("listen: 0.0.0.0:8434\nallow_unauthenticated: true\n", "test.yaml").allow_unauthenticated);
     EXPECT_EQ(parse_config("allow_unauthenticated: true\nlisten: 192.168.1.5:80\n", "test.yaml").listen.host, "192.168.1.5");
-    EXPECT_FALSE(parse_config("listen: localhost:8080\n", "test.yaml").allow_unauthenticated);
+    EXPECT_FALSE(parse_config("listen: localhost:8434\n", "test.yaml").allow_unauthenticated);
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1081,7 +1081,7 @@ TEST(StoreConfig, OnByDefaultOffByAWordOrAFileAndACap) {
 // --- reload ------------------------------------------------------------------------------------
 
 TEST(Reload, RestartOnlyKeysAreNamedAndKeptAtTheirRunningValues) {
-    const Config running = parse_config("listen: 127.0.0.1:8080\nupstream: http://127.0.0.1:11434\n", "a.yaml");
+    const Config running = parse_config("listen: 127.0.0.1:8434\nupstream: http://127.0.0.1:11434\n", "a.yaml");
     const Config next = parse_config(
         "listen: 127.0.0.1:9090\nupstream: http://127.0.0.1:11435\nthreads: 3\n"
         "upstream_pool: {max_idle: 4}\ntimeouts: {client_header: 5s}\nlog: {level: debug}\nstore: off\n",

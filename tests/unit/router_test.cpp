@@ -92,10 +92,10 @@ TEST(OwnRoutes, HealthPathsAreSluicesForEveryMethod) {
 }
 
 TEST(SameOrigin, OriginMustNameTheAddressedHost) {
-    EXPECT_TRUE(is_same_origin("http://127.0.0.1:8080", "127.0.0.1:8080"));
+    EXPECT_TRUE(is_same_origin("http://127.0.0.1:8434", "127.0.0.1:8434"));
     EXPECT_TRUE(is_same_origin("https://Box.lan", "box.lan"));
-    EXPECT_FALSE(is_same_origin("http://evil.example", "127.0.0.1:8080"));
-    EXPECT_FALSE(is_same_origin("http://127.0.0.1:8081", "127.0.0.1:8080"));
+    EXPECT_FALSE(is_same_origin("http://evil.example", "127.0.0.1:8434"));
+    EXPECT_FALSE(is_same_origin("http://127.0.0.1:8081", "127.0.0.1:8434"));
     EXPECT_FALSE(is_same_origin("http://x", ""));
 }
 
