@@ -29,6 +29,10 @@ namespace http = beast::http;
 namespace {
 constexpr auto linger_time = std::chrono::seconds(2);
 constexpr std::size_t drain_read_bytes = 4096;
+
+std::string body_too_large_message(std::size_t limit) {
+    return fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes); raise it in sluice's config", limit);
+}
 }  // namespace
 
 HttpSession::HttpSession(Socket socket, EventLoop& loop)
@@ -368,9 +372,12 @@ void HttpSession::serve_conversations(const ApiKey* key) {
             self->send_answer(std::move(*answer));
             return;
         }
+        // The job hands its reference to the session on to the loop, so the session is never
+        // released (and destroyed) on the store's thread.
+        auto& io = self->loop_.io;
         const bool queued = self->loop_.services.store->submit(
-            [self, job = std::move(std::get<ConversationJob>(asked))](ConversationDb& db) {
-                asio::post(self->loop_.io, [self, answer = job(db)]() mutable { self->send_answer(std::move(answer)); });
+            [self, &io, job = std::move(std::get<ConversationJob>(asked))](ConversationDb& db) mutable {
+                asio::post(io, [self = std::move(self), answer = job(db)]() mutable { self->send_answer(std::move(answer)); });
             });
         if (!queued) self->send_answer({503, json_error_body("sluice: the conversation store is busy; try again")});
     };
@@ -385,12 +392,8 @@ void HttpSession::serve_conversations(const ApiKey* key) {
 // limits.max_body_bytes (413 beyond, said before reading when the length is declared) and
 // timeouts.client_body per piece.
 void HttpSession::read_body(std::function<void(std::string)> then) {
-    const auto limit = config_->limits.max_body_bytes;
-    const auto too_large = [limit] {
-        return fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes); raise it in sluice's config", limit);
-    };
-    if (const auto declared = parser_->content_length(); declared && *declared > limit) {
-        send_error(413, too_large(), false);
+    if (const auto declared = parser_->content_length(); declared && *declared > config_->limits.max_body_bytes) {
+        send_error(413, body_too_large_message(config_->limits.max_body_bytes), false);
         return;
     }
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
@@ -420,7 +423,7 @@ void HttpSession::read_body_piece(std::shared_ptr<std::string> body, std::functi
         } else if (ec) {
             self->close();  // the client went away, or idled past timeouts.client_body
         } else if (body->size() > limit) {
-            self->send_error(413, fmt::format("sluice: request body exceeds limits.max_body_bytes ({} bytes); raise it in sluice's config", limit), false);
+            self->send_error(413, body_too_large_message(limit), false);
         } else {
             self->read_body_piece(std::move(body), std::move(then));
         }
