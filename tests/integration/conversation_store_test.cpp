@@ -229,6 +229,25 @@ TEST_F(ConversationStoreTest, BadInputIsRefusedWithItsReasonAndLosesNothing) {
     EXPECT_EQ(call("GET", "conversations/kept").body, kept);
 }
 
+// A body that breaks its chunked framing is 400; one that stops coming is cut at
+// timeouts.client_body; neither is stored, and sluice serves on.
+TEST_F(ConversationStoreTest, AMalformedOrStalledBodyIsRefusedAndNothingIsStored) {
+    start_store("timeouts:\n  client_body: 300ms\n");
+    const auto document = conversation("x", "X", "never stored");
+    TestClient malformed(port());
+    malformed.send_raw("PUT /_sluice/api/conversations/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "zz\r\n" + document + "\r\n0\r\n\r\n");
+    const auto refused = malformed.read_response();
+    EXPECT_EQ(refused.status, 400u);
+    EXPECT_TRUE(refused.body.starts_with(R"({"error":"sluice: malformed request body: )")) << refused.body;
+
+    TestClient stalled(port());
+    stalled.send_raw(fmt::format("PUT /_sluice/api/conversations/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                                 document.size(), document.substr(0, 10)));
+    EXPECT_TRUE(stalled.wait_closed(5s));
+    EXPECT_EQ(call("GET", "conversations/x").status, 404u);
+}
+
 TEST_F(ConversationStoreTest, AFullStoreSays507AndKeepsWhatItHas) {
     start_store({}, "  max_bytes: 1MiB\n");
     const auto kept = conversation("kept", "Kept", "small");
