@@ -1,5 +1,5 @@
-# install.cmake: what `cmake --install` puts where: the binary, /etc/sluice/sluice.yaml, the systemd
-# units and the man page (generated from --help by help2man). Tests, benchmarks and fuzzers are not
+# install.cmake: what `cmake --install` puts where: the binary and its private libraries,
+# /etc/sluice/sluice.yaml, the systemd units and the man page (generated from --help by help2man). Tests, benchmarks and fuzzers are not
 # installed; the README and the license go to /usr/share/doc/sluice. The units run /usr/bin/sluice --config /etc/sluice/sluice.yaml, so /usr is the default
 # prefix; with it GNUInstallDirs puts the config in /etc, not /usr/etc.
 # (A build directory configured before this default existed has CMake's /usr/local cached: moved
@@ -17,6 +17,15 @@ endif()
 set(SLUICE_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "Where the systemd units go, relative to the prefix")
 
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# One package for Debian 12 and 13 and Ubuntu 22.04 and 24.04: the libraries whose soname differs
+# between them (yaml-cpp 0.7/0.8, fmt 9/10, spdlog, simdjson 14/19, prometheus-cpp) travel with
+# sluice as private copies in lib/sluice, found through the binary's RUNPATH, relative so the
+# tarball runs wherever it is unpacked (Debian ships static archives of none but yaml-cpp, so one
+# rule for all five). libc, libstdc++ (GCC 12's, which Ubuntu 22.04 has), OpenSSL 3, SQLite and
+# libsystemd come from the system: packaging.cmake names them.
+set(SLUICE_PRIVATE_LIBRARIES yaml-cpp fmt::fmt spdlog::spdlog simdjson::simdjson prometheus-cpp::core)
+set_target_properties(sluice PROPERTIES INSTALL_RPATH "$ORIGIN/../lib/sluice")
+install(IMPORTED_RUNTIME_ARTIFACTS ${SLUICE_PRIVATE_LIBRARIES} LIBRARY DESTINATION lib/sluice)
 install(FILES config/sluice.yaml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/sluice)
 install(FILES config/sluice.service config/sluice.socket DESTINATION ${SLUICE_SYSTEMD_UNIT_DIR})
 # The README the units' Documentation= names, and the license where Debian looks for it.

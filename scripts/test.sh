@@ -13,11 +13,9 @@ trap 'rm -rf "$XDG_STATE_HOME"' EXIT
 
 cmake --build build
 cmake --build build-san
-# The unit and integration tests under ASan and UBSan (label sanitize), then the browser, install and
-# resource tests against the optimized binary.
+# The unit and integration tests under ASan and UBSan (label sanitize) and each fuzz target's smoke
+# (label fuzz), then the browser, install and resource tests against the optimized binary.
 ctest --test-dir build-san --output-on-failure -j2
 ctest --test-dir build --output-on-failure -j2
-cmake --build build-fuzz --target fuzz
-ctest --test-dir build-fuzz -L fuzz --output-on-failure -j2
 bench/run.sh --smoke
 bench/run.sh --smoke --tls --paths sluice,nginx
