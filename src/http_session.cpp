@@ -184,15 +184,9 @@ void HttpSession::on_request_header(error_code ec) {
         break;
     }
     record_.generation = route.generation;
-    const auto buffer_size = config_->limits.stream_buffer_bytes;
-    // Not zero-filled: pages a stream of small lines never reaches never become resident.
-    if (relay_buffer_size_ != buffer_size) {  // the first proxied request, or a reload changed the size
-        relay_buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
-        relay_buffer_size_ = buffer_size;
-    }
     stream_.tcp().expires_never();
     if (loop_.services.metrics) active_stream_ = loop_.services.metrics->stream_started();
-    const ClientSide client{stream_, buffer_, *parser_, {relay_buffer_.get(), buffer_size}, address_};
+    const ClientSide client{stream_, buffer_, *parser_, address_};
     std::make_shared<Relay>(client, loop_, config_, admitted.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();

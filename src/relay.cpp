@@ -173,12 +173,15 @@ void Relay::read_whole_body() {
     read_request_piece(&Relay::on_whole_body_piece);
 }
 
-// The next piece of the request body, through the relay buffer, within timeouts.client_body.
+// The next piece of the request body, through the body buffer, within timeouts.client_body.
 void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
+    const auto size = config_->limits.stream_buffer_bytes;
+    // Not zero-filled: pages a small body never reaches never become resident.
+    if (!body_buffer_) body_buffer_ = std::make_unique_for_overwrite<char[]>(size);
     auto& body = client_.parser.get().body();
-    body.data = client_.relay_buffer.data();
-    body.size = client_.relay_buffer.size();
-    client_.buffer.reserve(client_.relay_buffer.size());  // socket reads as large as the relay buffer
+    body.data = body_buffer_.get();
+    body.size = size;
+    client_.buffer.reserve(size);  // socket reads as large as the body buffer
     client_.stream.tcp().expires_after(config_->timeouts.client_body);
     reading_body_ = true;
     http::async_read_some(client_.stream, client_.buffer, client_.parser,
@@ -193,7 +196,7 @@ void Relay::read_request_piece(void (Relay::*on_piece)(error_code)) {
 }
 
 std::size_t Relay::request_piece_size() const {
-    return client_.relay_buffer.size() - client_.parser.get().body().size;
+    return config_->limits.stream_buffer_bytes - client_.parser.get().body().size;
 }
 
 void Relay::on_whole_body_piece(error_code ec) {
@@ -214,7 +217,7 @@ void Relay::on_whole_body_piece(error_code ec) {
                               config_->limits.max_body_bytes));
         return;
     }
-    whole_body_.append(client_.relay_buffer.data(), size);
+    whole_body_.append(body_buffer_.get(), size);
     if (!client_.parser.is_done()) {
         read_whole_body();
         return;
@@ -286,7 +289,7 @@ void Relay::on_request_body_piece(error_code ec) {
     }
     const auto size = request_piece_size();
     record_.bytes_in += size;
-    upstream_.write_body_piece(client_.relay_buffer.data(), size, !client_.parser.is_done(),
+    upstream_.write_body_piece(body_buffer_.get(), size, !client_.parser.is_done(),
                                [self = shared_from_this()](error_code write_ec, std::size_t) {
                                    self->on_request_body_written(write_ec);
                                });
@@ -363,6 +366,10 @@ void Relay::on_interim_response() {
 }
 
 void Relay::start_response() {
+    // A final answer has begun, so the request cannot go again (UpstreamCall let go of the body):
+    // what the stream keeps from here on is what it relays.
+    std::string().swap(whole_body_);
+    if (client_.parser.is_done()) body_buffer_.reset();
     auto& response = upstream_.response();
     const auto& in = response.get();
     const auto& request = client_.parser.get();
@@ -562,6 +569,8 @@ void Relay::finish_response() {
 void Relay::watch_client() {
     if (watching_ || completed() || client_.buffer.size() >= config_->limits.max_header_bytes) return;
     watching_ = true;
+    // The body's read room is not needed while the response streams: a watch read is small.
+    if (client_.buffer.size() == 0) client_.buffer.shrink_to_fit();
     client_.stream.tcp().expires_never();  // the body read's deadline is over; the watch has none
     client_.stream.async_read_some_unbounded(
         client_.buffer.prepare(watch_read_bytes),

@@ -133,6 +133,8 @@ void UpstreamCall::read_header(bool head, Then got) {
 
 void UpstreamCall::on_header(error_code ec, Then got) {
     if (!ec) {
+        // Past a final status line the request is never sent again: the front end may free it.
+        if (response_->get().result_int() / 100 != 1) whole_body_.reset();
         got(std::nullopt);
         return;
     }

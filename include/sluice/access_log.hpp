@@ -33,10 +33,11 @@ struct GenerationStats {
 std::optional<GenerationStats> parse_generation_stats(std::string_view tail);
 
 // The last bytes of a response body, kept in a fixed ring so that the final line can be read
-// when the stream ends, without allocating or reassembling lines while relaying.
+// when the stream ends, without allocating or reassembling lines while relaying. 1 KiB: Ollama
+// writes the statistics last (about 200 bytes), and every stream carries the ring.
 class StreamTail {
 public:
-    static constexpr std::size_t capacity = 4096;
+    static constexpr std::size_t capacity = 1024;
     void append(std::string_view bytes);
     std::string contents() const;  // the kept bytes, oldest first
     void clear() { size_ = 0; }

@@ -71,8 +71,6 @@ private:
     std::shared_ptr<const Config> config_;  // the snapshot the current exchange started with
     std::string address_;
     std::optional<RequestParser> parser_;
-    std::unique_ptr<char[]> relay_buffer_;  // allocated once, on the first proxied request
-    std::size_t relay_buffer_size_ = 0;
     ExchangeRecord record_;
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
     bool plain_on_tls_port_ = false;  // every request is answered with a redirect to https

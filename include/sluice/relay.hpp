@@ -18,7 +18,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 
 namespace sluice {
@@ -35,7 +34,6 @@ struct ClientSide {
     ClientStream& stream;
     boost::beast::flat_buffer& buffer;  // bytes read from the client and not yet parsed
     RequestParser& parser;              // the request, header already read
-    std::span<char> relay_buffer;       // the fixed buffer request body bytes pass through
     std::string_view address;           // client IP, for X-Forwarded-For
 };
 
@@ -134,6 +132,10 @@ private:
     Phase phase_ = Phase::request;
     bool completed() const { return phase_ == Phase::completed; }
 
+    // Request body bytes pass through this buffer (limits.stream_buffer_bytes), allocated on the
+    // first piece and freed, with whole_body_, once the response begins: a stream then holds
+    // only what it relays.
+    std::unique_ptr<char[]> body_buffer_;
     std::string whole_body_;            // BodyHandling::read: the body as it goes upstream
     ModelListing listing_ = ModelListing::none;  // the response is a model list to filter for key_
     std::string listing_body_;          // that list, read whole, then filtered
