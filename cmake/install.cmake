@@ -1,6 +1,6 @@
 # install.cmake: what `cmake --install` puts where: the binary and its private libraries,
-# /etc/sluice/sluice.yaml, the systemd units and the man page (generated from --help by help2man). Tests, benchmarks and fuzzers are not
-# installed; the README and the license go to /usr/share/doc/sluice. The units run /usr/bin/sluice --config /etc/sluice/sluice.yaml, so /usr is the default
+# /etc/sluice/sluice.yaml, the systemd units and the man page (generated from --help by help2man).
+# Tests, benchmarks and fuzzers are not installed; the README and the license go to /usr/share/doc/sluice. The units run /usr/bin/sluice --config /etc/sluice/sluice.yaml, so /usr is the default
 # prefix; with it GNUInstallDirs puts the config in /etc, not /usr/etc.
 # (A build directory configured before this default existed has CMake's /usr/local cached: moved
 # once, recorded by SLUICE_INSTALL_PREFIX_CHECKED, so a /usr/local chosen later stays.)

@@ -4,9 +4,9 @@
 # the conffile /etc/sluice/sluice.yaml, the units and the man page. One package for Debian 12 and
 # 13 and Ubuntu 22.04 and 24.04, so Depends: is a contract written here, not whatever
 # dpkg-shlibdeps finds on the build machine; the install tests check it covers every library the
-# binary needs and that the package installs and runs in Debian 13. The maintainer scripts (cmake/debian/) only tell
-# a running systemd about the units: installing never enables or starts sluice
-# (`systemctl enable --now sluice` does).
+# binary needs and that the package installs and runs in Debian 13. The maintainer scripts
+# (cmake/debian/) only tell a running systemd about the units: installing never enables or starts
+# sluice (`systemctl enable --now sluice` does).
 set(CPACK_GENERATOR DEB TGZ)
 set(CPACK_PROJECT_CONFIG_FILE ${CMAKE_SOURCE_DIR}/cmake/cpack_generator.cmake)
 set(CPACK_PACKAGE_NAME sluice)

@@ -367,9 +367,10 @@ void Relay::on_interim_response() {
 
 void Relay::start_response() {
     // A final answer has begun, so the request cannot go again (UpstreamCall let go of the body):
-    // what the stream keeps from here on is what it relays.
+    // what the stream keeps from here on is what it relays. The body buffer only once the body
+    // has gone up: an early answer can come while a piece is still being written from it.
     std::string().swap(whole_body_);
-    if (client_.parser.is_done()) body_buffer_.reset();
+    if (request_body_sent_) body_buffer_.reset();
     auto& response = upstream_.response();
     const auto& in = response.get();
     const auto& request = client_.parser.get();
