@@ -117,19 +117,23 @@ TEST(Resources, BelowWhatMaxConnectionsNeedsItWarnsAndAnswers503PastWhatTheLimit
 
 // Out of descriptors altogether (some other use took them), the client waiting to be accepted
 // gets a 503 from the spare descriptor, not a connection left hanging in the backlog. The
-// server runs in a forked child that then uses up its descriptors.
+// server runs in a forked child that then uses up its descriptors, once nothing it holds is
+// about to be closed (a descriptor freed after the child took the others would let a client in).
 TEST(Resources, OutOfDescriptorsAClientGets503InsteadOfHanging) {
 #if defined(__SANITIZE_ADDRESS__)
     // The sanitizers' runtime opens a pipe to check memory (UBSan's vptr check) and files to
     // report: with no descriptor left it reports an invalid vptr and aborts the child.
     GTEST_SKIP() << "needs a process with no free descriptor, where the sanitizers cannot run; build/ runs it";
 #endif
-    int pipe_fds[2];
-    ASSERT_EQ(::pipe(pipe_fds), 0);
+    int to_parent[2];
+    int to_child[2];
+    ASSERT_EQ(::pipe(to_parent), 0);
+    ASSERT_EQ(::pipe(to_child), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-        ::close(pipe_fds[0]);
+        ::close(to_parent[0]);
+        ::close(to_child[1]);
         try {
             const rlimit limit{256, 256};
             ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -139,19 +143,38 @@ TEST(Resources, OutOfDescriptorsAClientGets503InsteadOfHanging) {
             config.threads = 1;
             Server server(config);
             server.start();
-            while (::dup(pipe_fds[1]) >= 0) {}  // every descriptor taken
             const auto port = server.port();
-            if (::write(pipe_fds[1], &port, sizeof port) != sizeof port) ::_exit(1);
+            char go = 0;
+            if (::write(to_parent[1], &port, sizeof port) != sizeof port || ::read(to_child[0], &go, 1) != 1) ::_exit(1);
+            // Every descriptor taken, and taken again until a while passes with none freed.
+            for (bool took = true; took; std::this_thread::sleep_for(200ms)) {
+                took = false;
+                while (::dup(to_parent[1]) >= 0) took = true;
+            }
+            if (::write(to_parent[1], &go, 1) != 1) ::_exit(1);
             std::this_thread::sleep_for(60s);  // killed by the parent
         } catch (...) {
         }
         ::_exit(1);
     }
-    ::close(pipe_fds[1]);
+    ::close(to_parent[1]);
+    ::close(to_child[0]);
     std::uint16_t port = 0;
-    const auto got = ::read(pipe_fds[0], &port, sizeof port);
-    ::close(pipe_fds[0]);
-    ASSERT_EQ(got, static_cast<ssize_t>(sizeof port));
+    ASSERT_EQ(::read(to_parent[0], &port, sizeof port), static_cast<ssize_t>(sizeof port));
+    // The readiness probe's first ask (a socket to the closed upstream port) is over once /readyz
+    // reports its error; this connection closes before the descriptors are taken.
+    for (auto deadline = Clock::now() + 10s;;) {
+        TestClient probe(port);
+        probe.send_raw("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        const auto readiness = probe.read_response();
+        ASSERT_TRUE(probe.wait_closed(5s));
+        if (readiness.body.find("last error") != std::string::npos) break;
+        ASSERT_LT(Clock::now(), deadline) << readiness.body;
+        std::this_thread::sleep_for(20ms);
+    }
+    char go = 1;
+    ASSERT_EQ(::write(to_child[1], &go, 1), 1);
+    ASSERT_EQ(::read(to_parent[0], &go, 1), 1);
     for (int i = 0; i < 3; ++i) {  // the spare is taken again after each
         TestClient client(port);
         const auto response = client.read_response(false, 2s);
@@ -160,6 +183,8 @@ TEST(Resources, OutOfDescriptorsAClientGets503InsteadOfHanging) {
     }
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
+    ::close(to_parent[0]);
+    ::close(to_child[1]);
 }
 
 }  // namespace
