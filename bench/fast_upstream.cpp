@@ -5,7 +5,9 @@
 // the realtime clock at send (`created_at`, RFC 3339 UTC, 9 fraction digits; inside the SSE JSON
 // too, as an extra field) so the load generator can compute the latency a proxy adds. Blob uploads
 // (POST /api/blobs/sha256:...) are read and discarded (201). GET /stats reports lines sent, CPU
-// used and, for requests that carried `?id=N`, when the client's close was noticed.
+// used and, for requests that carried `?id=N`, when the client's close was noticed. GET
+// /api/version, /api/ps and /api/tags answer what sluice's probes need to see it up with the
+// load generator's model loaded.
 //
 // Cheap by construction: one thread, one io_context, a fixed output buffer per connection, and
 // one timer for all streams driven by a binary heap of due times, so a line costs one write
@@ -59,7 +61,7 @@ constexpr std::array<std::string_view, 16> kPieces = {
     " The", " sky", " appears", " blue", " because", " of", " Rayleigh", " scattering",
     ",", " which", " scatters", " shorter", " wavelengths", " more", " strongly", "."};
 
-enum class Route { chat, generate, openai_chat, blob, stats, root, not_found };
+enum class Route { chat, generate, openai_chat, blob, stats, root, version, models, not_found };
 
 // What a request asked for; copied out of the input buffer before its body is read.
 struct Request {
@@ -367,6 +369,10 @@ bool Connection::parse_head() {
         request_.route = Route::stats;
     } else if ((method == "GET" || method == "HEAD") && path == "/") {
         request_.route = Route::root;
+    } else if (method == "GET" && path == "/api/version") {
+        request_.route = Route::version;
+    } else if (method == "GET" && (path == "/api/ps" || path == "/api/tags")) {
+        request_.route = Route::models;
     }
     const Options& options = up_.options();
     request_.tokens = query_number<std::uint64_t>(query, "tokens", options.tokens);
@@ -402,6 +408,12 @@ void Connection::respond() {
         return;
     case Route::root:
         reply("200 OK", "text/plain; charset=utf-8", "Ollama is running");
+        return;
+    case Route::version:  // what sluice's probes ask; the model the load generator names is loaded
+        reply("200 OK", "application/json; charset=utf-8", R"({"version":"0.12.6"})");
+        return;
+    case Route::models:
+        reply("200 OK", "application/json; charset=utf-8", R"({"models":[{"name":"qwen3:14b","model":"qwen3:14b"}]})");
         return;
     case Route::not_found:
         reply("404 Not Found", "text/plain", "404 page not found");

@@ -417,6 +417,8 @@ def comparison(results, number):
         f"- placement: {m['placement']}{results.sluice_note(number)}",
         f"- load: fast_upstream, {m['tokens']} token lines per response, chunked NDJSON (/api/chat); "
         f"before start: {results.quiet_note()}",
+        *([f"- backends: {m['backends']} fast_upstreams behind each proxy (sluice upstreams:, nginx least_conn, "
+           f"HAProxy balance leastconn), the rates combined"] if m.get("backends", 1) > 1 else []),
         *([results.tls_line()] if results.tls else []),
         "",
         row(["figure"] + results.paths),

@@ -8,6 +8,8 @@
 #include "sluice/json_edit.hpp"
 #include "sluice/rewrite.hpp"
 
+#include "time_rounds.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,7 +23,8 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sluice::bench::Timing;
+using sluice::bench::time_rounds;
 
 // The rules a Qwen3 user on a 24 GiB GPU would write (config/sluice.yaml documents each key).
 constexpr std::string_view rules_yaml = R"(
@@ -87,35 +90,6 @@ std::string chat_body(std::size_t target_bytes) {
     }
     body += last_question;
     return body;
-}
-
-struct Timing {
-    double median_us = 0, min_us = 0, max_us = 0;
-    std::size_t iterations = 0;  // per round
-};
-
-// 5 rounds of `iterations` rewrites each, after calibrating so a round lasts `round_seconds`.
-template <typename Rewrite>
-Timing time_rounds(Rewrite&& rewrite, double round_seconds) {
-    std::size_t iterations = 1;
-    for (;;) {  // calibrate (also warms caches and the workspace)
-        const auto start = Clock::now();
-        for (std::size_t i = 0; i < iterations; ++i) rewrite();
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        if (seconds >= round_seconds / 4) {
-            iterations = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(iterations) * round_seconds / seconds));
-            break;
-        }
-        iterations *= 4;
-    }
-    std::vector<double> us;
-    for (int round = 0; round < 5; ++round) {
-        const auto start = Clock::now();
-        for (std::size_t i = 0; i < iterations; ++i) rewrite();
-        us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(iterations));
-    }
-    std::sort(us.begin(), us.end());
-    return {us[2], us.front(), us.back(), iterations};
 }
 
 // `bytes` = 0: the case reads none of the body, so GB/s means nothing there.

@@ -20,6 +20,7 @@ usage() {
     cat <<'EOF'
 usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --callgrind | --metrics-cost]
                     [--paths LIST] [--repeat N] [--out DIR] [--no-install] [--wait-quiet S] [--tls]
+                    [--backends N]
   --build-dir DIR  where the binaries are (default: <repo>/build; the tools in DIR/bench or DIR)
   --sluice BIN     the sluice binary (default: DIR/sluice)
   --quick          shorter runs and a 512 MiB upload (about 1 minute)
@@ -40,6 +41,10 @@ usage: bench/run.sh [--build-dir DIR] [--sluice BIN] [--quick | --smoke | --call
   --tls            loadgen -> proxy over TLS (a throwaway CA and an EC P-256 certificate for
                    localhost and 127.0.0.1, made in the work dir); proxy -> upstream stays plain
                    HTTP, and so does the direct path (the floor). Combines with every mode above
+  --backends N     N fast_upstreams (1-8, default 1) behind each proxy: sluice with upstreams:,
+                   nginx with an upstream block (least_conn), HAProxy with balance leastconn; the
+                   load generator's rate is the combined one. Stream runs only (no direct, cancel
+                   or upload: they measure one upstream); the upstream CPU figure is the first one's
 EOF
 }
 
@@ -52,6 +57,7 @@ OUT_DIR=
 INSTALL=1
 QUIET_WAIT=0
 TLS=0
+BACKENDS=1
 COMMAND_LINE="bench/run.sh $*"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -67,12 +73,14 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0; shift ;;
     --wait-quiet) QUIET_WAIT=${2:?--wait-quiet needs a value}; shift 2 ;;
     --tls) TLS=1; shift ;;
+    --backends) BACKENDS=${2:?--backends needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 [ -z "$REPEAT" ] && REPEAT=$([ "$MODE" = metrics ] && echo 3 || echo 1)
 case $REPEAT in *[!0-9]* | 0) echo "run.sh: --repeat wants a positive number" >&2; exit 2 ;; esac
+case $BACKENDS in [1-8]) ;; *) echo "run.sh: --backends wants 1 to 8" >&2; exit 2 ;; esac
 IFS=, read -r -a PATHS <<<"$PATH_LIST"
 for p in "${PATHS[@]}"; do
     case $p in direct | sluice | nginx | haproxy) ;; *) echo "run.sh: unknown path $p" >&2; exit 2 ;; esac
@@ -361,6 +369,25 @@ declare -A SKIPPED  # path -> why it was not measured
 PROXY_MAIN_PID=
 PROXY_PIDS=()
 
+# upstream_servers nginx|haproxy INDENT: that proxy's servers, one per fast_upstream (and, with
+# several, least-connections balancing first), as one sed replacement: lines joined by "\n" and
+# INDENT (the template's indentation of the placeholder).
+upstream_servers() {
+    local lines=() i joined
+    if [ "$BACKENDS" -gt 1 ]; then
+        if [ "$1" = nginx ]; then lines+=("least_conn;"); else lines+=("balance leastconn"); fi
+    fi
+    for i in "${!UPSTREAM_PORTS[@]}"; do
+        if [ "$1" = nginx ]; then
+            lines+=("server 127.0.0.1:${UPSTREAM_PORTS[i]};")
+        else
+            lines+=("server ollama$((i + 1)) 127.0.0.1:${UPSTREAM_PORTS[i]}")
+        fi
+    done
+    printf -v joined '%s\\n'"$2" "${lines[@]}"
+    printf '%s' "${joined%\\n"$2"}"
+}
+
 start_path() {
     local path=$1 dir=$WORK/$1 port
     local -a run_proxy=("${ON_PROXY_CPU[@]}")
@@ -385,11 +412,16 @@ start_path() {
         ;;
     sluice)
         port=$SLUICE_PORT
-        local -a config=()
+        local -a config=() upstream=(--upstream "http://127.0.0.1:$UPSTREAM_PORT")
         # --metrics-cost's on/off configs (with the tls section when --tls), else --tls's own.
         local file=${SLUICE_CONFIG:-${TLS_DIR:+$TLS_DIR/sluice-tls.yaml}}
+        if [ "$BACKENDS" -gt 1 ]; then  # --backends: the upstreams list, beside what the file had
+            { [ -n "$file" ] && cat "$file"; echo "upstreams:"; printf '  - http://127.0.0.1:%s\n' "${UPSTREAM_PORTS[@]}"; } \
+                >"$dir/sluice-fleet.yaml"
+            file=$dir/sluice-fleet.yaml upstream=()
+        fi
         [ -n "$file" ] && config=(--config "$file")
-        "${run_proxy[@]}" "$SLUICE_BIN" "${config[@]}" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
+        "${run_proxy[@]}" "$SLUICE_BIN" "${config[@]}" --listen "127.0.0.1:$port" "${upstream[@]}" \
             --threads 1 --log-level warn >>"$dir/sluice.log" 2>&1 &
         ;;
     nginx)
@@ -398,6 +430,7 @@ start_path() {
         local -a tls_edits=(-e "s|@SSL@||g")
         [ "$TLS" = 1 ] && tls_edits=(-e "s|@SSL@| ssl|g" -e "s|@TLS_DIR@|$TLS_DIR|g" -e 's|^\( *\)#tls |\1|')
         sed -e "s|@PREFIX@|$dir|g" -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+            -e "s|@UPSTREAM_SERVERS@|$(upstream_servers nginx '        ')|" \
             "${tls_edits[@]}" "$SCRIPT_DIR/nginx.conf.in" >"$dir/nginx.conf"
         if [ "$MODE" = callgrind ]; then  # one process, so callgrind_control can reach the worker's work
             sed -i 's/^master_process on;/master_process off;/' "$dir/nginx.conf"
@@ -413,6 +446,7 @@ start_path() {
         local bind_tls=""
         [ "$TLS" = 1 ] && bind_tls=" ssl crt $TLS_DIR/combined.pem ssl-min-ver TLSv1.2"
         sed -e "s|@LISTEN_PORT@|$port|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@BIND_TLS@|$bind_tls|g" \
+            -e "s|@UPSTREAM_SERVERS@|$(upstream_servers haproxy '    ')|" \
             "$SCRIPT_DIR/haproxy.cfg.in" >"$dir/haproxy.cfg"
         if ! "$HAPROXY_BIN" -c -q -f "$dir/haproxy.cfg" >"$dir/check.log" 2>&1; then
             log "haproxy: config check failed:"; cat "$dir/check.log" >&2
@@ -512,7 +546,7 @@ meta_record() {  # what was measured, on what, under which load shape
         paths:="[${paths%,}]" commit="$(commit_note)" "${sluice[@]}" \
         cpus:="$(nproc)" cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
         mem_total_kb:="$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" kernel="$(uname -r)" \
-        tls:="$([ "$TLS" = 1 ] && echo true || echo false)" "${tls_meta[@]}" \
+        tls:="$([ "$TLS" = 1 ] && echo true || echo false)" "${tls_meta[@]}" backends:="$BACKENDS" \
         placement="$PLACEMENT" cpu0_idle_pct:="$IDLE0" cpu1_idle_pct:="$IDLE1" load_average="$LOAD_NOTE" \
         clk_tck:="$(getconf CLK_TCK)" rate:="$RATE" tokens:="$TOKENS" \
         s1_duration:="$S1_DURATION" s100_duration:="$S100_DURATION" \
@@ -613,8 +647,10 @@ bench_path() {
     if [ "$MODE" = smoke ]; then
         run_load "$path" chat 0 --path /api/chat --streams 4 --rate 200 --tokens 20 --duration 1.5
         run_load "$path" sse 0 --path /v1/chat/completions --streams 4 --rate 200 --tokens 20 --duration 1
-        run_load "$path" cancel 0 --cancel 5 --streams 5 --tokens 400 --rate 80 --cancel-wait 1
-        run_load "$path" upload 0 --upload $((16 << 20))
+        if [ "$BACKENDS" -eq 1 ]; then  # cancels and the upload are about one upstream
+            run_load "$path" cancel 0 --cancel 5 --streams 5 --tokens 400 --rate 80 --cancel-wait 1
+            run_load "$path" upload 0 --upload $((16 << 20))
+        fi
         stop_path
         return
     fi
@@ -626,6 +662,10 @@ bench_path() {
     run_load "$path" s1000 1 --streams "$S1000_STREAMS" --rate "$S1000_RATE" --tokens "$S1000_TOKENS" --duration "$S1000_DURATION"
     run_load "$path" sat 0 --streams "$SAT_STREAMS" --rate "$SAT_RATE" --tokens "$SAT_TOKENS" --duration "$SAT_DURATION"
     [ ${#PROXY_PIDS[@]} -gt 0 ] && path_record "$path" peak_rss_kb:="$(status_kb VmHWM "${PROXY_PIDS[@]}")"
+    if [ "$BACKENDS" -gt 1 ]; then  # cancels and the upload are about one upstream
+        stop_path
+        return
+    fi
     run_load "$path" cancel 0 --cancel "$CANCELS" --streams 10 --tokens "$CANCEL_TOKENS" --rate "$RATE" --cancel-wait 2
     # The upload gets a fresh proxy, so its peak RSS is the upload's own.
     stop_path
@@ -719,6 +759,10 @@ if [ "$MODE" = callgrind ]; then
         ensure_installed valgrind valgrind || die "--callgrind needs valgrind"
 fi
 for p in "${PATHS[@]}"; do
+    if [ "$BACKENDS" -gt 1 ] && [ "$p" = direct ]; then
+        skip direct "one upstream; --backends measures the proxies in front of several"
+        continue
+    fi
     case $p in
     sluice)
         [ -x "$SLUICE_BIN" ] || { skip sluice "no $SLUICE_BIN"; log "sluice: skipped, no $SLUICE_BIN (build it first)"; }
@@ -745,15 +789,21 @@ if [ "${IDLE0:-0}" -lt 85 ] || [ "${IDLE1:-0}" -lt 85 ]; then
 fi
 meta_record
 
-read -r -d '' UPSTREAM_PORT SLUICE_PORT NGINX_PORT HAPROXY_PORT < <("$LOADGEN" --free-ports 4)
-[ -n "$HAPROXY_PORT" ] || die "could not pick free ports"
+mapfile -t FREE_PORTS < <("$LOADGEN" --free-ports $((3 + BACKENDS)) | tr -s ' \t' '\n' | grep .)
+[ ${#FREE_PORTS[@]} -eq $((3 + BACKENDS)) ] || die "could not pick free ports"
+SLUICE_PORT=${FREE_PORTS[0]} NGINX_PORT=${FREE_PORTS[1]} HAPROXY_PORT=${FREE_PORTS[2]}
+UPSTREAM_PORTS=("${FREE_PORTS[@]:3}")
+UPSTREAM_PORT=${UPSTREAM_PORTS[0]}  # the load generator's --stats, and the direct path
 
-"${ON_DRIVER_CPU[@]}" "$UPSTREAM_BIN" --listen "127.0.0.1:$UPSTREAM_PORT" --rate "$RATE" --tokens "$TOKENS" \
-    >"$WORK/fast_upstream.log" 2>&1 &
-UPSTREAM_PID=$!
-STARTED_PIDS+=("$UPSTREAM_PID")
-wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" || { cat "$WORK/fast_upstream.log" >&2; die "fast_upstream did not start"; }
-log "fast_upstream on 127.0.0.1:$UPSTREAM_PORT ($PLACEMENT)"
+UPSTREAM_PIDS=()
+for i in "${!UPSTREAM_PORTS[@]}"; do
+    "${ON_DRIVER_CPU[@]}" "$UPSTREAM_BIN" --listen "127.0.0.1:${UPSTREAM_PORTS[i]}" --rate "$RATE" --tokens "$TOKENS" \
+        >"$WORK/fast_upstream.$i.log" 2>&1 &
+    UPSTREAM_PIDS+=($!)
+    STARTED_PIDS+=($!)
+    wait_port "${UPSTREAM_PORTS[i]}" "$!" || { cat "$WORK/fast_upstream.$i.log" >&2; die "fast_upstream did not start"; }
+done
+log "fast_upstream on 127.0.0.1:${UPSTREAM_PORTS[*]} ($PLACEMENT)"
 
 printf 'metrics:\n  path: /metrics\n' >"$WORK/metrics-on.yaml"
 printf 'metrics:\n  path: ""\n' >"$WORK/metrics-off.yaml"
@@ -780,10 +830,12 @@ for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
     record record=round round:="$ROUND" date="$(date -u +%FT%TZ)"
 done
 
-stop_pid "$UPSTREAM_PID" fast_upstream
-forget_pid "$UPSTREAM_PID"
+for i in "${!UPSTREAM_PIDS[@]}"; do
+    stop_pid "${UPSTREAM_PIDS[i]}" fast_upstream
+    forget_pid "${UPSTREAM_PIDS[i]}"
+done
 log ""
-log "$(tail -n 1 "$WORK/fast_upstream.log")"
+for i in "${!UPSTREAM_PIDS[@]}"; do log "$(tail -n 1 "$WORK/fast_upstream.$i.log")"; done
 
 # The tables come from results.jsonl alone, so a kept --out DIR renders them again. --smoke fails
 # (status 1) only when a path returned errors or no lines.

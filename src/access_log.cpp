@@ -164,6 +164,7 @@ std::string format_access_line(const ExchangeRecord& r, Clock::time_point end) {
         line += '"';
     }
     if (!r.key.empty()) line += fmt::format(" key={}", r.key);
+    if (!r.backend.empty()) line += fmt::format(" backend={}", r.backend);
     if (!r.outcome.empty()) {
         line += " (";
         line += r.outcome;

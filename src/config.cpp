@@ -4,6 +4,7 @@
 #include "config_reader.hpp"
 
 #include "sluice/ascii.hpp"
+#include "sluice/backend_choice.hpp"
 
 #include <algorithm>
 #include <array>
@@ -251,6 +252,54 @@ void read_ui(const ConfigValue& value, UiConfig& ui) {
     });
 }
 
+// A backend's name or label: it goes into log lines, metric labels and JSON as it is.
+std::string backend_word(std::string_view text) {
+    const bool plain = std::all_of(text.begin(), text.end(),
+                                   [](char c) { return is_letter(c) || is_digit(c) || c == '-' || c == '_' || c == '.'; });
+    if (text.empty() || text.size() > 64 || !plain) fail_expected("letters, digits, '-', '_' and '.' (at most 64)", text);
+    return std::string(text);
+}
+
+// One item of `upstreams:`: a URL, or a mapping with `url:` and the backend's settings.
+Backend read_backend(const ConfigValue& item) {
+    Backend backend;
+    if (item.node().IsScalar()) {
+        backend.url = item.parse(parse_upstream_url);
+        return backend;
+    }
+    bool has_url = false;
+    read_mapping(item, {
+        {"url", [&](const ConfigValue& v) { backend.url = v.parse(parse_upstream_url); has_url = true; }},
+        setting("name", backend.name, backend_word),
+        setting("weight", backend.weight, whole_number<unsigned>(1, 1000)),
+        setting("max_generations", backend.max_generations, whole_number<unsigned>(0, 4096)),
+        {"labels", [&](const ConfigValue& v) {
+             for_each_item(v, "a list of labels such as [4090, office]", true,
+                           [&](const ConfigValue& label) { backend.labels.push_back(label.parse(backend_word)); });
+         }},
+        setting("manage", backend.manage, parse_bool),
+    });
+    if (!has_url) item.fail("a backend needs its url, e.g. 'url: http://10.0.0.11:11434'");
+    return backend;
+}
+
+// `upstreams:` the Ollamas of a fleet: distinct addresses and names, at most one `manage`.
+void read_upstreams(const ConfigValue& value, std::vector<Backend>& upstreams) {
+    std::vector<Backend> read;
+    for_each_item(value, "a list of Ollama URLs, or of mappings with url:", false, [&](const ConfigValue& item) {
+        auto backend = read_backend(item);
+        for (const auto& earlier : read) {
+            if (earlier.url.host_header == backend.url.host_header) item.fail(backend.url.url + " is listed twice");
+            if (earlier.label() == backend.label()) item.fail("two backends are named " + std::string(backend.label()));
+            if (earlier.manage && backend.manage) item.fail("only one backend may have 'manage: true'");
+        }
+        read.push_back(std::move(backend));
+    });
+    if (read.empty()) value.fail("list at least one Ollama, e.g. '- http://127.0.0.1:11434'");
+    if (read.size() > max_backends) value.fail("at most " + std::to_string(max_backends) + " backends");
+    upstreams = std::move(read);
+}
+
 // `store: off` (or on), or a mapping.
 void read_store(const ConfigValue& value, StoreConfig& store) {
     if (value.node().IsScalar()) {
@@ -276,11 +325,12 @@ void read_store(const ConfigValue& value, StoreConfig& store) {
 }
 
 void read_config(const ConfigValue& value, Config& config) {
-    std::optional<ConfigValue> listen_value, metrics_value;
+    std::optional<ConfigValue> listen_value, metrics_value, upstream_value, upstreams_value;
     read_mapping(value, {
         {"listen", [&](const ConfigValue& v) { config.listen = v.parse(parse_host_port); listen_value = v; }},
         setting("allow_unauthenticated", config.allow_unauthenticated, parse_bool),
-        setting("upstream", config.upstream, parse_upstream_url),
+        {"upstream", [&](const ConfigValue& v) { config.upstreams = single_upstream(v.parse(parse_upstream_url)); upstream_value = v; }},
+        {"upstreams", [&](const ConfigValue& v) { read_upstreams(v, config.upstreams); upstreams_value = v; }},
         setting("threads", config.threads, whole_number<unsigned>(0, 256)),
         section("limits", config.limits, read_limits),
         section("timeouts", config.timeouts, read_timeouts),
@@ -295,6 +345,9 @@ void read_config(const ConfigValue& value, Config& config) {
         section("tls", config.tls, read_tls),
         section("store", config.store, read_store),
     });
+    if (upstream_value && upstreams_value) {
+        upstreams_value->fail("upstream: (one Ollama) and upstreams: (several) are two ways to say the same; keep one");
+    }
     if (metrics_value && !config.metrics.path.empty() &&
         (config.metrics.path == config.health.healthz || config.metrics.path == config.health.readyz)) {
         metrics_value->fail("metrics.path must differ from health.healthz and health.readyz");
@@ -447,10 +500,32 @@ void validate_log_level(std::string_view level) {
     }
 }
 
+std::vector<Backend> single_upstream(UpstreamUrl url) {
+    Backend backend;
+    backend.url = std::move(url);
+    return {std::move(backend)};
+}
+
+std::string describe_upstreams(const Config& config) {
+    if (config.upstreams.size() == 1) return "ollama at " + config.upstream().url;
+    std::string text = std::to_string(config.upstreams.size()) + " ollamas:";
+    for (const auto& backend : config.upstreams) {
+        text += (&backend == &config.upstreams.front() ? " " : ", ") + backend.url.url + " (" + std::string(backend.label()) + ")";
+    }
+    return text;
+}
+
+std::size_t Config::managing_backend() const {
+    const auto marked = std::find_if(upstreams.begin(), upstreams.end(), [](const Backend& b) { return b.manage; });
+    return marked == upstreams.end() ? 0 : static_cast<std::size_t>(marked - upstreams.begin());
+}
+
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
     std::vector<std::string> changed;
     if (running.listen != next.listen) changed.emplace_back("listen");
-    if (running.upstream != next.upstream) changed.emplace_back("upstream");
+    if (running.upstreams != next.upstreams) {
+        changed.emplace_back(running.upstreams.size() == 1 && next.upstreams.size() == 1 ? "upstream" : "upstreams");
+    }
     if (running.threads != next.threads) changed.emplace_back("threads");
     if (running.upstream_pool != next.upstream_pool) changed.emplace_back("upstream_pool");
     if (running.store != next.store) changed.emplace_back("store");
@@ -459,7 +534,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 Config with_restart_only_keys_of(const Config& running, Config next) {
     next.listen = running.listen;
-    next.upstream = running.upstream;
+    next.upstreams = running.upstreams;
     next.threads = running.threads;
     next.upstream_pool = running.upstream_pool;
     next.store = running.store;

@@ -68,7 +68,7 @@ std::vector<LoadedModel> parse_loaded(const std::string& json) {
 
 asio::awaitable<DoctorFacts> gather_doctor_facts(asio::io_context& io, const Config& config) {
     DoctorFacts facts;
-    facts.ollama_url = config.upstream.url;
+    facts.ollama_url = config.upstream().url;
     try {
         simdjson::dom::parser parser;
         std::string_view version;
@@ -98,7 +98,7 @@ DoctorFacts gather_doctor_facts_here(const Config& config) {
     DoctorFacts facts;
     asio::co_spawn(io, gather_doctor_facts(io, config), [&](std::exception_ptr failed, DoctorFacts gathered) {
         facts = std::move(gathered);
-        if (failed) facts = DoctorFacts{config.upstream.url, "sluice could not gather the facts", {}, {}, {}, {}};
+        if (failed) facts = DoctorFacts{config.upstream().url, "sluice could not gather the facts", {}, {}, {}, {}};
     });
     io.run();
     if (facts.ollama_error.empty()) facts.environment = read_ollama_environment();

@@ -50,12 +50,12 @@ Explanation explain_request(const Config& config, std::string_view config_source
     std::string error;
     const auto facts = fetch_model_facts(config, error);
     if (facts->known) {
-        lines.push_back(fmt::format("ollama at {}: {} installed: {}", config.upstream.url, facts->models.size(),
+        lines.push_back(fmt::format("ollama at {}: {} installed: {}", config.upstream().url, facts->models.size(),
                                     model_names(*facts)));
     } else {
         lines.push_back(fmt::format("ollama at {} cannot say what is installed ({}): explaining without model facts, "
                                     "so prefer and num_ctx: auto change nothing",
-                                    config.upstream.url, error));
+                                    config.upstream().url, error));
     }
 
     const RewriteResult result = rewrite_request(path, body, config.rewrite, *facts);

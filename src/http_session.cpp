@@ -4,12 +4,15 @@
 #include "sluice/admission.hpp"
 #include "sluice/conversation_api.hpp"
 #include "sluice/conversation_store.hpp"
+#include "sluice/fleet_listing.hpp"
 #include "sluice/health.hpp"
 #include "sluice/json_error.hpp"
 #include "sluice/metrics.hpp"
+#include "sluice/ollama_api.hpp"
 #include "sluice/page_api.hpp"
 #include "sluice/router.hpp"
 #include "sluice/ui_assets.hpp"
+#include "sluice/upstream_fetch.hpp"
 #include "sluice/ws_session.hpp"
 
 #include "sluice/ascii.hpp"
@@ -181,6 +184,7 @@ void HttpSession::on_request_header(error_code ec) {
         start_websocket(admitted);
         return;
     case Handler::proxy:
+        if (serve_fleet_view(admitted.key)) return;
         break;
     }
     record_.generation = route.generation;
@@ -265,7 +269,7 @@ void HttpSession::serve_health(Handler handler) {
     if (!takes_get_or_head(keep_alive)) return;
     auto answer = handler == Handler::healthz
                       ? healthz_answer()
-                      : readyz_answer(loop_.services.readiness.snapshot(), *config_, std::chrono::steady_clock::now());
+                      : readyz_answer(loop_.services.fleet.readiness(), *config_, std::chrono::steady_clock::now());
     send_json(answer.status, std::move(answer.body), keep_alive);
 }
 
@@ -319,7 +323,11 @@ void HttpSession::serve_metrics() {
     own_response_ = std::make_shared<http::response<http::string_body>>(http::status::ok, 11);
     own_response_->set(http::field::content_type, Metrics::content_type);
     own_response_->set(http::field::cache_control, "no-store");
-    own_response_->body() = loop_.services.metrics->scrape();
+    std::vector<BackendReading> backends;
+    if (const auto& fleet = loop_.services.fleet; fleet.size() > 1) {
+        for (std::size_t i = 0; i < fleet.size(); ++i) backends.push_back({fleet.backend(i).label(), fleet.up(i), fleet.active(i)});
+    }
+    own_response_->body() = loop_.services.metrics->scrape(backends);
     write_own_response(keep_alive);
 }
 
@@ -340,13 +348,77 @@ void HttpSession::serve_page_api(const ApiKey* key) {
     };
     if (page_api_wants_doctor(request.method_string(), request.target(), key)) {
         asio::co_spawn(loop_.io, gather_doctor_facts(loop_.io, *config_),
-                       [respond, url = config_->upstream.url](std::exception_ptr failed, DoctorFacts facts) {
+                       [respond, url = config_->upstream().url](std::exception_ptr failed, DoctorFacts facts) {
                            if (failed) facts = DoctorFacts{url, "sluice could not gather the facts", {}, {}, {}, {}};
                            respond(&facts);
                        });
         return;
     }
     loop_.services.catalog.when_ready(loop_.io.get_executor(), [respond] { respond(nullptr); });
+}
+
+// A fleet's lists of models and version, which no one backend can answer: each backend that is
+// up (or every one, when none is) is asked at once, and the answers merged (fleet_listing.hpp).
+// False for every other request, which is proxied.
+bool HttpSession::serve_fleet_view(const ApiKey* key) {
+    const auto& request = parser_->get();
+    auto& fleet = loop_.services.fleet;
+    if (fleet.size() == 1 || request.method() != http::verb::get || !parser_->is_done()) return false;
+    const auto path = target_path(request.target());
+    const auto* route = find_ollama_route(path);
+    if (!route || route->prefix || (route->listing == ModelListing::none && path != "/api/version")) return false;
+
+    struct Gather {
+        std::string path;  // outlives the fetches, which hold views of it
+        std::vector<BackendAnswer> answers;
+        std::vector<std::string> errors;
+        std::size_t pending = 0;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->path = path;
+    const auto order = fleet.route({});  // up before down
+    const bool any_up = fleet.up(order.index[0]);
+    for (const auto backend : order) {
+        if (any_up && !fleet.up(backend)) continue;
+        gather->answers.push_back({fleet.backend(backend).label(), {}});
+    }
+    gather->errors.resize(gather->answers.size());
+    gather->pending = gather->answers.size();
+    const auto done = [self = shared_from_this(), gather, key, listing = route->listing] {
+        const bool keep_alive = self->parser_->get().keep_alive();
+        auto merged = listing == ModelListing::none ? merge_versions(gather->answers)
+                                                    : merge_model_listings(listing, gather->answers);
+        if (merged && key && !key->models.empty()) {
+            merged = filter_model_listing(listing, *merged, [key](std::string_view model) { return key_allows_model(*key, model); });
+        }
+        if (!merged) {
+            std::string why;
+            for (std::size_t i = 0; i < gather->answers.size(); ++i) {
+                why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", gather->answers[i].backend,
+                                   gather->errors[i].empty() ? "not a model list" : gather->errors[i]);
+            }
+            self->send_error(502, fmt::format("sluice: no ollama of upstreams answered {} ({})", gather->path, why), keep_alive);
+            return;
+        }
+        self->send_json(200, std::move(*merged), keep_alive);
+    };
+    std::size_t slot = 0;
+    for (const auto backend : order) {
+        if (any_up && !fleet.up(backend)) continue;
+        asio::co_spawn(loop_.io,
+                       fetch_from_upstream(loop_.io, *config_, "GET", gather->path, {}, {.ollama = &fleet.backend(backend).url}),
+                       [gather, slot, done](std::exception_ptr failed, std::string body) {
+                           try {
+                               if (failed) std::rethrow_exception(failed);
+                               gather->answers[slot].body = std::move(body);
+                           } catch (const std::exception& e) {
+                               gather->errors[slot] = describe_fetch_error(e);
+                           }
+                           if (--gather->pending == 0) done();
+                       });
+        ++slot;
+    }
+    return true;
 }
 
 // The conversation store's endpoints: the body (if any) is read whole, then the store's thread

@@ -72,7 +72,10 @@ sluice::Config load(const Options& options) {
             throw sluice::ConfigError("--listen: " + sluice::unauthenticated_exposure_message(*options.listen));
         }
     }
-    if (options.upstream) config.upstream = flag("upstream", [&] { return sluice::parse_upstream_url(*options.upstream); });
+    if (options.upstream) {
+        auto url = flag("upstream", [&] { return sluice::parse_upstream_url(*options.upstream); });
+        config.upstreams = sluice::single_upstream(std::move(url));
+    }
     if (options.log_level) {
         flag("log-level", [&] { sluice::validate_log_level(*options.log_level); return 0; });
         config.log.level = *options.log_level;
@@ -242,10 +245,10 @@ int serve(const sluice::Config& config, const Options& options) {
     }
     sluice::Server server(config, inherited);
     const auto status = fmt::format(
-        "listening on {}, ollama at {}",
+        "listening on {}, {}",
         inherited ? fmt::format("the socket systemd passed (port {})", server.port())
                   : listen_address({config.listen.host, server.port()}),
-        config.upstream.url);
+        sluice::describe_upstreams(config));
     boost::asio::io_context signals_io;
     boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& ec, int signal) {
@@ -406,7 +409,7 @@ int main(int argc, char** argv) {
         if (!options.config_path.empty()) {
             try {
                 const auto config = sluice::load_config_file(options.config_path);
-                if (bench_ollama->count() == 0) bench.ollama_url = config.upstream.url;
+                if (bench_ollama->count() == 0) bench.ollama_url = config.upstream().url;
                 if (bench_sluice->count() == 0) {
                     bench.sluice_url = (config.tls.context ? "https://" : "http://") + connect_address(config.listen);
                 }
@@ -444,8 +447,9 @@ int main(int argc, char** argv) {
         return doctor(options, config);
     }
     if (options.check_config) {
-        fmt::print("config OK: listen {}{}, upstream {}\n", listen_address(config.listen),
-                   config.tls.context ? " (HTTPS, " + config.tls.cert + ")" : "", config.upstream.url);
+        fmt::print("config OK: listen {}{}, {}\n", listen_address(config.listen),
+                   config.tls.context ? " (HTTPS, " + config.tls.cert + ")" : "",
+                   config.upstreams.size() == 1 ? "upstream " + config.upstream().url : describe_upstreams(config));
         return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log.level));

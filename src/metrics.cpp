@@ -86,6 +86,9 @@ struct Metrics::Families {
     prometheus::Family<prometheus::Counter>& rewrites_;
     prometheus::Family<prometheus::Histogram>& time_to_first_token_;
     prometheus::Family<prometheus::Histogram>& tokens_per_second_;
+    prometheus::Family<prometheus::Counter>& backend_requests_;
+    prometheus::Family<prometheus::Gauge>& backend_up_;
+    prometheus::Family<prometheus::Gauge>& backend_active_;
 
     // The series an exchange touches, each found through its family once: Family::Add builds and
     // hashes a label map and takes the family's lock, which was most of the cost of counting.
@@ -103,6 +106,7 @@ struct Metrics::Families {
     std::map<std::string_view, RouteSeries> routes_;  // keys: route_label's fixed strings
     std::map<std::string, prometheus::Counter*, std::less<>> rewrites_by_kind_;
     std::map<std::string, ModelSeries, std::less<>> models_;
+    std::map<std::string, prometheus::Counter*, std::less<>> requests_by_backend_;  // labels from the config
     std::shared_ptr<const ModelFacts> installed_;  // null or not `known`: no list to check names against
 };
 
@@ -146,7 +150,19 @@ Metrics::Families::Families()
       tokens_per_second_(prometheus::BuildHistogram()
                              .Name("sluice_generation_tokens_per_second")
                              .Help("eval_count / eval_duration of Ollama's final line, by the model it names")
-                             .Register(registry_)) {
+                             .Register(registry_)),
+      backend_requests_(prometheus::BuildCounter()
+                            .Name("sluice_backend_requests_total")
+                            .Help("Exchanges a backend of the fleet (upstreams:) answered, by backend")
+                            .Register(registry_)),
+      backend_up_(prometheus::BuildGauge()
+                      .Name("sluice_backend_up")
+                      .Help("1 while a backend of the fleet answers its probe (and takes requests), else 0")
+                      .Register(registry_)),
+      backend_active_(prometheus::BuildGauge()
+                          .Name("sluice_backend_active_generations")
+                          .Help("Generations sluice has in flight on a backend of the fleet")
+                          .Register(registry_)) {
     prometheus::BuildGauge()
         .Name("sluice_build_info")
         .Help("The running sluice's version, as a label; always 1")
@@ -185,6 +201,15 @@ void Metrics::Families::exchange_finished(const ExchangeRecord& record) {
     series.request_bytes->Increment(static_cast<double>(record.bytes_in));
     series.response_bytes->Increment(static_cast<double>(record.bytes_out));
     if (record.upstream_unreachable) upstream_connect_errors_.Increment();
+    if (!record.backend.empty()) {
+        auto found = requests_by_backend_.find(record.backend);
+        if (found == requests_by_backend_.end()) {
+            found = requests_by_backend_
+                        .emplace(std::string(record.backend), &backend_requests_.Add({{"backend", std::string(record.backend)}}))
+                        .first;
+        }
+        found->second->Increment();
+    }
     if (record.client_gone) {
         if (!series.client_cancels) series.client_cancels = &client_cancels_.Add({{"route", std::string(route)}});
         series.client_cancels->Increment();
@@ -233,7 +258,11 @@ void Metrics::installed_models(std::shared_ptr<const ModelFacts> facts) {
     families_->installed_ = std::move(facts);
 }
 
-std::string Metrics::scrape() const {
+std::string Metrics::scrape(std::span<const BackendReading> backends) const {
+    for (const auto& reading : backends) {  // Add finds the series after the first scrape
+        families_->backend_up_.Add({{"backend", std::string(reading.backend)}}).Set(reading.up ? 1 : 0);
+        families_->backend_active_.Add({{"backend", std::string(reading.backend)}}).Set(reading.active_generations);
+    }
     return prometheus::TextSerializer().Serialize(families_->registry_.Collect());
 }
 

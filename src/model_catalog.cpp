@@ -192,7 +192,7 @@ asio::awaitable<void> ModelCatalog::refresh() {
         std::string error = describe_fetch_error(e);
         spdlog::warn("rewrite: cannot read the installed models from ollama at {}: {}; "
                      "model rules that need them change nothing until it answers",
-                     config->upstream.url, error);
+                     config->upstream().url, error);
         publish(facts(), std::move(error));  // keep what was known; waiting requests go on
     }
 }

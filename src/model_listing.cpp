@@ -12,10 +12,8 @@ namespace ondemand = simdjson::ondemand;
 
 namespace {
 
-// The entry's model name, read with the DOM parser (entries are small): "" when it has none.
-std::string entry_name(ModelListing kind, std::string_view entry, simdjson::dom::parser& parser) {
-    simdjson::dom::object object;
-    if (parser.parse(entry).get(object) != simdjson::SUCCESS) return {};
+// An entry's model name: "" when it has none.
+std::string name_of(ModelListing kind, simdjson::dom::object object) {
     static constexpr std::array<std::string_view, 2> ollama_fields{"name", "model"};
     static constexpr std::array<std::string_view, 1> openai_fields{"id"};
     const auto fields = kind == ModelListing::openai ? std::span<const std::string_view>(openai_fields)
@@ -25,6 +23,13 @@ std::string entry_name(ModelListing kind, std::string_view entry, simdjson::dom:
         if (object[field].get(name) == simdjson::SUCCESS && !name.empty()) return std::string(name);
     }
     return {};
+}
+
+// The same of an entry as written, read with the DOM parser (entries are small).
+std::string entry_name(ModelListing kind, std::string_view entry, simdjson::dom::parser& parser) {
+    simdjson::dom::object object;
+    if (parser.parse(entry).get(object) != simdjson::SUCCESS) return {};
+    return name_of(kind, object);
 }
 
 // The array `raw` (as written) with only the allowed entries.
@@ -92,6 +97,23 @@ std::optional<std::string> filter_model_listing(ModelListing kind, std::string_v
     }
     filtered.append(body.substr(copied));
     return filtered;
+}
+
+std::optional<std::vector<std::string>> listed_model_names(ModelListing kind, std::string_view body) {
+    simdjson::dom::parser parser;
+    simdjson::dom::array entries;
+    if (kind == ModelListing::none ||
+        parser.parse(body)[kind == ModelListing::openai ? "data" : "models"].get_array().get(entries) != simdjson::SUCCESS) {
+        return std::nullopt;
+    }
+    std::vector<std::string> names;
+    for (const auto entry : entries) {
+        simdjson::dom::object object;
+        if (entry.get(object) != simdjson::SUCCESS) continue;
+        auto name = name_of(kind, object);
+        if (!name.empty()) names.push_back(std::move(name));
+    }
+    return names;
 }
 
 }  // namespace sluice

@@ -84,6 +84,25 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                              });
 }
 
+void choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path, std::string_view body,
+                     std::string_view model, bool generation) {
+    auto& fleet = loop.services.fleet;
+    if (fleet.size() == 1) return;
+    const auto* route = find_ollama_route(path);
+    if (route && !route->inference) {
+        call.set_backends(fleet.manage(), false, {});
+        return;
+    }
+    std::string named;
+    if (model.empty() && !body.empty()) {
+        if (auto models = models_named(route, path, body, loop.json_workspace); models && !models->empty()) {
+            named = std::move(models->front());
+            model = named;
+        }
+    }
+    call.set_backends(fleet.route(model), generation, model);
+}
+
 Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key,
              Route route, ExchangeRecord& record, Done done)
     : client_(client),
@@ -244,6 +263,8 @@ void Relay::on_whole_body_piece(error_code ec) {
 bool Relay::body_at_hand() const { return !request_has_body_ || route_.body == BodyHandling::read; }
 
 void Relay::send() {
+    choose_backends(loop_, upstream_, target_path(client_.parser.get().target()), whole_body_, record_.model,
+                    route_.generation);
     if (request_has_body_ && body_at_hand()) upstream_.request().content_length(whole_body_.size());
     upstream_.send(body_at_hand() ? std::optional<std::string_view>(whole_body_) : std::nullopt,
                    [self = shared_from_this()](std::optional<UpstreamError> error) { self->on_request_sent(std::move(error)); });
@@ -381,6 +402,10 @@ void Relay::start_response() {
     copy_end_to_end_headers(in.base(), out.base());
     if (const std::string_view rewritten = record_.rewrites; !rewritten.empty()) {
         out.set("X-Sluice-Rewrite", rewritten.substr(0, max_rewrite_header_bytes));
+    }
+    if (loop_.services.fleet.size() > 1) {  // which box answered, for people and tools
+        record_.backend = loop_.services.fleet.backend(upstream_.backend()).label();
+        out.set("X-Sluice-Backend", record_.backend);
     }
     // A page of an allowed other origin may read the answer (same-origin pages need nothing).
     if (const auto origin = allowed_cross_origin(config_->cors, request[http::field::origin], request[http::field::host]);

@@ -114,10 +114,10 @@ void share_listener(Acceptor& acceptor, int listening) {
 }
 
 // Descriptors besides two per connection (client and Ollama): per loop its epoll, eventfd,
-// timerfd, listener, spare and idle upstream connections; the catalog, the readiness probe,
+// timerfd, listener, spare and idle upstream connections (per backend); the catalog, the fleet's probes,
 // stdio, the signal pipe, a UI file being read.
 std::size_t descriptor_headroom(const Config& config, std::size_t loops) {
-    return 64 + loops * (5 + config.upstream_pool.max_idle);
+    return 64 + config.upstreams.size() + loops * (5 + config.upstreams.size() * config.upstream_pool.max_idle);
 }
 
 // Raises RLIMIT_NOFILE's soft limit (up to the hard limit) to what `config` needs, and returns
@@ -180,7 +180,7 @@ void refuse(Socket& socket, const std::string& response) {
 }  // namespace
 
 Server::Server(Config config, std::optional<int> inherited_listener)
-    : config_(std::make_shared<const Config>(std::move(config))), catalog_(config_), readiness_(config_) {
+    : config_(std::make_shared<const Config>(std::move(config))), fleet_(config_), catalog_(config_) {
     const unsigned count = config_->threads != 0 ? config_->threads : std::max(1u, std::thread::hardware_concurrency());
     connection_ceiling_ = fit_open_files_limit(*config_, count);
     // glibc gives each thread that allocates at once an arena of its own (up to 8 per core), and
@@ -193,7 +193,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
         catalog_.on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
     }
     if (config_->store.enabled) store_ = std::make_unique<ConversationStore>(config_->store);
-    const LoopServices services{state_,           catalog_, readiness_, browser_sessions_,
+    const LoopServices services{state_,           catalog_, fleet_, browser_sessions_,
                                 local_names_ ? &*local_names_ : nullptr, metrics_.get(), store_.get()};
     for (unsigned i = 0; i < count; ++i) {
         auto loop = std::make_unique<Loop>(config_, services);
@@ -247,16 +247,16 @@ void run_loop(asio::io_context& io) {
 
 void Server::start() {
     catalog_.start(loops_.front()->loop.io);
-    readiness_.start(loops_.front()->loop.io);
+    fleet_.start(loops_.front()->loop.io);
     for (auto& loop : loops_) {
         accept(*loop);
         threads_.emplace_back([&io = loop->loop.io] { run_loop(io); });
     }
     if (heartbeat_) asio::post(loops_.front()->loop.io, [this] { on_heartbeat_tick(); });
     asio::post(loops_.front()->loop.io, [this] { on_idle_check(); });
-    spdlog::info("sluice listening on {}{} ({} event loop{}), ollama at {}", listening_on_,
+    spdlog::info("sluice listening on {}{} ({} event loop{}), {}", listening_on_,
                  config_->tls.context ? " for HTTPS" : "", loops_.size(), loops_.size() == 1 ? "" : "s",
-                 config_->upstream.url);
+                 describe_upstreams(*config_));
     if (store_) spdlog::info("conversations kept in {}", store_->file().string());
 }
 
@@ -290,14 +290,14 @@ void Server::stop() {
 void Server::stop_loops() {
     if (stopped_.exchange(true)) return;
     catalog_.stop();
-    readiness_.stop();
+    fleet_.stop();
     for (auto& loop : loops_) {
         asio::post(loop->loop.io, [&l = *loop] {
             boost::system::error_code ignored;
             l.acceptor.close(ignored);
             l.heartbeat.cancel();
             l.idle_check.cancel();
-            l.loop.pool.close_idle();
+            for (auto& pool : l.loop.pools) pool.close_idle();
             l.loop.io.stop();
         });
     }

@@ -32,7 +32,6 @@ std::string describe(const boost::system::error_code& ec) {
 
 void UpstreamCall::set_forwarding(std::string_view client_address, std::string_view forwarded_for,
                                   std::string_view forwarded_proto, bool tls) {
-    request_.set(http::field::host, config_.upstream.host_header);
     // A chain too long to be real is replaced by the one address sluice knows (appending to it
     // could also pass the 64KiB a header field may have).
     request_.set("X-Forwarded-For", forwarded_for.empty() || forwarded_for.size() > max_forwarded_for_bytes
@@ -52,6 +51,15 @@ bool UpstreamCall::may_replay(bool after_request_written) const {
            (!after_request_written || is_idempotent(request_.method()));
 }
 
+void UpstreamCall::set_backends(BackendOrder order, bool generation, std::string_view model) {
+    order_ = order;
+    tried_ = 0;
+    generation_ = generation;
+    model_ = model;
+    // Counted from the choice, not the connect: a burst of requests sees each other's choices.
+    if (generation_) lease_ = loop_.services.fleet.lease(backend());
+}
+
 void UpstreamCall::send(std::optional<std::string_view> body, Then sent) {
     whole_body_ = body;
     connect(std::move(sent), false);
@@ -60,22 +68,30 @@ void UpstreamCall::send(std::optional<std::string_view> body, Then sent) {
 // The pool's handler runs on this loop, and `sent` keeps the front end (and this call) alive.
 void UpstreamCall::connect(Then sent, bool fresh) {
     auto connected = [this, sent = std::move(sent)](error_code ec, std::unique_ptr<UpstreamConnection> connection) mutable {
+        if (ec && !cancelled_ && tried_ + 1 < order_.size) {
+            loop_.services.fleet.unreachable(backend(), describe(ec));
+            ++tried_;
+            if (generation_) lease_ = loop_.services.fleet.lease(backend());
+            connect(std::move(sent), false);
+            return;
+        }
         if (ec) {
             sent(unreachable(ec, false));
             return;
         }
         if (cancelled_) {  // nothing went on it: the pool may hand it out again
-            loop_.pool.release(std::move(connection));
+            pool().release(std::move(connection));
             sent(UpstreamError{502, "sluice: cancelled before the request went to ollama"});
             return;
         }
         connection_ = std::move(connection);
+        if (generation_) loop_.services.fleet.serving(backend(), model_);
         write(std::move(sent));
     };
     if (fresh) {
-        loop_.pool.fresh_connection(std::move(connected));
+        pool().fresh_connection(std::move(connected));
     } else {
-        loop_.pool.acquire(std::move(connected));
+        pool().acquire(std::move(connected));
     }
 }
 
@@ -85,6 +101,7 @@ void UpstreamCall::write(Then sent) {
     body.size = whole_body_ ? whole_body_->size() : 0;
     body.more = !whole_body_;
     if (whole_body_) request_.content_length(whole_body_->size());
+    request_.set(http::field::host, config_.upstreams[backend()].url.host_header);
     serializer_.emplace(request_);
     connection_->stream.expires_after(config_.timeouts.upstream_headers);
     auto handler = [this, sent = std::move(sent)](error_code ec, std::size_t) mutable { on_written(ec, std::move(sent)); };
@@ -111,7 +128,7 @@ void UpstreamCall::on_written(error_code ec, Then sent) {
 }
 
 UpstreamError UpstreamCall::unreachable(const error_code& ec, bool connected) const {
-    return {502, fmt::format("sluice: cannot reach ollama at {}: {}", config_.upstream.url, describe(ec)), !connected};
+    return {502, fmt::format("sluice: cannot reach ollama at {}: {}", url(), describe(ec)), !connected};
 }
 
 // --- the response header ---------------------------------------------------------------------
@@ -152,9 +169,9 @@ void UpstreamCall::on_header(error_code ec, Then got) {
     }
     if (ec == beast::error::timeout) {
         got(UpstreamError{504, fmt::format("sluice: ollama at {} sent no response within timeouts.upstream_headers ({})",
-                                           config_.upstream.url, config_.timeouts.upstream_headers)});
+                                           url(), config_.timeouts.upstream_headers)});
     } else {
-        got(UpstreamError{502, fmt::format("sluice: ollama at {} failed before responding: {}", config_.upstream.url,
+        got(UpstreamError{502, fmt::format("sluice: ollama at {} failed before responding: {}", url(),
                                            describe(ec))});
     }
 }
@@ -178,9 +195,10 @@ void UpstreamCall::cancel() {
 
 void UpstreamCall::release(bool request_sent_whole) {
     if (connection_ && reusable_ && request_sent_whole && response_complete() && response_->keep_alive()) {
-        loop_.pool.release(std::move(connection_));
+        pool().release(std::move(connection_));
     }
     connection_.reset();  // a connection not handed back is closed here
+    lease_.release();
 }
 
 }  // namespace sluice

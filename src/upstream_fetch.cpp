@@ -21,8 +21,8 @@ asio::awaitable<std::string> fetch_from_upstream(asio::io_context& io, const Con
                                                  std::string_view target, std::string body, FetchOptions options) {
     beast::tcp_stream stream(io);
     asio::ip::tcp::resolver resolver(io);
-    const auto endpoints = co_await resolver.async_resolve(config.upstream.host, std::to_string(config.upstream.port),
-                                                           asio::use_awaitable);
+    const auto& ollama = options.ollama ? *options.ollama : config.upstream();
+    const auto endpoints = co_await resolver.async_resolve(ollama.host, std::to_string(ollama.port), asio::use_awaitable);
     stream.expires_after(config.timeouts.upstream_connect);
     co_await stream.async_connect(endpoints, asio::use_awaitable);
 
@@ -30,7 +30,7 @@ asio::awaitable<std::string> fetch_from_upstream(asio::io_context& io, const Con
     request.method_string(method);
     request.target(target);
     request.version(11);
-    request.set(http::field::host, config.upstream.host_header);
+    request.set(http::field::host, ollama.host_header);
     request.set(http::field::user_agent, options.user_agent);
     if (!body.empty()) {
         request.set(http::field::content_type, "application/json");

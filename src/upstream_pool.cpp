@@ -11,8 +11,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-UpstreamPool::UpstreamPool(asio::io_context& io, const std::shared_ptr<const Config>& config)
-    : io_(io), config_(config), resolver_(io) {}
+UpstreamPool::UpstreamPool(asio::io_context& io, const std::shared_ptr<const Config>& config, std::size_t backend)
+    : io_(io), config_(config), backend_(backend), resolver_(io) {}
 
 bool UpstreamPool::still_open(UpstreamConnection& connection) {
     // Ollama may have closed an idle connection; a peek that finds EOF or an error (rather than
@@ -39,7 +39,7 @@ void UpstreamPool::acquire(Handler handler) {
 
 void UpstreamPool::fresh_connection(Handler handler) {
     auto connection = std::make_unique<UpstreamConnection>(io_);
-    const auto& upstream = config_->upstream;
+    const auto& upstream = config_->upstreams[backend_].url;
     resolver_.async_resolve(
         upstream.host, std::to_string(upstream.port), tcp::resolver::numeric_service,
         [this, connection = std::move(connection), handler = std::move(handler)](

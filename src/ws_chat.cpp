@@ -54,6 +54,7 @@ void WsChat::start() {
         if (self->ended_) return;
         self->record_.rewrites = std::move(rewritten);
         self->record_.model = std::move(model);
+        choose_backends(self->loop_, self->upstream_, "/api/chat", self->body_, self->record_.model, true);
         self->upstream_.request().content_length(self->body_.size());
         self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
     });
@@ -197,6 +198,7 @@ void WsChat::finish(std::optional<UpstreamError> error) {
     ended_ = true;
     if (stopped()) error.reset();
     upstream_.close();
+    if (loop_.services.fleet.size() > 1) record_.backend = loop_.services.fleet.backend(upstream_.backend()).label();
     log_exchange(error);
     const auto session = session_.lock();
     if (!session) return;
@@ -210,6 +212,11 @@ std::string WsChat::done_frame() const {
     if (const auto& rewritten = record_.rewrites; !rewritten.empty()) {
         rest += R"(,"rewrite":")";
         append_json_escaped(rest, rewritten);
+        rest += '"';
+    }
+    if (!record_.backend.empty()) {  // which box answered, in a fleet
+        rest += R"(,"backend":")";
+        append_json_escaped(rest, record_.backend);
         rest += '"';
     }
     rest += '}';

@@ -69,6 +69,7 @@ struct ExchangeRecord {
     bool client_gone = false;           // the client ended the exchange early (a cancel)
     bool upstream_unreachable = false;  // no connection to Ollama could be made
     std::string rewrites;               // X-Sluice-Rewrite's value; empty when nothing was changed
+    std::string_view backend;           // which Ollama of a fleet answered (its label); empty with one
 };
 
 // `text` with control characters (CR, LF, ESC...) and backslashes written as \xNN: text a

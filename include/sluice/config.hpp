@@ -36,6 +36,21 @@ struct UpstreamUrl {
     bool operator==(const UpstreamUrl&) const = default;
 };
 
+// One Ollama of `upstreams:` (or the one `upstream:` names). Requests for a model go to a
+// backend that has it loaded, else installed (fleet.hpp); the ones that change what is
+// installed go to the backend marked `manage`.
+struct Backend {
+    UpstreamUrl url{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"};
+    std::string name;                 // in logs, metrics and listings; "": its host:port
+    unsigned weight = 1;              // among equals, active generations count per unit of weight
+    unsigned max_generations = 0;     // its OLLAMA_NUM_PARALLEL: past it another backend is preferred; 0: none known
+    std::vector<std::string> labels;  // free-form ("4090", "office"), shown with the backend
+    bool manage = false;              // pull, push, create, copy, delete and blob uploads go here
+
+    std::string_view label() const { return name.empty() ? std::string_view(url.host_header) : std::string_view(name); }
+    bool operator==(const Backend&) const = default;
+};
+
 struct Limits {
     std::size_t max_connections = 4096;        // open client connections, all loops together
     std::size_t max_header_bytes = 64 * 1024;  // request line + headers; beyond: 431
@@ -227,7 +242,7 @@ struct Config {
     // Listening beyond loopback is refused without API keys (auth.keys) unless this says the
     // network is trusted.
     bool allow_unauthenticated = false;
-    UpstreamUrl upstream{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"};
+    std::vector<Backend> upstreams{Backend{}};  // never empty; `upstream: URL` is a list of one
     unsigned threads = 0;  // event loops; 0 = one per core
     Limits limits;
     Timeouts timeouts;
@@ -244,6 +259,11 @@ struct Config {
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;
+
+    // The one Ollama of a single-box config, and the first of a fleet.
+    const UpstreamUrl& upstream() const { return upstreams.front().url; }
+    // Where model management goes: the backend marked `manage`, else the first.
+    std::size_t managing_backend() const;
 };
 
 // A config problem a user must fix; what() names the source, line, key and the bad value.
@@ -261,13 +281,17 @@ Config load_config_file(const std::string& path);
 // with a message that does not yet name a key (callers prefix it).
 HostPort parse_host_port(std::string_view text);
 UpstreamUrl parse_upstream_url(std::string_view text);
+// "ollama at http://127.0.0.1:11434", or "3 ollamas: http://10.0.0.11:11434 (gpu1), ..." for logs.
+std::string describe_upstreams(const Config& config);
+// A config whose one upstream is `url` (tests, the command line's --upstream).
+std::vector<Backend> single_upstream(UpstreamUrl url);
 std::chrono::milliseconds parse_duration(std::string_view text);  // "250ms", "30s", "10m", "1h", "1m30s"
 std::size_t parse_size(std::string_view text);                    // "65536", "64KiB", "64MiB", "1GiB"
 void validate_log_level(std::string_view level);
 
 // A reload (SIGHUP) applies every key except these, which the listeners, event loops and upstream
 // connections and the conversation store are built from at start. Returns the keys that differ
-// ("listen", "upstream", "threads", "upstream_pool", "store") so the reload can say a restart is needed.
+// ("listen", "upstream" or "upstreams", "threads", "upstream_pool", "store") so the reload can say a restart is needed.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 // `next` with the restart-only keys of `running`: what a reload actually puts in force.
 Config with_restart_only_keys_of(const Config& running, Config next);

@@ -4,7 +4,7 @@
 
 #include "sluice/access_control.hpp"
 #include "sluice/config.hpp"
-#include "sluice/health.hpp"
+#include "sluice/fleet.hpp"
 #include "sluice/json_edit.hpp"
 #include "sluice/model_catalog.hpp"
 #include "sluice/upstream_pool.hpp"
@@ -35,7 +35,7 @@ struct ServerState {
 struct LoopServices {
     ServerState& state;
     ModelCatalog& catalog;             // runs on the first loop
-    const ReadinessProbe& readiness;   // runs on the first loop
+    Fleet& fleet;                      // the backends; its probes run on the first loop
     BrowserSessions& browser_sessions;
     const LocalNames* local_names;     // set while sluice listens on loopback: a Host must then name this machine
     Metrics* metrics;                  // null when metrics.path is ""
@@ -44,7 +44,10 @@ struct LoopServices {
 
 struct EventLoop {
     EventLoop(std::shared_ptr<const Config> cfg, const LoopServices& shared)
-        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(std::move(cfg)), pool(io, config), services(shared) {}
+        : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), config(std::move(cfg)), services(shared) {
+        pools.reserve(config->upstreams.size());
+        for (std::size_t backend = 0; backend < config->upstreams.size(); ++backend) pools.emplace_back(io, config, backend);
+    }
 
     // This loop's live sessions, so a drain past its deadline can cut them; loop thread only.
     // Declared before `io`: destroying io destroys the sessions its handlers still hold, and
@@ -58,7 +61,7 @@ struct EventLoop {
     // The config in force; a reload replaces it (on this thread). A request keeps the snapshot
     // it started with, so a stream in flight never sees its settings change under it.
     std::shared_ptr<const Config> config;
-    UpstreamPool pool;
+    std::vector<UpstreamPool> pools;  // one per backend (upstreams: is restart-only), by index
     JsonWorkspace json_workspace;  // the rewriter's parser memory, reused per request
     const LoopServices services;
 };

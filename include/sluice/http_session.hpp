@@ -59,6 +59,7 @@ private:
     void serve_metrics();
     void serve_page_api(const ApiKey* key);
     void serve_conversations(const ApiKey* key);
+    bool serve_fleet_view(const ApiKey* key);
     void read_body(std::function<void(std::string)> then);
     void read_body_piece(std::shared_ptr<std::string> body, std::function<void(std::string)> then);
     bool takes_get_or_head(bool keep_alive);

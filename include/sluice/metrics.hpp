@@ -5,7 +5,8 @@
 // Every label has a bounded set of values, so no client can grow the series: route is one of a
 // fixed list (route_label), status an HTTP status code, kind a rewrite key (the config's rules
 // bound them), model an installed model's name (from the model catalog) or "other" (the name
-// Ollama's final line gives while the catalog has no list), at most max_model_series of them.
+// Ollama's final line gives while the catalog has no list), at most max_model_series of them,
+// backend a configured backend's label.
 #pragma once
 
 #include "sluice/access_log.hpp"
@@ -13,6 +14,7 @@
 #include "sluice/router.hpp"
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,13 @@ std::string_view route_label(Handler handler, std::string_view target);
 std::vector<std::string_view> rewrite_kinds(std::string_view rewrite_header);
 
 class Metrics;
+
+// What the fleet knows of one backend at a scrape (with several backends).
+struct BackendReading {
+    std::string_view backend;  // its label
+    bool up = true;
+    unsigned active_generations = 0;
+};
 
 // One exchange with Ollama in flight (sluice_active_streams): counted while this lives.
 class ActiveStream {
@@ -77,8 +86,9 @@ public:
 
     static constexpr std::size_t max_model_series = 64;  // beyond it, new names count as "other"
 
-    // The text exposition format (version 0.0.4), what Prometheus scrapes.
-    std::string scrape() const;
+    // The text exposition format (version 0.0.4), what Prometheus scrapes; `backends` (a fleet's,
+    // empty with one Ollama) as they are now.
+    std::string scrape(std::span<const BackendReading> backends = {}) const;
 
 private:
     friend class ActiveStream;

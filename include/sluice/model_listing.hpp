@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -20,5 +21,9 @@ enum class ModelListing { none, ollama, openai };
 // allowed models). nullopt when the body is not such a listing: the caller must not pass it on.
 std::optional<std::string> filter_model_listing(ModelListing kind, std::string_view body,
                                                 const std::function<bool(std::string_view model)>& may_use);
+
+// The names of the entries of such a listing (entries without a readable name are skipped);
+// nullopt when `body` is not one.
+std::optional<std::vector<std::string>> listed_model_names(ModelListing kind, std::string_view body);
 
 }  // namespace sluice

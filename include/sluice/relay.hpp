@@ -55,6 +55,12 @@ struct RelayResult {
 void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
                           std::string& body, std::function<void(std::string rewritten, std::string model)> then);
 
+// Where an exchange for `path` goes when there are several backends: model management to the
+// managing one, the rest to where their model is warm (`model` as the rewriter left it, else the
+// one `body` names). A `generation` counts as active there while `call` lasts.
+void choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path, std::string_view body,
+                     std::string_view model, bool generation);
+
 class Relay : public std::enable_shared_from_this<Relay> {
 public:
     using Done = std::function<void(RelayResult)>;

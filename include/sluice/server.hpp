@@ -10,7 +10,7 @@
 #include "sluice/config.hpp"
 #include "sluice/conversation_store.hpp"
 #include "sluice/event_loop.hpp"
-#include "sluice/health.hpp"
+#include "sluice/fleet.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/model_catalog.hpp"
 
@@ -87,11 +87,11 @@ private:
     std::unique_ptr<ConversationStore> store_;  // null with store: off; stopped before the loops go
     BrowserSessions browser_sessions_;
     std::optional<LocalNames> local_names_;  // when listening on loopback
+    Fleet fleet_;  // its probes run on the first loop, their timers in their own coroutine frames
     std::vector<std::unique_ptr<Loop>> loops_;
     // Run on the first loop, so destroyed before it (their timers live on its io_context); no
     // session uses them on its way out.
     ModelCatalog catalog_;
-    ReadinessProbe readiness_;
     std::vector<std::thread> threads_;
     std::uint16_t port_ = 0;
     std::string listening_on_;  // for the start-up log line

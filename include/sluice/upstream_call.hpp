@@ -1,7 +1,8 @@
 // upstream_call: one request to Ollama and its response, whichever front end asked (a proxied
 // HTTP request, or a browser chat over the WebSocket). It holds what every exchange with Ollama
-// must do alike: a pooled connection; the request with the forwarding headers, sent whole (or its
-// header first when the body streams); the one replay rule; the response header within one limit;
+// must do alike: a pooled connection to the backend the fleet ranks first (the next one when it
+// cannot be reached); the request with the forwarding headers, sent whole (or its header first
+// when the body streams); the one replay rule; the response header within one limit;
 // failures as one status and one text; and the response body read into the connection's buffer,
 // Beast's parser only looking on. What the client sees is the front end's business.
 #pragma once
@@ -55,6 +56,14 @@ public:
     // `config` is the exchange's snapshot and outlives the call.
     UpstreamCall(EventLoop& loop, const Config& config) : loop_(loop), config_(config) {}
 
+    // Where the request may go, best first (Fleet::route or Fleet::manage; the first backend
+    // until this is called). Each that refuses the connection is reported to the fleet and the
+    // next tried: nothing reached it, so nothing can run twice. A `generation` counts as one of
+    // its backend's active generations from this choice while the call lasts, and tells the
+    // fleet `model` is loaded there once connected.
+    void set_backends(BackendOrder order, bool generation, std::string_view model);
+    std::size_t backend() const { return order_.index[tried_]; }
+
     // The request to send. Its end-to-end headers are the front end's; set_forwarding() adds
     // Host and X-Forwarded-For/-Proto (the client's -Proto kept when it sent one, else how it
     // reached sluice: https over TLS).
@@ -102,12 +111,19 @@ private:
     void on_written(error_code ec, Then sent);
     void on_header(error_code ec, Then got);
     UpstreamError unreachable(const error_code& ec, bool connected) const;
+    const std::string& url() const { return config_.upstreams[backend()].url.url; }
+    UpstreamPool& pool() { return loop_.pools[backend()]; }
     BodyPiece take(std::size_t fresh);
 
     EventLoop& loop_;
     const Config& config_;
     Request request_;
     std::optional<std::string_view> whole_body_;  // the body at hand, when it is sent whole
+    BackendOrder order_{{0}, 1};
+    std::size_t tried_ = 0;  // order_'s entry in use
+    bool generation_ = false;
+    std::string model_;      // a generation's, for the fleet
+    Fleet::Lease lease_;     // while a generation runs on backend()
     std::unique_ptr<UpstreamConnection> connection_;
     std::optional<boost::beast::http::request_serializer<boost::beast::http::buffer_body>> serializer_;
     std::optional<ResponseParser> response_;

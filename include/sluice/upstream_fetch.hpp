@@ -17,9 +17,10 @@ namespace sluice {
 struct FetchOptions {
     std::string_view user_agent = "sluice";
     std::chrono::milliseconds response_timeout{std::chrono::seconds(30)};  // after the connect
+    const UpstreamUrl* ollama = nullptr;  // which Ollama; null: config.upstream()
 };
 
-// Connects to config.upstream (timeouts.upstream_connect), sends the request (a JSON `body`
+// Connects to options.ollama or config.upstream() (timeouts.upstream_connect), sends the request (a JSON `body`
 // when not empty) on a connection of its own and returns the response body; throws when Ollama
 // cannot be reached, is too slow, or answers anything but 200.
 boost::asio::awaitable<std::string> fetch_from_upstream(boost::asio::io_context& io, const Config& config,

@@ -1,4 +1,4 @@
-// upstream_pool: keep-alive connections to Ollama, one pool per event loop (no locks).
+// upstream_pool: keep-alive connections to one Ollama, one pool per backend per event loop (no locks).
 #pragma once
 
 #include "sluice/config.hpp"
@@ -28,8 +28,9 @@ public:
     using Handler = std::function<void(boost::system::error_code, std::unique_ptr<UpstreamConnection>)>;
 
     // `config` is the loop's current config (read at each connect); the keys the pool reads
-    // besides timeouts are restart-only, so they never change under it.
-    UpstreamPool(boost::asio::io_context& io, const std::shared_ptr<const Config>& config);
+    // besides timeouts are restart-only, so they never change under it: `backend` indexes
+    // its upstreams.
+    UpstreamPool(boost::asio::io_context& io, const std::shared_ptr<const Config>& config, std::size_t backend);
 
     // Hands out an idle connection that is still open, or connects a new one
     // (bounded by timeouts.upstream_connect).
@@ -47,6 +48,7 @@ private:
 
     boost::asio::io_context& io_;
     const std::shared_ptr<const Config>& config_;
+    std::size_t backend_;
     boost::asio::ip::tcp::resolver resolver_;
     std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
 };

@@ -94,7 +94,7 @@ rewrite:
       options: {num_ctx: 8192}
 )" + tls_yaml + auth_yaml(arguments), "e2e_harness");
     config.listen = {listen_host, 0};
-    config.upstream = sluice::parse_upstream_url(ollama.url());
+    config.upstreams = sluice::single_upstream(sluice::parse_upstream_url(ollama.url()));
     config.log.access = false;
     if (const char* dir = std::getenv("SLUICE_UI_DIR")) config.ui.dir = dir;  // a page built apart (UI work)
     // The conversation store in a directory of this run's own, gone when the harness ends.

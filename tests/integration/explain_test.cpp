@@ -37,7 +37,7 @@ constexpr std::string_view chat = R"({"model":"qwen3:14b","messages":[{"role":"u
 
 Config config_for(std::string_view yaml, const std::string& upstream) {
     Config config = parse_config(yaml, "sluice.yaml");
-    config.upstream = parse_upstream_url(upstream);
+    config.upstreams = single_upstream(parse_upstream_url(upstream));
     return config;
 }
 

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 std::unique_ptr<Server> start_server(const std::string& upstream, std::chrono::milliseconds ready_within = 30s) {
     Config config;
     config.listen = {"127.0.0.1", 0};
-    config.upstream = parse_upstream_url(upstream);
+    config.upstreams = single_upstream(parse_upstream_url(upstream));
     config.threads = 2;
     config.log.access = false;
     config.health.ready_within = ready_within;
@@ -106,7 +106,7 @@ TEST(Health, ConfiguredPathsMoveTheEndpoints) {
     FakeOllama ollama;
     Config config;
     config.listen = {"127.0.0.1", 0};
-    config.upstream = parse_upstream_url(ollama.url());
+    config.upstreams = single_upstream(parse_upstream_url(ollama.url()));
     config.threads = 1;
     config.health.healthz = "/live";
     Server server(config);

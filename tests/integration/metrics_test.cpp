@@ -38,7 +38,7 @@ std::unique_ptr<Server> start_server(const std::string& upstream, std::string_vi
     Config config =
         rewrite ? parse_config("rewrite:\n  models:\n    - match: \"*\"\n      keep_alive: 30m\n", "test.yaml") : Config{};
     config.listen = {"127.0.0.1", 0};
-    config.upstream = parse_upstream_url(upstream);
+    config.upstreams = single_upstream(parse_upstream_url(upstream));
     config.threads = 2;  // exchanges on both loops land in the same counters
     config.log.access = false;
     config.metrics.path = metrics_path;

@@ -35,7 +35,7 @@ protected:
     Config config_with(int num_ctx) {
         Config config = parse_config(fmt::format(rules, num_ctx), "sluice.yaml");
         config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(ollama.url());
+        config.upstreams = single_upstream(parse_upstream_url(ollama.url()));
         config.threads = 2;
         config.log.access = false;
         return config;
@@ -83,7 +83,7 @@ TEST_F(ReloadTest, RestartOnlyKeysKeepTheirRunningValues) {
     Server server(config_with(4096));
     server.start();
     auto next = config_with(4096);
-    next.upstream = parse_upstream_url("http://127.0.0.1:1");  // nothing listens there
+    next.upstreams = single_upstream(parse_upstream_url("http://127.0.0.1:1"));  // nothing listens there
     next.limits.max_body_bytes = 10;                           // reloadable: applies
     EXPECT_EQ(server.reload(std::move(next)), std::vector<std::string>{"upstream"});
 

@@ -139,7 +139,7 @@ TEST(Resources, OutOfDescriptorsAClientGets503InsteadOfHanging) {
             ::setrlimit(RLIMIT_NOFILE, &limit);
             Config config;
             config.listen = {"127.0.0.1", 0};
-            config.upstream = parse_upstream_url(fmt::format("http://127.0.0.1:{}", closed_loopback_port()));
+            config.upstreams = single_upstream(parse_upstream_url(fmt::format("http://127.0.0.1:{}", closed_loopback_port())));
             config.threads = 1;
             Server server(config);
             server.start();

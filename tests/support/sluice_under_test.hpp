@@ -21,7 +21,7 @@ protected:
     // `config` on loopback in front of the fake Ollama (or of `upstream`, a URL).
     Config local(Config config, std::string_view upstream = {}) const {
         config.listen = {"127.0.0.1", 0};
-        config.upstream = parse_upstream_url(upstream.empty() ? std::string_view(ollama.url()) : upstream);
+        config.upstreams = single_upstream(parse_upstream_url(upstream.empty() ? std::string_view(ollama.url()) : upstream));
         config.log.access = false;
         if (config.store.path.empty()) config.store.enabled = false;  // a store only where a test names its file
         return config;

@@ -47,8 +47,13 @@ void PrintTo(const Config& config, std::ostream* out) {
     const auto ms = [](std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; };
     *out << "{listen ";
     PrintTo(config.listen, out);
-    *out << ", upstream ";
-    PrintTo(config.upstream, out);
+    *out << ", upstreams [";
+    for (const auto& backend : config.upstreams) {
+        PrintTo(backend.url, out);
+        *out << " " << backend.label() << " w" << backend.weight << " max" << backend.max_generations
+             << (backend.manage ? " manage" : "") << "; ";
+    }
+    *out << "]";
     *out << ", threads " << config.threads << ", limits {" << config.limits.max_connections << ", "
          << config.limits.max_header_bytes << ", " << config.limits.max_body_bytes << ", "
          << config.limits.stream_buffer_bytes << "}, timeouts {" << ms(config.timeouts.client_header) << ", "
@@ -126,7 +131,12 @@ std::string expected_message(std::string_view expected, std::string_view text, s
 TEST(ConfigDefaults, AreTheDocumentedValues) {
     const Config config;
     EXPECT_EQ(config.listen, (HostPort{"127.0.0.1", 8434}));
-    EXPECT_EQ(config.upstream, (UpstreamUrl{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"}));
+    ASSERT_EQ(config.upstreams.size(), 1u);
+    EXPECT_EQ(config.upstream(), (UpstreamUrl{"127.0.0.1", 11434, "http://127.0.0.1:11434", "127.0.0.1:11434"}));
+    EXPECT_EQ(config.upstreams[0].label(), "127.0.0.1:11434");
+    EXPECT_EQ(config.upstreams[0].weight, 1u);
+    EXPECT_EQ(config.upstreams[0].max_generations, 0u);
+    EXPECT_EQ(config.managing_backend(), 0u);
     EXPECT_EQ(config.threads, 0u);
     EXPECT_EQ(config.limits.max_connections, 4096u);
     EXPECT_EQ(config.limits.max_header_bytes, 64 * KiB);
@@ -148,7 +158,7 @@ TEST(ConfigDefaults, AreTheDocumentedValues) {
 // spells the default out would differ from one that leaves it out.
 TEST(ConfigDefaults, DefaultUpstreamIsWhatParsingItsUrlGives) {
     const Config config;
-    EXPECT_EQ(parse_upstream_url(config.upstream.url), config.upstream);
+    EXPECT_EQ(parse_upstream_url(config.upstream().url), config.upstream());
 }
 
 class EmptyConfigText : public testing::TestWithParam<std::string_view> {};
@@ -162,6 +172,33 @@ INSTANTIATE_TEST_SUITE_P(Config, EmptyConfigText,
 
 // -------------------------------------------------------------------------------------------
 // Every key
+
+TEST(ParseConfig, ReadsAFleetOfBackends) {
+    const Config config = parse_config(R"(
+upstreams:
+  - http://10.0.0.11:11434
+  - url: http://10.0.0.12:11500
+    name: gpu2
+    weight: 2
+    max_generations: 4
+    labels: [4090, office]
+    manage: true
+)",
+                                       "test.yaml");
+    ASSERT_EQ(config.upstreams.size(), 2u);
+    EXPECT_EQ(config.upstreams[0].url, parse_upstream_url("http://10.0.0.11:11434"));
+    EXPECT_EQ(config.upstreams[0].label(), "10.0.0.11:11434");
+    EXPECT_EQ(config.upstreams[0].weight, 1u);
+    EXPECT_FALSE(config.upstreams[0].manage);
+    EXPECT_EQ(config.upstreams[1].url, parse_upstream_url("http://10.0.0.12:11500"));
+    EXPECT_EQ(config.upstreams[1].label(), "gpu2");
+    EXPECT_EQ(config.upstreams[1].weight, 2u);
+    EXPECT_EQ(config.upstreams[1].max_generations, 4u);
+    EXPECT_EQ(config.upstreams[1].labels, (std::vector<std::string>{"4090", "office"}));
+    EXPECT_EQ(config.managing_backend(), 1u);
+    EXPECT_EQ(config.upstream(), config.upstreams[0].url);
+    EXPECT_EQ(describe_upstreams(config), "2 ollamas: http://10.0.0.11:11434 (10.0.0.11:11434), http://10.0.0.12:11500 (gpu2)");
+}
 
 TEST(ParseConfig, ReadsEveryKey) {
     const Config config = parse_config(R"(
@@ -190,7 +227,7 @@ log:
                                        "test.yaml");
     Config expected;
     expected.listen = {"::1", 9090};
-    expected.upstream = {"gpu-box", 11500, "http://gpu-box:11500", "gpu-box:11500"};
+    expected.upstreams = single_upstream({"gpu-box", 11500, "http://gpu-box:11500", "gpu-box:11500"});
     expected.threads = 8;
     expected.limits = {100, 8 * KiB, 1 * GiB, 16384};
     expected.timeouts = {10s, 15s, 90s, 250ms, 1h, 45s};
@@ -515,7 +552,7 @@ INSTANTIATE_TEST_SUITE_P(
     Config, ConfigErrorMessage,
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8434\nlimts:\n  max_connections: 10\n",
-                  "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections': did you mean 'max_connections'? (known: max_connections, max_header_bytes, "
@@ -565,10 +602,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ListWhereMappingExpected", "log:\n  - level: info\n",
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
-                  "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
-                  "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, threads, limits, timeouts, "
+                  "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
                   "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8434\nlimits: [1\nlog:\n  level: info\n",
@@ -623,6 +660,23 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UpstreamPath", "upstream: http://gpu-box:11434/api\n",
                   "test.yaml:1: upstream: expected http://host[:port] such as http://127.0.0.1:11434, got "
                   "\"http://gpu-box:11434/api\"; remove the path \"/api\"; sluice forwards each request's own path"},
+        ErrorCase{"UpstreamAndUpstreams", "upstream: http://a:11434\nupstreams:\n  - http://b:11434\n",
+                  "test.yaml:3: upstreams: upstream: (one Ollama) and upstreams: (several) are two ways to say the same; "
+                  "keep one"},
+        ErrorCase{"UpstreamsListedTwice", "upstreams:\n  - http://a:11434\n  - url: http://a:11434/\n",
+                  "test.yaml:3: upstreams[1]: http://a:11434 is listed twice"},
+        ErrorCase{"UpstreamsSameName", "upstreams:\n  - {url: http://a:11434, name: gpu}\n  - {url: http://b:11434, name: gpu}\n",
+                  "test.yaml:3: upstreams[1]: two backends are named gpu"},
+        ErrorCase{"UpstreamsTwoManagers", "upstreams:\n  - {url: http://a:11434, manage: true}\n  - {url: http://b:11434, manage: true}\n",
+                  "test.yaml:3: upstreams[1]: only one backend may have 'manage: true'"},
+        ErrorCase{"UpstreamsWithoutUrl", "upstreams:\n  - name: gpu1\n",
+                  "test.yaml:2: upstreams[0]: a backend needs its url, e.g. 'url: http://10.0.0.11:11434'"},
+        ErrorCase{"UpstreamsEmpty", "upstreams: []\n",
+                  "test.yaml:1: upstreams: list at least one Ollama, e.g. '- http://127.0.0.1:11434'"},
+        ErrorCase{"UpstreamsBadName", "upstreams:\n  - {url: http://a:11434, name: \"gpu 1\"}\n",
+                  "test.yaml:2: upstreams[0].name: expected letters, digits, '-', '_' and '.' (at most 64), got \"gpu 1\""},
+        ErrorCase{"UpstreamsZeroWeight", "upstreams:\n  - {url: http://a:11434, weight: 0}\n",
+                  "test.yaml:2: upstreams[0].weight: expected a whole number from 1 to 1000, got \"0\""},
         ErrorCase{"BadLogLevel", "log:\n  level: verbose\n",
                   "test.yaml:2: log.level: expected one of trace, debug, info, warn, error, critical, off, got "
                   "\"verbose\""},
@@ -1090,7 +1144,7 @@ TEST(Reload, RestartOnlyKeysAreNamedAndKeptAtTheirRunningValues) {
               (std::vector<std::string>{"listen", "upstream", "threads", "upstream_pool", "store"}));
     const Config applied = with_restart_only_keys_of(running, next);
     EXPECT_EQ(applied.listen, running.listen);
-    EXPECT_EQ(applied.upstream, running.upstream);
+    EXPECT_EQ(applied.upstreams, running.upstreams);
     EXPECT_EQ(applied.threads, running.threads);
     EXPECT_EQ(applied.upstream_pool, running.upstream_pool);
     EXPECT_EQ(applied.store, running.store);

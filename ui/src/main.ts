@@ -538,7 +538,7 @@ jumpButton.addEventListener("click", () => {
 
 // --- the socket ---------------------------------------------------------------------------------
 
-interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string }
+interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string; backend?: string }
 // `phase`: before the first token, what the reply waits for.
 // `thinkingSince`: when the first thinking token came (the thinking's duration ends at the first answer token).
 interface Pending { message: Message; sentAt: number; scheduled: boolean; phase: string; thinkingSince?: number }
@@ -633,6 +633,7 @@ function onFrame(frame: Frame) {
     return;
   }
   if (frame.rewrite) message.stats = { ...message.stats, rewrite: frame.rewrite };
+  if (frame.backend) message.stats = { ...message.stats, backend: frame.backend };
   if (frame.error) end(pending, frame.error);
   else if (frame.done) end(pending, frame.cancelled ? "stopped" : undefined);
 }

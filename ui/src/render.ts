@@ -168,6 +168,7 @@ export interface Stats {
   promptCount?: number;
   loadMs?: number;
   rewrite?: string;  // what sluice's rewriter changed in the request (X-Sluice-Rewrite)
+  backend?: string;  // which Ollama of a fleet answered
 }
 
 export function formatStats(stats: Stats): string {
@@ -178,5 +179,6 @@ export function formatStats(stats: Stats): string {
   if (stats.promptCount !== undefined) parts.push(`prompt ${stats.promptCount}`);
   if (stats.loadMs) parts.push(`load ${Math.round(stats.loadMs)} ms`);
   if (stats.rewrite) parts.push(`sluice changed: ${stats.rewrite}`);
+  if (stats.backend) parts.push(`on ${stats.backend}`);
   return parts.join(" · ");
 }

@@ -1,0 +1,242 @@
+// Integration tests of a fleet (upstreams:): three fake Ollamas with different models loaded and
+// installed, and sluice in front of them on loopback. A request goes where its model is loaded,
+// else installed; a backend that cannot be reached is passed over before anything is sent, never
+// after a byte of the answer came; model management goes to the managing backend alone.
+#include "fake_ollama.hpp"
+#include "ports.hpp"
+#include "test_client.hpp"
+
+#include "sluice/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <thread>
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// /api/tags and /api/ps of a fake: `names` as entries.
+std::string listing(std::initializer_list<std::string_view> names) {
+    std::string json = R"({"models":[)";
+    for (const auto name : names) {
+        if (json.back() == '}') json += ',';
+        json += fmt::format(R"({{"name":"{0}","model":"{0}","size":1000,"digest":"d-{0}"}})", name);
+    }
+    return json + "]}";
+}
+
+// A chat with a message (one without is Ollama's "load the model", answered with one line).
+std::string chat_body(std::string_view model) {
+    return fmt::format(R"({{"model":"{}","messages":[{{"role":"user","content":"hi"}}]}})", model);
+}
+
+std::size_t chats(const FakeOllama& ollama) {
+    std::size_t count = 0;
+    for (const auto& request : ollama.requests()) count += request.target == "/api/chat";
+    return count;
+}
+
+class FleetTest : public ::testing::Test {
+protected:
+    FleetTest() {
+        // gpu1 runs qwen3:14b; gpu2 runs llama3.2 and has qwen3:14b on disk; gpu3 has only gemma3.
+        gpu1.set_knobs({.ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b", "llama3.2:latest"})});
+        gpu2.set_knobs({.ps_json = listing({"llama3.2:latest"}), .tags_json = listing({"llama3.2:latest", "qwen3:14b"})});
+        gpu3.set_knobs({.ps_json = listing({}), .tags_json = listing({"gemma3:27b"})});
+    }
+
+    // sluice in front of `backends` (YAML list items), with two loops.
+    void start(const std::string& backends) {
+        auto config = parse_config("upstreams:\n" + backends, "fleet.yaml");
+        config.listen = {"127.0.0.1", 0};
+        config.threads = 2;
+        config.log.access = false;
+        config.store.enabled = false;
+        server = std::make_unique<Server>(config);
+        server->start();
+    }
+    std::string item(const FakeOllama& ollama, std::string_view extra = {}) const {
+        return fmt::format("  - {{url: {}{}}}\n", ollama.url(), extra);
+    }
+
+    Response chat(std::string_view model) const {
+        TestClient client(server->port());
+        return client.request("POST", "/api/chat", chat_body(model));
+    }
+    // Chats for `model` until one lands on `expected` (the probes answer in the background
+    // after start-up); false after 5 s.
+    bool lands_on(std::string_view model, const FakeOllama& expected) const {
+        for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+            const auto before = chats(expected);
+            if (chat(model).status == 200 && chats(expected) > before) return true;
+        }
+        return false;
+    }
+
+    FakeOllama gpu1, gpu2, gpu3;
+    std::unique_ptr<Server> server;
+};
+
+TEST_F(FleetTest, AChatGoesWhereItsModelIsLoadedElseInstalled) {
+    start(item(gpu3) + item(gpu2) + item(gpu1));  // the first listed holds none of the chats' models
+    ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
+    ASSERT_TRUE(lands_on("llama3.2", gpu2));       // "llama3.2" is llama3.2:latest
+    ASSERT_TRUE(lands_on("GEMMA3:27b", gpu3));     // installed only; names compare as Ollama's do
+    // Once the probes have answered, every chat goes to its place.
+    const auto before = std::array{chats(gpu1), chats(gpu2), chats(gpu3)};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(chat("qwen3:14b").status, 200u);
+        EXPECT_EQ(chat("llama3.2:latest").status, 200u);
+        EXPECT_EQ(chat("gemma3:27b").status, 200u);
+    }
+    EXPECT_EQ(chats(gpu1) - before[0], 4u);
+    EXPECT_EQ(chats(gpu2) - before[1], 4u);
+    EXPECT_EQ(chats(gpu3) - before[2], 4u);    // The answer says which box it came from (a backend without a name is its host:port).
+    EXPECT_EQ(chat("llama3.2").header("X-Sluice-Backend"), fmt::format("127.0.0.1:{}", gpu2.port()));
+}
+
+TEST_F(FleetTest, TiesGoToTheBackendWithFewestGenerationsInFlight) {
+    // Both have qwen3:14b loaded; a long stream on one sends the next chat to the other.
+    gpu2.set_knobs({.ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
+    start(item(gpu1) + item(gpu2));
+    ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
+    gpu1.set_knobs({.token_interval = 50ms, .tokens = 200, .ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
+    TestClient streaming(server->port());
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                                   chat_body("qwen3:14b").size(), chat_body("qwen3:14b")));
+    ASSERT_EQ(streaming.read_header().status, 200u);  // in flight on gpu1 (config order broke the tie)
+    const auto on_gpu2 = chats(gpu2);
+    EXPECT_EQ(chat("qwen3:14b").status, 200u);
+    EXPECT_EQ(chats(gpu2), on_gpu2 + 1);
+}
+
+TEST_F(FleetTest, ABackendThatCannotBeReachedIsPassedOverBeforeAnythingIsSent) {
+    const auto dead = closed_loopback_port();
+    start(fmt::format("  - {{url: http://127.0.0.1:{}, name: dead}}\n", dead) + item(gpu1));
+    // The first chat may be ranked onto the dead one (no probe has answered yet): it fails over.
+    for (int i = 0; i < 5; ++i) {
+        const auto response = chat("qwen3:14b");
+        EXPECT_EQ(response.status, 200u) << response.body;
+        EXPECT_NE(response.body.find("\"done\":true"), std::string::npos) << response.body;
+    }
+    EXPECT_EQ(chats(gpu1), 5u);
+}
+
+TEST_F(FleetTest, WhenNoBackendCanBeReachedTheClientGets502NamingTheLastOneTried) {
+    const auto dead1 = closed_loopback_port();
+    const auto dead2 = closed_loopback_port();
+    start(fmt::format("  - http://127.0.0.1:{}\n  - http://127.0.0.1:{}\n", dead1, dead2));
+    const auto response = chat("qwen3:14b");
+    EXPECT_EQ(response.status, 502u);
+    EXPECT_NE(response.body.find("sluice: cannot reach ollama at http://127.0.0.1:"), std::string::npos) << response.body;
+}
+
+TEST_F(FleetTest, ABackendThatFailsMidStreamEndsThatStreamOnlyAndNothingIsRetried) {
+    start(item(gpu1) + item(gpu2));
+    ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
+    gpu1.set_knobs({.token_interval = 1ms, .mode = StreamMode::abrupt_close, .fail_after = 2,
+                    .ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
+    const auto on_gpu2 = chats(gpu2);
+    TestClient client(server->port());
+    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                                chat_body("qwen3:14b").size(), chat_body("qwen3:14b")));
+    ASSERT_EQ(client.read_header().status, 200u);
+    std::string body;
+    EXPECT_THROW(  // the chunked body never ends: the client sees the stream was cut
+        {
+            for (auto piece = client.read_body_piece(); !piece.empty(); piece = client.read_body_piece()) body += piece;
+        },
+        std::exception);
+    EXPECT_NE(body.find("tok1"), std::string::npos) << body;
+    EXPECT_EQ(chats(gpu2), on_gpu2);  // after the first byte, never sent again
+    EXPECT_EQ(chat("llama3.2").status, 200u);  // the other backend goes on serving
+}
+
+TEST_F(FleetTest, ModelManagementGoesToTheManagingBackendOnly) {
+    start(item(gpu1) + item(gpu2, ", manage: true") + item(gpu3));
+    for (int i = 0; i < 3; ++i) {
+        TestClient client(server->port());
+        EXPECT_EQ(client.request("POST", "/api/pull", R"({"model":"gemma3:27b","stream":false})").status, 200u);
+    }
+    const auto pulls = [](const FakeOllama& ollama) {
+        std::size_t count = 0;
+        for (const auto& request : ollama.requests()) count += request.target == "/api/pull";
+        return count;
+    };
+    EXPECT_EQ(pulls(gpu1), 0u);
+    EXPECT_EQ(pulls(gpu2), 3u);
+    EXPECT_EQ(pulls(gpu3), 0u);
+}
+
+TEST_F(FleetTest, ModelListsAreMergedWithWhereEachModelIs) {
+    start(item(gpu1, ", name: gpu1") + item(gpu2, ", name: gpu2") + item(gpu3, ", name: gpu3"));
+    TestClient client(server->port());
+    const auto tags = client.request("GET", "/api/tags");
+    ASSERT_EQ(tags.status, 200u) << tags.body;
+    EXPECT_EQ(tags.header("Content-Type"), "application/json; charset=utf-8");
+    EXPECT_EQ(tags.body,
+              R"({"models":[)"
+              R"({"name":"qwen3:14b","model":"qwen3:14b","size":1000,"digest":"d-qwen3:14b","sluice_backends":["gpu1","gpu2"]},)"
+              R"({"name":"llama3.2:latest","model":"llama3.2:latest","size":1000,"digest":"d-llama3.2:latest","sluice_backends":["gpu1","gpu2"]},)"
+              R"({"name":"gemma3:27b","model":"gemma3:27b","size":1000,"digest":"d-gemma3:27b","sluice_backends":["gpu3"]}]})");
+    const auto ps = client.request("GET", "/api/ps");
+    ASSERT_EQ(ps.status, 200u) << ps.body;
+    EXPECT_NE(ps.body.find(R"("name":"qwen3:14b","model":"qwen3:14b","size":1000,"digest":"d-qwen3:14b","sluice_backends":["gpu1"]})"),
+              std::string::npos) << ps.body;
+    EXPECT_NE(ps.body.find(R"("sluice_backends":["gpu2"])"), std::string::npos) << ps.body;
+    const auto models = client.request("GET", "/v1/models");
+    ASSERT_EQ(models.status, 200u) << models.body;
+    EXPECT_TRUE(models.body.starts_with(R"({"object":"list","data":[)")) << models.body;
+    const auto version = client.request("GET", "/api/version");
+    ASSERT_EQ(version.status, 200u) << version.body;
+    EXPECT_TRUE(version.body.starts_with(R"({"version":")")) << version.body;
+}
+
+TEST_F(FleetTest, AListNoBackendAnswersIs502NamingEachBackendsFailure) {
+    const auto dead1 = closed_loopback_port();
+    const auto dead2 = closed_loopback_port();
+    start(fmt::format("  - {{url: http://127.0.0.1:{}, name: a}}\n  - {{url: http://127.0.0.1:{}, name: b}}\n", dead1, dead2));
+    TestClient client(server->port());
+    const auto tags = client.request("GET", "/api/tags");
+    EXPECT_EQ(tags.status, 502u);
+    // Those the probes have not yet found down are asked; those they have are not asked again.
+    EXPECT_NE(tags.body.find("sluice: no ollama of upstreams answered /api/tags ("), std::string::npos) << tags.body;
+    EXPECT_NE(tags.body.find(": Connection refused"), std::string::npos) << tags.body;
+    EXPECT_TRUE(tags.keep_alive);
+}
+
+TEST_F(FleetTest, MetricsSayPerBackendWhoAnsweredWhoIsUpAndWhatIsInFlight) {
+    const auto dead = closed_loopback_port();
+    start(item(gpu1, ", name: gpu1") + fmt::format("  - {{url: http://127.0.0.1:{}, name: dead}}\n", dead));
+    ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
+    TestClient client(server->port());
+    std::string scrape;
+    for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+        scrape = client.request("GET", "/metrics").body;
+        if (scrape.find(R"(sluice_backend_up{backend="dead"} 0)") != std::string::npos) break;
+    }
+    EXPECT_NE(scrape.find(R"(sluice_backend_up{backend="dead"} 0)"), std::string::npos) << scrape;
+    EXPECT_NE(scrape.find(R"(sluice_backend_up{backend="gpu1"} 1)"), std::string::npos) << scrape;
+    EXPECT_NE(scrape.find(R"(sluice_backend_active_generations{backend="gpu1"} 0)"), std::string::npos) << scrape;
+    EXPECT_NE(scrape.find(R"(sluice_backend_requests_total{backend="gpu1"} )"), std::string::npos) << scrape;
+    EXPECT_EQ(scrape.find(R"(sluice_backend_requests_total{backend="dead"})"), std::string::npos) << scrape;
+}
+
+TEST_F(FleetTest, ReadyWhileAnyBackendAnswers) {
+    const auto dead = closed_loopback_port();
+    start(fmt::format("  - http://127.0.0.1:{}\n", dead) + item(gpu1));
+    Response ready;
+    for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+        TestClient client(server->port());
+        ready = client.request("GET", "/readyz");
+        if (ready.status == 200) break;
+    }
+    EXPECT_EQ(ready.status, 200u) << ready.body;
+}
+
+}  // namespace
+}  // namespace sluice::test
