@@ -376,12 +376,15 @@ bool HttpSession::serve_fleet_view(const ApiKey* key) {
     };
     auto gather = std::make_shared<Gather>();
     gather->path = path;
-    const auto order = fleet.route({});  // up before down
-    const bool any_up = fleet.up(order.index[0]);
-    for (const auto backend : order) {
-        if (any_up && !fleet.up(backend)) continue;
-        gather->answers.push_back({fleet.backend(backend).label(), {}});
+    // Which to ask, decided once: the probes may change their minds meanwhile.
+    std::vector<std::size_t> asked;
+    for (std::size_t backend = 0; backend < fleet.size(); ++backend) {
+        if (fleet.up(backend)) asked.push_back(backend);
     }
+    if (asked.empty()) {
+        for (std::size_t backend = 0; backend < fleet.size(); ++backend) asked.push_back(backend);
+    }
+    for (const auto backend : asked) gather->answers.push_back({fleet.backend(backend).label(), {}});
     gather->errors.resize(gather->answers.size());
     gather->pending = gather->answers.size();
     const auto done = [self = shared_from_this(), gather, key, listing = route->listing] {
@@ -402,9 +405,8 @@ bool HttpSession::serve_fleet_view(const ApiKey* key) {
         }
         self->send_json(200, std::move(*merged), keep_alive);
     };
-    std::size_t slot = 0;
-    for (const auto backend : order) {
-        if (any_up && !fleet.up(backend)) continue;
+    for (std::size_t slot = 0; slot < asked.size(); ++slot) {
+        const auto backend = asked[slot];
         asio::co_spawn(loop_.io,
                        fetch_from_upstream(loop_.io, *config_, "GET", gather->path, {}, {.ollama = &fleet.backend(backend).url}),
                        [gather, slot, done](std::exception_ptr failed, std::string body) {
@@ -416,7 +418,6 @@ bool HttpSession::serve_fleet_view(const ApiKey* key) {
                            }
                            if (--gather->pending == 0) done();
                        });
-        ++slot;
     }
     return true;
 }

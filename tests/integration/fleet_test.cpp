@@ -5,6 +5,7 @@
 #include "fake_ollama.hpp"
 #include "ports.hpp"
 #include "test_client.hpp"
+#include "ws_client.hpp"
 
 #include "sluice/server.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace sluice::test {
@@ -95,22 +97,42 @@ TEST_F(FleetTest, AChatGoesWhereItsModelIsLoadedElseInstalled) {
     }
     EXPECT_EQ(chats(gpu1) - before[0], 4u);
     EXPECT_EQ(chats(gpu2) - before[1], 4u);
-    EXPECT_EQ(chats(gpu3) - before[2], 4u);    // The answer says which box it came from (a backend without a name is its host:port).
+    EXPECT_EQ(chats(gpu3) - before[2], 4u);
+    // The answer says which box it came from (a backend without a name is its host:port).
     EXPECT_EQ(chat("llama3.2").header("X-Sluice-Backend"), fmt::format("127.0.0.1:{}", gpu2.port()));
 }
 
 TEST_F(FleetTest, TiesGoToTheBackendWithFewestGenerationsInFlight) {
-    // Both have qwen3:14b loaded; a long stream on one sends the next chat to the other.
+    // Both have qwen3:14b loaded: two long streams at once go one to each.
     gpu2.set_knobs({.ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
     start(item(gpu1) + item(gpu2));
     ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
-    gpu1.set_knobs({.token_interval = 50ms, .tokens = 200, .ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
-    TestClient streaming(server->port());
-    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
-                                   chat_body("qwen3:14b").size(), chat_body("qwen3:14b")));
-    ASSERT_EQ(streaming.read_header().status, 200u);  // in flight on gpu1 (config order broke the tie)
+    const FakeOllamaKnobs slow{.token_interval = 50ms, .tokens = 200, .ps_json = listing({"qwen3:14b"}),
+                               .tags_json = listing({"qwen3:14b"})};
+    gpu1.set_knobs(slow);
+    gpu2.set_knobs(slow);
+    const auto before = std::array{chats(gpu1), chats(gpu2)};
+    const auto request = fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                                     chat_body("qwen3:14b").size(), chat_body("qwen3:14b"));
+    TestClient first(server->port());
+    first.send_raw(request);
+    ASSERT_EQ(first.read_header().status, 200u);
+    TestClient second(server->port());
+    second.send_raw(request);
+    ASSERT_EQ(second.read_header().status, 200u);
+    EXPECT_EQ(chats(gpu1) - before[0], 1u);
+    EXPECT_EQ(chats(gpu2) - before[1], 1u);
+}
+
+TEST_F(FleetTest, APageChatGoesWhereItsModelIsAndItsEndFrameSaysWhichBoxAnswered) {
+    start(item(gpu1, ", name: gpu1") + item(gpu2, ", name: gpu2"));
+    ASSERT_TRUE(lands_on("llama3.2", gpu2));  // the probes have answered
     const auto on_gpu2 = chats(gpu2);
-    EXPECT_EQ(chat("qwen3:14b").status, 200u);
+    WsClient page(server->port());
+    page.chat("c1", "llama3.2");
+    const auto end = page.read_until_end_of("c1").back();
+    EXPECT_TRUE(end.done);
+    EXPECT_NE(end.raw.find(R"("backend":"gpu2")"), std::string::npos) << end.raw;
     EXPECT_EQ(chats(gpu2), on_gpu2 + 1);
 }
 
@@ -213,16 +235,20 @@ TEST_F(FleetTest, MetricsSayPerBackendWhoAnsweredWhoIsUpAndWhatIsInFlight) {
     const auto dead = closed_loopback_port();
     start(item(gpu1, ", name: gpu1") + fmt::format("  - {{url: http://127.0.0.1:{}, name: dead}}\n", dead));
     ASSERT_TRUE(lands_on("qwen3:14b", gpu1));
+    // The probe finds the dead one down, and the chat that landed is counted once it has ended
+    // (just after its client read the last byte).
+    const std::vector<std::string> expected{
+        R"(sluice_backend_up{backend="dead"} 0)", R"(sluice_backend_up{backend="gpu1"} 1)",
+        R"(sluice_backend_active_generations{backend="gpu1"} 0)", R"(sluice_backend_requests_total{backend="gpu1"} )"};
+    const auto has_all = [&](const std::string& text) {
+        return std::all_of(expected.begin(), expected.end(), [&](const auto& line) { return text.find(line) != std::string::npos; });
+    };
     TestClient client(server->port());
     std::string scrape;
-    for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+    for (const auto deadline = Clock::now() + 5s; Clock::now() < deadline && !has_all(scrape); std::this_thread::sleep_for(20ms)) {
         scrape = client.request("GET", "/metrics").body;
-        if (scrape.find(R"(sluice_backend_up{backend="dead"} 0)") != std::string::npos) break;
     }
-    EXPECT_NE(scrape.find(R"(sluice_backend_up{backend="dead"} 0)"), std::string::npos) << scrape;
-    EXPECT_NE(scrape.find(R"(sluice_backend_up{backend="gpu1"} 1)"), std::string::npos) << scrape;
-    EXPECT_NE(scrape.find(R"(sluice_backend_active_generations{backend="gpu1"} 0)"), std::string::npos) << scrape;
-    EXPECT_NE(scrape.find(R"(sluice_backend_requests_total{backend="gpu1"} )"), std::string::npos) << scrape;
+    EXPECT_TRUE(has_all(scrape)) << scrape;
     EXPECT_EQ(scrape.find(R"(sluice_backend_requests_total{backend="dead"})"), std::string::npos) << scrape;
 }
 
