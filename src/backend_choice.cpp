@@ -30,6 +30,10 @@ BackendOrder rank_backends(std::span<const BackendState> backends) {
         }
         order.index[at] = static_cast<std::uint8_t>(i);
     }
+    if (order.size > 0) {
+        const auto& first = backends[order.index[0]];
+        order.full = first.up && (first.loaded || first.installed) && first.full();
+    }
     return order;
 }
 

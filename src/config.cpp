@@ -300,6 +300,13 @@ void read_upstreams(const ConfigValue& value, std::vector<Backend>& upstreams) {
     upstreams = std::move(read);
 }
 
+void read_queue(const ConfigValue& value, QueueConfig& queue) {
+    read_mapping(value, {
+        setting("max_waiting", queue.max_waiting, whole_number<std::size_t>(0, 100'000)),
+        setting("max_wait", queue.max_wait, positive_duration),
+    });
+}
+
 // `store: off` (or on), or a mapping.
 void read_store(const ConfigValue& value, StoreConfig& store) {
     if (value.node().IsScalar()) {
@@ -344,6 +351,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("cors", config.cors, read_cors),
         section("tls", config.tls, read_tls),
         section("store", config.store, read_store),
+        section("queue", config.queue, read_queue),
     });
     if (upstream_value && upstreams_value) {
         upstreams_value->fail("upstream: (one Ollama) and upstreams: (several) are two ways to say the same; keep one");

@@ -80,6 +80,7 @@ Fleet::Fleet(std::shared_ptr<const Config> config)
     for (const auto& backend : config_->upstreams) {
         members_.push_back(std::make_unique<Member>(members_.size(), backend, started_));
     }
+    chooses_ = members_.size() > 1 || config_->upstreams.front().max_generations != 0;
 }
 
 Fleet::~Fleet() = default;
@@ -90,6 +91,7 @@ void Fleet::start(asio::io_context& io) {
 }
 
 void Fleet::stop() {
+    closing_ = true;
     if (!io_) return;
     asio::post(*io_, [this] {
         stopped_ = true;
@@ -108,7 +110,11 @@ bool Fleet::up(std::size_t backend) const {
 }
 
 BackendOrder Fleet::route(std::string_view model) const {
-    if (members_.size() == 1) return BackendOrder{{0}, 1};
+    if (members_.size() == 1) {  // one box: it holds every model it is asked for, as far as sluice knows
+        const auto& only = *members_.front();
+        const auto limit = only.backend.max_generations;
+        return BackendOrder{{0}, 1, limit != 0 && only.active.load(std::memory_order_relaxed) >= limit};
+    }
     const auto name = model.empty() ? std::string() : comparable(model);
     std::array<BackendState, max_backends> states;
     for (std::size_t i = 0; i < members_.size(); ++i) {
@@ -131,7 +137,70 @@ BackendOrder Fleet::manage() const {
     return BackendOrder{{static_cast<std::uint8_t>(config_->managing_backend())}, 1};
 }
 
-Fleet::Lease Fleet::lease(std::size_t backend) { return Lease(&members_[backend]->active); }
+Fleet::Lease Fleet::lease(std::size_t backend) {
+    ++members_[backend]->active;
+    return Lease(this, backend);
+}
+
+void Fleet::ended(std::size_t backend) {
+    auto& member = *members_[backend];
+    --member.active;
+    if (waiting_.load() == 0 || closing_) return;
+    const std::lock_guard line_lock(line_mutex_);
+    for (auto waiter = line_.begin(); waiter != line_.end(); ++waiter) {
+        bool holds_it = members_.size() == 1;
+        if (!holds_it) {
+            const std::lock_guard lock(member.mutex);
+            holds_it = holds(member.loaded, waiter->model) || holds(member.installed, waiter->model);
+        }
+        if (!holds_it) continue;
+        asio::post(waiter->executor, std::move(waiter->turn));
+        line_.erase(waiter);
+        --waiting_;
+        return;
+    }
+}
+
+std::uint64_t Fleet::wait_turn(std::string_view model, std::size_t max_waiting, asio::any_io_executor executor,
+                               std::function<void()> turn, bool front) {
+    auto name = comparable(model);
+    const std::lock_guard lock(line_mutex_);
+    const auto waiting = static_cast<std::size_t>(
+        std::count_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.model == name; }));
+    if (!front && waiting >= max_waiting) return 0;
+    Waiter waiter{next_ticket_++, std::move(name), std::move(executor), std::move(turn)};
+    const auto ticket = waiter.ticket;
+    if (front) {
+        line_.push_front(std::move(waiter));
+    } else {
+        line_.push_back(std::move(waiter));
+    }
+    ++waiting_;
+    return ticket;
+}
+
+void Fleet::leave_line(std::uint64_t ticket) {
+    const std::lock_guard lock(line_mutex_);
+    const auto at = std::find_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.ticket == ticket; });
+    if (at == line_.end()) return;
+    line_.erase(at);
+    --waiting_;
+}
+
+bool Fleet::line_for(std::string_view model) const {
+    if (waiting_.load() == 0) return false;
+    const auto name = comparable(model);
+    const std::lock_guard lock(line_mutex_);
+    return std::any_of(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.model == name; });
+}
+
+std::size_t Fleet::place_in_line(std::uint64_t ticket) const {
+    const std::lock_guard lock(line_mutex_);
+    const auto at = std::find_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.ticket == ticket; });
+    if (at == line_.end()) return 0;
+    return 1 + static_cast<std::size_t>(
+                   std::count_if(line_.begin(), at, [&](const Waiter& waiter) { return waiter.model == at->model; }));
+}
 
 unsigned Fleet::active(std::size_t backend) const { return members_[backend]->active.load(); }
 

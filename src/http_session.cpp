@@ -527,6 +527,13 @@ void HttpSession::redirect_to_https() {
 }
 
 void HttpSession::on_exchange_done(RelayResult result) {
+    if (result.error_status != 0 && result.retry_after != 0) {  // busy: when to come back
+        spdlog::warn("{}", result.error_message);
+        prepare_own_response(result.error_status, json_error_body(result.error_message), "application/json; charset=utf-8");
+        own_response_->set(http::field::retry_after, std::to_string(result.retry_after));
+        write_own_response(result.client_reusable);
+        return;
+    }
     if (result.error_status != 0) {
         send_error(result.error_status, result.error_message, result.client_reusable);
         return;

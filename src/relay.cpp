@@ -9,6 +9,7 @@
 #include "sluice/rewrite.hpp"
 
 #include <boost/asio/write.hpp>
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
 namespace sluice {
@@ -84,14 +85,15 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                              });
 }
 
-void choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path, std::string_view body,
-                     std::string_view model, bool generation) {
+std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
+                                           std::string_view body, std::string_view model, bool generation,
+                                           bool may_wait) {
     auto& fleet = loop.services.fleet;
-    if (fleet.size() == 1) return;
+    if (!fleet.chooses()) return std::nullopt;
     const auto* route = find_ollama_route(path);
     if (route && !route->inference) {
         call.set_backends(fleet.manage(), false, {});
-        return;
+        return std::nullopt;
     }
     std::string named;
     if (model.empty() && !body.empty()) {
@@ -100,7 +102,10 @@ void choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
             model = named;
         }
     }
-    call.set_backends(fleet.route(model), generation, model);
+    const auto order = fleet.route(model);
+    if (generation && may_wait && order.full) return std::string(model);
+    call.set_backends(order, generation, model);
+    return std::nullopt;
 }
 
 Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key,
@@ -262,9 +267,24 @@ void Relay::on_whole_body_piece(error_code ec) {
 // header first and the body as the client sends it.
 bool Relay::body_at_hand() const { return !request_has_body_ || route_.body == BodyHandling::read; }
 
+Relay::~Relay() { leave_line(); }
+
 void Relay::send() {
-    choose_backends(loop_, upstream_, target_path(client_.parser.get().target()), whole_body_, record_.model,
-                    route_.generation);
+    const auto path = target_path(client_.parser.get().target());
+    std::string model = record_.model;
+    if (model.empty() && route_.generation && loop_.services.fleet.chooses()) {  // the rewriter did not read it
+        auto named = models_named(find_ollama_route(path), path, whole_body_, loop_.json_workspace);
+        if (named && !named->empty()) model = std::move(named->front());
+    }
+    // A newcomer waits behind those already waiting for its model; one whose turn came does not.
+    if (route_.generation && !had_turn_ && !model.empty() && loop_.services.fleet.line_for(model)) {
+        wait_turn(model);
+        return;
+    }
+    if (auto full = choose_backends(loop_, upstream_, path, whole_body_, model, route_.generation, true)) {
+        wait_turn(*full);
+        return;
+    }
     if (request_has_body_ && body_at_hand()) upstream_.request().content_length(whole_body_.size());
     upstream_.send(body_at_hand() ? std::optional<std::string_view>(whole_body_) : std::nullopt,
                    [self = shared_from_this()](std::optional<UpstreamError> error) { self->on_request_sent(std::move(error)); });
@@ -617,6 +637,11 @@ void Relay::on_client_readable(error_code ec, std::size_t bytes) {
     if (ec != asio::error::operation_aborted) {
         client_gone_ = true;
         record_.outcome = "client went away";
+        if (ticket_ != 0) {  // it was waiting in line: nothing went to Ollama
+            leave_line();
+            complete({});
+            return;
+        }
         if (!completed()) upstream_.cancel();
     }
     if (completed()) finish_when_idle();
@@ -639,6 +664,59 @@ void Relay::arm_send_deadline() {
         }
         self->arm_send_deadline();
     });
+}
+
+// --- waiting for a backend with room ---------------------------------------------------------
+
+// Every backend that has the model runs max_generations: the request waits in the fleet's line
+// (queue.max_waiting per model, at most queue.max_wait), or is answered 503 with Retry-After.
+// The client is watched meanwhile: one that leaves takes its place with it.
+void Relay::wait_turn(const std::string& model) {
+    const auto& queue = config_->queue;
+    if (queue.max_waiting > 0) {
+        ticket_ = loop_.services.fleet.wait_turn(
+            model, queue.max_waiting, loop_.io.get_executor(),
+            [weak = weak_from_this()] {
+                if (auto self = weak.lock()) self->on_turn();
+            },
+            had_turn_);
+    }
+    if (ticket_ == 0) {
+        RelayResult busy;
+        busy.client_reusable = client_.parser.is_done() && client_.parser.get().keep_alive();
+        busy.error_status = 503;
+        busy.error_message = fmt::format(
+            "sluice: every ollama that has {} is running its max_generations{}; try again shortly", model,
+            queue.max_waiting > 0 ? fmt::format(" and {} requests wait for it (queue.max_waiting)", queue.max_waiting) : "");
+        busy.retry_after = 5;
+        complete(std::move(busy));
+        return;
+    }
+    send_deadline_.expires_after(queue.max_wait);
+    send_deadline_.async_wait([self = shared_from_this(), model](error_code ec) {
+        if (ec || self->ticket_ == 0) return;
+        self->leave_line();
+        RelayResult late;
+        late.client_reusable = self->client_.parser.is_done() && self->client_.parser.get().keep_alive();
+        late.error_status = 503;
+        late.error_message = fmt::format("sluice: no ollama that has {} had room within queue.max_wait ({})", model,
+                                         self->config_->queue.max_wait);
+        late.retry_after = 5;
+        self->complete(std::move(late));
+    });
+    watch_client();
+}
+
+void Relay::on_turn() {
+    ticket_ = 0;  // the fleet took it out of the line
+    if (completed()) return;
+    had_turn_ = true;
+    send_deadline_.cancel();
+    send();
+}
+
+void Relay::leave_line() {
+    if (ticket_ != 0) loop_.services.fleet.leave_line(std::exchange(ticket_, 0));
 }
 
 // The client is gone (or stopped sending): Ollama's side is closed so it stops working for it.

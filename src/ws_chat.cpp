@@ -54,7 +54,8 @@ void WsChat::start() {
         if (self->ended_) return;
         self->record_.rewrites = std::move(rewritten);
         self->record_.model = std::move(model);
-        choose_backends(self->loop_, self->upstream_, "/api/chat", self->body_, self->record_.model, true);
+        // A page chat does not wait in the fleet's line: it goes to the least busy backend.
+        (void)choose_backends(self->loop_, self->upstream_, "/api/chat", self->body_, self->record_.model, true);
         self->upstream_.request().content_length(self->body_.size());
         self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
     });

@@ -30,6 +30,7 @@ struct BackendState {
 struct BackendOrder {
     std::array<std::uint8_t, max_backends> index{};
     std::size_t size = 0;
+    bool full = false;  // the first holds the model, is up and at its max_generations: so is every one that holds it
 
     const std::uint8_t* begin() const { return index.data(); }
     const std::uint8_t* end() const { return index.data() + size; }

@@ -226,6 +226,15 @@ struct TlsConfig {
     bool operator==(const TlsConfig&) const = default;
 };
 
+// When every backend that has a request's model is at its max_generations (upstreams:), the
+// request waits its turn, first come first served per model, or is answered 503 with Retry-After.
+struct QueueConfig {
+    std::size_t max_waiting = 64;  // requests waiting per model; past it 503. 0: 503 at once
+    std::chrono::milliseconds max_wait{std::chrono::minutes(2)};  // a request that waited this long: 503
+
+    bool operator==(const QueueConfig&) const = default;
+};
+
 // The page's conversations on the server (conversation_store.hpp): one SQLite file.
 struct StoreConfig {
     bool enabled = true;        // `store: off`: chats stay in each browser's storage
@@ -256,6 +265,7 @@ struct Config {
     CorsConfig cors;
     TlsConfig tls;
     StoreConfig store;
+    QueueConfig queue;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;

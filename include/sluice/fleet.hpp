@@ -9,13 +9,17 @@
 #include "sluice/config.hpp"
 #include "sluice/health.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +48,9 @@ public:
     void stop();  // from any thread; nothing to stop before start()
 
     std::size_t size() const { return members_.size(); }
+    // Whether a request's backend is chosen (and its generations counted): several backends, or
+    // one with max_generations. Else everything goes to the one, untouched.
+    bool chooses() const { return chooses_; }
     const Backend& backend(std::size_t index) const;
     bool up(std::size_t backend) const;  // its last probe (or a client's connect) reached it
 
@@ -53,28 +60,45 @@ public:
     // backend alone, never a random one.
     BackendOrder manage() const;
 
-    // A generation in flight on one backend, counted while the lease lives (loop thread only).
+    // A generation in flight on one backend, counted while the lease lives (loop thread only);
+    // its end gives the next request waiting for a model that backend holds its turn.
     class Lease {
     public:
         Lease() = default;
-        explicit Lease(std::atomic<unsigned>* active) : active_(active) { ++*active_; }
-        Lease(Lease&& other) noexcept : active_(std::exchange(other.active_, nullptr)) {}
+        Lease(Lease&& other) noexcept
+            : fleet_(std::exchange(other.fleet_, nullptr)), backend_(other.backend_) {}
         Lease& operator=(Lease&& other) noexcept {
             if (this != &other) {
                 release();
-                active_ = std::exchange(other.active_, nullptr);
+                fleet_ = std::exchange(other.fleet_, nullptr);
+                backend_ = other.backend_;
             }
             return *this;
         }
         ~Lease() { release(); }
         void release() {
-            if (active_) --*std::exchange(active_, nullptr);
+            if (fleet_) std::exchange(fleet_, nullptr)->ended(backend_);
         }
 
     private:
-        std::atomic<unsigned>* active_ = nullptr;
+        friend class Fleet;
+        Lease(Fleet* fleet, std::size_t backend) : fleet_(fleet), backend_(backend) {}
+        Fleet* fleet_ = nullptr;
+        std::size_t backend_ = 0;
     };
     Lease lease(std::size_t backend);
+
+    // The line for a model whose backends are all full (BackendOrder::full): `turn` runs on
+    // `executor` when a generation ends on a backend that holds the model, first come first
+    // served; `front` keeps the place of a request whose turn came but found the room taken.
+    // Returns its ticket; 0 when `max_waiting` already wait for the model. `turn` must only post.
+    std::uint64_t wait_turn(std::string_view model, std::size_t max_waiting, boost::asio::any_io_executor executor,
+                            std::function<void()> turn, bool front = false);
+    void leave_line(std::uint64_t ticket);  // nothing runs for it once this returns
+    // Whether requests wait for `model`: a newcomer then waits behind them.
+    bool line_for(std::string_view model) const;
+    // Where the request waiting with `ticket` stands: 1 first; 0 when it no longer waits.
+    std::size_t place_in_line(std::uint64_t ticket) const;
     unsigned active(std::size_t backend) const;
 
     // A client's request could not connect to `backend`: it is out until a probe reaches it.
@@ -93,6 +117,13 @@ public:
 
 private:
     struct Member;
+    struct Waiter {
+        std::uint64_t ticket = 0;
+        std::string model;  // comparable form
+        boost::asio::any_io_executor executor;
+        std::function<void()> turn;
+    };
+    void ended(std::size_t backend);
     boost::asio::awaitable<void> watch(Member& member);
     boost::asio::awaitable<bool> ask(Member& member);
 
@@ -100,8 +131,15 @@ private:
     std::chrono::milliseconds interval_;
     std::chrono::steady_clock::time_point started_;
     std::vector<std::unique_ptr<Member>> members_;
+    bool chooses_ = false;
     boost::asio::io_context* io_ = nullptr;  // set by start()
     bool stopped_ = false;                   // probe loop only
+
+    mutable std::mutex line_mutex_;  // guards the line; taken before a member's, never after
+    std::deque<Waiter> line_;        // oldest first, every model
+    std::atomic<std::size_t> waiting_{0};  // line_.size(), read without the lock when a generation ends
+    std::atomic<bool> closing_{false};     // stop() was called: no turn is given any more (the loops go)
+    std::uint64_t next_ticket_ = 1;
 };
 
 }  // namespace sluice

@@ -43,6 +43,7 @@ struct RelayResult {
     bool client_reusable = false;  // the request was read whole and the response sent whole
     unsigned error_status = 0;     // non-zero: nothing was sent yet; answer {"error": error_message}
     std::string error_message;
+    unsigned retry_after = 0;      // seconds, for a 503 that says when to come back; 0: none
 };
 
 // The request hook of the routes sluice reads whole, shared by the relay and the browser UI's
@@ -55,11 +56,14 @@ struct RelayResult {
 void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config, std::string_view path,
                           std::string& body, std::function<void(std::string rewritten, std::string model)> then);
 
-// Where an exchange for `path` goes when there are several backends: model management to the
-// managing one, the rest to where their model is warm (`model` as the rewriter left it, else the
-// one `body` names). A `generation` counts as active there while `call` lasts.
-void choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path, std::string_view body,
-                     std::string_view model, bool generation);
+// Where an exchange for `path` goes: model management to the managing backend, the rest to where
+// their model is warm (`model` as the rewriter left it, else the one `body` names). A
+// `generation` counts as active there while `call` lasts. When every backend that holds its
+// model is at its max_generations and the caller `may_wait`, nothing is chosen and the model is
+// returned (the caller waits its turn or refuses); else nullopt.
+std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
+                                           std::string_view body, std::string_view model, bool generation,
+                                           bool may_wait = false);
 
 class Relay : public std::enable_shared_from_this<Relay> {
 public:
@@ -69,6 +73,7 @@ public:
     // caller's API key in it (null when authentication is off), whose `models:` the relay checks.
     Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key, Route route,
           ExchangeRecord& record, Done done);
+    ~Relay();
     void start();
 
 private:
@@ -83,6 +88,9 @@ private:
     bool refused_model(std::string_view body);
     bool body_at_hand() const;
     void send();
+    void wait_turn(const std::string& model);
+    void on_turn();
+    void leave_line();
     void on_request_sent(std::optional<UpstreamError> error);
     void read_request_body_piece();
     void on_request_body_piece(error_code ec);
@@ -153,6 +161,8 @@ private:
     bool watching_ = false;             // a read on the client socket is pending (liveness)
     bool reading_body_ = false;         // a read of the request body is pending
     bool client_gone_ = false;
+    std::uint64_t ticket_ = 0;  // waiting in the fleet's line for a backend with room
+    bool had_turn_ = false;     // its turn came once: it keeps its place if the room is taken again
     RelayResult result_;
 };
 

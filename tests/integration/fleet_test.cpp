@@ -51,9 +51,9 @@ protected:
         gpu3.set_knobs({.ps_json = listing({}), .tags_json = listing({"gemma3:27b"})});
     }
 
-    // sluice in front of `backends` (YAML list items), with two loops.
-    void start(const std::string& backends) {
-        auto config = parse_config("upstreams:\n" + backends, "fleet.yaml");
+    // sluice in front of `backends` (YAML list items), with two loops; `more` is YAML beside them.
+    void start(const std::string& backends, const std::string& more = {}) {
+        auto config = parse_config("upstreams:\n" + backends + more, "fleet.yaml");
         config.listen = {"127.0.0.1", 0};
         config.threads = 2;
         config.log.access = false;
@@ -250,6 +250,87 @@ TEST_F(FleetTest, MetricsSayPerBackendWhoAnsweredWhoIsUpAndWhatIsInFlight) {
     }
     EXPECT_TRUE(has_all(scrape)) << scrape;
     EXPECT_EQ(scrape.find(R"(sluice_backend_requests_total{backend="dead"})"), std::string::npos) << scrape;
+}
+
+// --- the line: every backend that has the model runs its max_generations ---------------------
+
+std::string raw_chat(std::string_view model) {
+    return fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                       chat_body(model).size(), chat_body(model));
+}
+
+class FleetLineTest : public FleetTest {
+protected:
+    // gpu1 runs qwen3:14b, one generation at a time, slowly; gpu2 does not have it.
+    void start_line(const std::string& queue) {
+        gpu2.set_knobs({.ps_json = listing({"llama3.2:latest"}), .tags_json = listing({"llama3.2:latest"})});
+        start(item(gpu1, ", name: gpu1, max_generations: 1") + item(gpu2, ", name: gpu2"), queue);
+        ASSERT_TRUE(lands_on("llama3.2", gpu2));  // the probes have answered
+        gpu1.set_knobs({.token_interval = 20ms, .tokens = 500, .ps_json = listing({"qwen3:14b"}),
+                        .tags_json = listing({"qwen3:14b"})});
+    }
+    // A chat whose answer has begun on gpu1 (holding its one slot).
+    std::unique_ptr<TestClient> running() {
+        auto client = std::make_unique<TestClient>(server->port());
+        client->send_raw(raw_chat("qwen3:14b"));
+        EXPECT_EQ(client->read_header().status, 200u);
+        return client;
+    }
+    std::unique_ptr<TestClient> waiting() {
+        auto client = std::make_unique<TestClient>(server->port());
+        client->send_raw(raw_chat("qwen3:14b"));
+        return client;
+    }
+};
+
+TEST_F(FleetLineTest, WithoutALineABusyModelIs503WithRetryAfter) {
+    start_line("queue: {max_waiting: 0}\n");
+    const auto first = running();
+    const auto refused = chat("qwen3:14b");
+    EXPECT_EQ(refused.status, 503u);
+    EXPECT_EQ(refused.header("Retry-After"), "5");
+    EXPECT_NE(refused.body.find("sluice: every ollama that has qwen3:14b is running its max_generations"), std::string::npos)
+        << refused.body;
+    EXPECT_EQ(chats(gpu2), 1u);  // lands_on's llama only: a busy model never spills to a box without it
+}
+
+TEST_F(FleetLineTest, AChatWaitsItsTurnInArrivalOrderAndTheLineIsBounded) {
+    start_line("queue: {max_waiting: 2}\n");
+    auto first = running();
+    auto second = waiting();
+    std::this_thread::sleep_for(100ms);  // in line before the third
+    auto third = waiting();
+    EXPECT_THROW(second->read_header(300ms), std::exception);  // no answer while gpu1 is busy
+    const auto fourth = chat("qwen3:14b");                      // two wait already
+    EXPECT_EQ(fourth.status, 503u);
+    EXPECT_NE(fourth.body.find("2 requests wait for it (queue.max_waiting)"), std::string::npos) << fourth.body;
+    first->close();  // its generation ends: the first in line goes
+    EXPECT_EQ(second->read_header(5s).status, 200u);
+    EXPECT_THROW(third->read_header(300ms), std::exception);
+    second->close();
+    EXPECT_EQ(third->read_header(5s).status, 200u);
+    EXPECT_EQ(chats(gpu2), 1u);
+}
+
+TEST_F(FleetLineTest, AChatThatWaitedMaxWaitIs503) {
+    start_line("queue: {max_wait: 300ms}\n");
+    const auto first = running();
+    const auto late = chat("qwen3:14b");
+    EXPECT_EQ(late.status, 503u);
+    EXPECT_EQ(late.header("Retry-After"), "5");
+    EXPECT_NE(late.body.find("had room within queue.max_wait (300ms)"), std::string::npos) << late.body;
+}
+
+TEST_F(FleetLineTest, AClientThatLeavesTheLineTakesItsPlaceWithIt) {
+    start_line("queue: {max_waiting: 1}\n");
+    auto first = running();
+    auto leaving = waiting();
+    std::this_thread::sleep_for(100ms);
+    leaving->close();
+    std::this_thread::sleep_for(100ms);
+    auto next = waiting();  // the one place is free again
+    first->close();
+    EXPECT_EQ(next->read_header(5s).status, 200u);
 }
 
 TEST_F(FleetTest, ReadyWhileAnyBackendAnswers) {

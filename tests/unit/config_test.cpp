@@ -173,6 +173,14 @@ INSTANTIATE_TEST_SUITE_P(Config, EmptyConfigText,
 // -------------------------------------------------------------------------------------------
 // Every key
 
+TEST(ParseConfig, ReadsTheQueue) {
+    const Config config = parse_config("queue:\n  max_waiting: 0\n  max_wait: 30s\n", "test.yaml");
+    EXPECT_EQ(config.queue.max_waiting, 0u);
+    EXPECT_EQ(config.queue.max_wait, 30s);
+    EXPECT_EQ(Config{}.queue.max_waiting, 64u);
+    EXPECT_EQ(Config{}.queue.max_wait, 2min);
+}
+
 TEST(ParseConfig, ReadsAFleetOfBackends) {
     const Config config = parse_config(R"(
 upstreams:
@@ -553,7 +561,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8434\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store)"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections': did you mean 'max_connections'? (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -603,10 +611,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got a list"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, got \"hello\""},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8434\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found: a '[' or '{' opened above is not closed\n"
