@@ -112,8 +112,9 @@ bool Fleet::up(std::size_t backend) const {
 BackendOrder Fleet::route(std::string_view model) const {
     if (members_.size() == 1) {  // one box: it holds every model it is asked for, as far as sluice knows
         const auto& only = *members_.front();
-        const auto limit = only.backend.max_generations;
-        return BackendOrder{{0}, 1, limit != 0 && only.active.load(std::memory_order_relaxed) >= limit};
+        const BackendState state{.active = only.active.load(std::memory_order_relaxed),
+                                 .max_generations = only.backend.max_generations};
+        return BackendOrder{{0}, 1, state.full()};
     }
     const auto name = model.empty() ? std::string() : comparable(model);
     std::array<BackendState, max_backends> states;
@@ -192,14 +193,6 @@ bool Fleet::line_for(std::string_view model) const {
     const auto name = comparable(model);
     const std::lock_guard lock(line_mutex_);
     return std::any_of(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.model == name; });
-}
-
-std::size_t Fleet::place_in_line(std::uint64_t ticket) const {
-    const std::lock_guard lock(line_mutex_);
-    const auto at = std::find_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.ticket == ticket; });
-    if (at == line_.end()) return 0;
-    return 1 + static_cast<std::size_t>(
-                   std::count_if(line_.begin(), at, [&](const Waiter& waiter) { return waiter.model == at->model; }));
 }
 
 unsigned Fleet::active(std::size_t backend) const { return members_[backend]->active.load(); }

@@ -527,23 +527,18 @@ void HttpSession::redirect_to_https() {
 }
 
 void HttpSession::on_exchange_done(RelayResult result) {
-    if (result.error_status != 0 && result.retry_after != 0) {  // busy: when to come back
-        spdlog::warn("{}", result.error_message);
-        prepare_own_response(result.error_status, json_error_body(result.error_message), "application/json; charset=utf-8");
-        own_response_->set(http::field::retry_after, std::to_string(result.retry_after));
-        write_own_response(result.client_reusable);
-        return;
-    }
     if (result.error_status != 0) {
-        send_error(result.error_status, result.error_message, result.client_reusable);
+        send_error(result.error_status, result.error_message, result.client_reusable, result.retry_after);
         return;
     }
     end_exchange(result.client_reusable);
 }
 
-void HttpSession::send_error(unsigned status, std::string_view message, bool keep_alive) {
+void HttpSession::send_error(unsigned status, std::string_view message, bool keep_alive, unsigned retry_after) {
     if (status >= 500) spdlog::warn("{}", message);
-    send_json(status, json_error_body(message), keep_alive);
+    prepare_own_response(status, json_error_body(message), "application/json; charset=utf-8");
+    if (retry_after != 0) own_response_->set(http::field::retry_after, std::to_string(retry_after));
+    write_own_response(keep_alive);
 }
 
 // An answer of the page API, on a connection kept when the request was read whole.

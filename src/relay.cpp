@@ -85,6 +85,18 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
                              });
 }
 
+namespace {
+
+// The model a request names: the rewriter's reading, else the first its body names ("": none).
+std::string requested_model(EventLoop& loop, const OllamaRoute* route, std::string_view path, std::string_view body,
+                            std::string_view model) {
+    if (!model.empty() || body.empty()) return std::string(model);
+    auto named = models_named(route, path, body, loop.json_workspace);
+    return named && !named->empty() ? std::move(named->front()) : std::string();
+}
+
+}  // namespace
+
 std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
                                            std::string_view body, std::string_view model, bool generation,
                                            bool may_wait) {
@@ -95,16 +107,10 @@ std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, 
         call.set_backends(fleet.manage(), false, {});
         return std::nullopt;
     }
-    std::string named;
-    if (model.empty() && !body.empty()) {
-        if (auto models = models_named(route, path, body, loop.json_workspace); models && !models->empty()) {
-            named = std::move(models->front());
-            model = named;
-        }
-    }
-    const auto order = fleet.route(model);
-    if (generation && may_wait && order.full) return std::string(model);
-    call.set_backends(order, generation, model);
+    auto named = requested_model(loop, route, path, body, model);
+    const auto order = fleet.route(named);
+    if (generation && may_wait && order.full) return named;
+    call.set_backends(order, generation, named);
     return std::nullopt;
 }
 
@@ -271,11 +277,9 @@ Relay::~Relay() { leave_line(); }
 
 void Relay::send() {
     const auto path = target_path(client_.parser.get().target());
-    std::string model = record_.model;
-    if (model.empty() && route_.generation && loop_.services.fleet.chooses()) {  // the rewriter did not read it
-        auto named = models_named(find_ollama_route(path), path, whole_body_, loop_.json_workspace);
-        if (named && !named->empty()) model = std::move(named->front());
-    }
+    const auto model = route_.generation && loop_.services.fleet.chooses()
+                           ? requested_model(loop_, find_ollama_route(path), path, whole_body_, record_.model)
+                           : record_.model;
     // A newcomer waits behind those already waiting for its model; one whose turn came does not.
     if (route_.generation && !had_turn_ && !model.empty() && loop_.services.fleet.line_for(model)) {
         wait_turn(model);
@@ -682,29 +686,29 @@ void Relay::wait_turn(const std::string& model) {
             had_turn_);
     }
     if (ticket_ == 0) {
-        RelayResult busy;
-        busy.client_reusable = client_.parser.is_done() && client_.parser.get().keep_alive();
-        busy.error_status = 503;
-        busy.error_message = fmt::format(
+        refuse_busy(fmt::format(
             "sluice: every ollama that has {} is running its max_generations{}; try again shortly", model,
-            queue.max_waiting > 0 ? fmt::format(" and {} requests wait for it (queue.max_waiting)", queue.max_waiting) : "");
-        busy.retry_after = 5;
-        complete(std::move(busy));
+            queue.max_waiting > 0 ? fmt::format(" and {} requests wait for it (queue.max_waiting)", queue.max_waiting) : ""));
         return;
     }
     send_deadline_.expires_after(queue.max_wait);
     send_deadline_.async_wait([self = shared_from_this(), model](error_code ec) {
         if (ec || self->ticket_ == 0) return;
         self->leave_line();
-        RelayResult late;
-        late.client_reusable = self->client_.parser.is_done() && self->client_.parser.get().keep_alive();
-        late.error_status = 503;
-        late.error_message = fmt::format("sluice: no ollama that has {} had room within queue.max_wait ({})", model,
-                                         self->config_->queue.max_wait);
-        late.retry_after = 5;
-        self->complete(std::move(late));
+        self->refuse_busy(fmt::format("sluice: no ollama that has {} had room within queue.max_wait ({})", model,
+                                      self->config_->queue.max_wait));
     });
     watch_client();
+}
+
+// Busy, not broken: a 503 that says when to come back.
+void Relay::refuse_busy(std::string message) {
+    RelayResult busy;
+    busy.client_reusable = client_.parser.is_done() && client_.parser.get().keep_alive();
+    busy.error_status = 503;
+    busy.error_message = std::move(message);
+    busy.retry_after = 5;
+    complete(std::move(busy));
 }
 
 void Relay::on_turn() {

@@ -97,8 +97,6 @@ public:
     void leave_line(std::uint64_t ticket);  // nothing runs for it once this returns
     // Whether requests wait for `model`: a newcomer then waits behind them.
     bool line_for(std::string_view model) const;
-    // Where the request waiting with `ticket` stands: 1 first; 0 when it no longer waits.
-    std::size_t place_in_line(std::uint64_t ticket) const;
     unsigned active(std::size_t backend) const;
 
     // A client's request could not connect to `backend`: it is out until a probe reaches it.

@@ -43,7 +43,8 @@ private:
     void read_request();
     void on_request_header(error_code ec);
     void on_exchange_done(RelayResult result);
-    void send_error(unsigned status, std::string_view message, bool keep_alive);
+    // `retry_after` (seconds, 0: none): a busy answer says when to come back.
+    void send_error(unsigned status, std::string_view message, bool keep_alive, unsigned retry_after = 0);
     void send_json(unsigned status, std::string body, bool keep_alive, std::string_view set_cookie = {});
     void send_answer(PageApiAnswer answer);
     void prepare_own_response(unsigned status, std::string body, std::string_view content_type);

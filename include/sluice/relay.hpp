@@ -89,6 +89,7 @@ private:
     bool body_at_hand() const;
     void send();
     void wait_turn(const std::string& model);
+    void refuse_busy(std::string message);
     void on_turn();
     void leave_line();
     void on_request_sent(std::optional<UpstreamError> error);

@@ -36,6 +36,12 @@ std::string chat_body(std::string_view model) {
     return fmt::format(R"({{"model":"{}","messages":[{{"role":"user","content":"hi"}}]}})", model);
 }
 
+// The same chat as the bytes of a request, for a client that reads the answer piece by piece.
+std::string raw_chat(std::string_view model) {
+    return fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
+                       chat_body(model).size(), chat_body(model));
+}
+
 std::size_t chats(const FakeOllama& ollama) {
     std::size_t count = 0;
     for (const auto& request : ollama.requests()) count += request.target == "/api/chat";
@@ -112,8 +118,7 @@ TEST_F(FleetTest, TiesGoToTheBackendWithFewestGenerationsInFlight) {
     gpu1.set_knobs(slow);
     gpu2.set_knobs(slow);
     const auto before = std::array{chats(gpu1), chats(gpu2)};
-    const auto request = fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
-                                     chat_body("qwen3:14b").size(), chat_body("qwen3:14b"));
+    const auto request = raw_chat("qwen3:14b");
     TestClient first(server->port());
     first.send_raw(request);
     ASSERT_EQ(first.read_header().status, 200u);
@@ -164,8 +169,7 @@ TEST_F(FleetTest, ABackendThatFailsMidStreamEndsThatStreamOnlyAndNothingIsRetrie
                     .ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
     const auto on_gpu2 = chats(gpu2);
     TestClient client(server->port());
-    client.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
-                                chat_body("qwen3:14b").size(), chat_body("qwen3:14b")));
+    client.send_raw(raw_chat("qwen3:14b"));
     ASSERT_EQ(client.read_header().status, 200u);
     std::string body;
     EXPECT_THROW(  // the chunked body never ends: the client sees the stream was cut
@@ -254,11 +258,6 @@ TEST_F(FleetTest, MetricsSayPerBackendWhoAnsweredWhoIsUpAndWhatIsInFlight) {
 
 // --- the line: every backend that has the model runs its max_generations ---------------------
 
-std::string raw_chat(std::string_view model) {
-    return fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
-                       chat_body(model).size(), chat_body(model));
-}
-
 class FleetLineTest : public FleetTest {
 protected:
     // gpu1 runs qwen3:14b, one generation at a time, slowly; gpu2 does not have it.
@@ -271,26 +270,28 @@ protected:
     }
     // A chat whose answer has begun on gpu1 (holding its one slot).
     std::unique_ptr<TestClient> running() {
-        auto client = std::make_unique<TestClient>(server->port());
-        client->send_raw(raw_chat("qwen3:14b"));
+        auto client = waiting();
         EXPECT_EQ(client->read_header().status, 200u);
         return client;
     }
+    // A chat sent, its answer not read.
     std::unique_ptr<TestClient> waiting() {
         auto client = std::make_unique<TestClient>(server->port());
         client->send_raw(raw_chat("qwen3:14b"));
         return client;
+    }
+    // A 503 that says when to come back, and why.
+    static void expect_busy(const Response& response, std::string_view why) {
+        EXPECT_EQ(response.status, 503u);
+        EXPECT_EQ(response.header("Retry-After"), "5");
+        EXPECT_NE(response.body.find(why), std::string::npos) << response.body;
     }
 };
 
 TEST_F(FleetLineTest, WithoutALineABusyModelIs503WithRetryAfter) {
     start_line("queue: {max_waiting: 0}\n");
     const auto first = running();
-    const auto refused = chat("qwen3:14b");
-    EXPECT_EQ(refused.status, 503u);
-    EXPECT_EQ(refused.header("Retry-After"), "5");
-    EXPECT_NE(refused.body.find("sluice: every ollama that has qwen3:14b is running its max_generations"), std::string::npos)
-        << refused.body;
+    expect_busy(chat("qwen3:14b"), "sluice: every ollama that has qwen3:14b is running its max_generations");
     EXPECT_EQ(chats(gpu2), 1u);  // lands_on's llama only: a busy model never spills to a box without it
 }
 
@@ -301,9 +302,7 @@ TEST_F(FleetLineTest, AChatWaitsItsTurnInArrivalOrderAndTheLineIsBounded) {
     std::this_thread::sleep_for(100ms);  // in line before the third
     auto third = waiting();
     EXPECT_THROW(second->read_header(300ms), std::exception);  // no answer while gpu1 is busy
-    const auto fourth = chat("qwen3:14b");                      // two wait already
-    EXPECT_EQ(fourth.status, 503u);
-    EXPECT_NE(fourth.body.find("2 requests wait for it (queue.max_waiting)"), std::string::npos) << fourth.body;
+    expect_busy(chat("qwen3:14b"), "2 requests wait for it (queue.max_waiting)");  // two wait already
     first->close();  // its generation ends: the first in line goes
     EXPECT_EQ(second->read_header(5s).status, 200u);
     EXPECT_THROW(third->read_header(300ms), std::exception);
@@ -315,10 +314,7 @@ TEST_F(FleetLineTest, AChatWaitsItsTurnInArrivalOrderAndTheLineIsBounded) {
 TEST_F(FleetLineTest, AChatThatWaitedMaxWaitIs503) {
     start_line("queue: {max_wait: 300ms}\n");
     const auto first = running();
-    const auto late = chat("qwen3:14b");
-    EXPECT_EQ(late.status, 503u);
-    EXPECT_EQ(late.header("Retry-After"), "5");
-    EXPECT_NE(late.body.find("had room within queue.max_wait (300ms)"), std::string::npos) << late.body;
+    expect_busy(chat("qwen3:14b"), "had room within queue.max_wait (300ms)");
 }
 
 TEST_F(FleetLineTest, AClientThatLeavesTheLineTakesItsPlaceWithIt) {
