@@ -73,7 +73,7 @@ void check_offload(const DoctorFacts& facts, const RewriteConfig& rewrite, KvCac
                                         "at a fraction of the GPU's tokens/s",
                                         loaded.name, format_gib(loaded.size - loaded.size_vram), format_gib(loaded.size),
                                         loaded.context_length),
-                            context_fix(find_installed(facts, loaded.name), rewrite, kv)});
+                            context_fix(find_installed(facts, loaded.name), rewrite, kv), loaded.name});
     }
 }
 
@@ -99,7 +99,8 @@ void check_rule_contexts(const DoctorFacts& facts, const RewriteConfig& rewrite,
                              rule.line, requested, model.name, format_gib(context * kv_bytes_per_token(*model.shape, kv)),
                              kv_cache_type_name(kv), format_gib(model.size), format_gib(rewrite.gpu_memory)),
                  fits != 0 ? fmt::format("num_ctx: auto in that rule ({} tokens fit)", fits)
-                           : fmt::format("{} does not fit in gpu_memory with any context: a smaller quantization", model.name)});
+                           : fmt::format("{} does not fit in gpu_memory with any context: a smaller quantization", model.name),
+                 model.name});
         }
     }
 }
@@ -114,7 +115,8 @@ void check_small_contexts(const DoctorFacts& facts, const RewriteConfig& rewrite
                             fmt::format("{} runs with a {}-token context where {} would fit in gpu_memory {}: longer "
                                         "chats lose their beginning without a word",
                                         loaded.name, loaded.context_length, fits, format_gib(rewrite.gpu_memory)),
-                            fmt::format("in sluice's config, a rewrite rule for {} with options: {{num_ctx: auto}}", loaded.name)});
+                            fmt::format("in sluice's config, a rewrite rule for {} with options: {{num_ctx: auto}}", loaded.name),
+                            loaded.name});
     }
 }
 
@@ -142,7 +144,8 @@ void check_preferred_variants(const DoctorFacts& facts, const RewriteConfig& rew
                                 fmt::format("none of the variants the rewrite rule at line {} prefers for {} is installed ({})",
                                             rule.line, name, variants),
                                 pullable == rule.prefer.end() ? fmt::format("create one of {}", variants)
-                                                              : fmt::format("ollama pull {}{}", name, *pullable)});
+                                                              : fmt::format("ollama pull {}{}", name, *pullable),
+                                model.name});
         }
     }
 }
@@ -269,8 +272,10 @@ std::string doctor_report_json(const DoctorFacts& facts, const std::vector<Findi
     }
     json += R"(]},"findings":[)";
     for (std::size_t i = 0; i < findings.size(); ++i) {
-        json += fmt::format(R"({}{{"severity":"{}","text":{},"fix":{}}})", i ? "," : "", severity_name(findings[i].severity),
-                            json_quote(findings[i].text), json_quote(findings[i].fix));
+        const Finding& finding = findings[i];
+        json += fmt::format(R"({}{{"severity":"{}","text":{},"fix":{}{}}})", i ? "," : "", severity_name(finding.severity),
+                            json_quote(finding.text), json_quote(finding.fix),
+                            finding.model.empty() ? "" : R"(,"model":)" + json_quote(finding.model));
     }
     json += "]}";
     return json;

@@ -63,6 +63,7 @@ struct Finding {
     Severity severity = Severity::advice;
     std::string text;  // what is wrong, with the numbers
     std::string fix;   // the line to add or the command to run
+    std::string model; // the model it is about, as Ollama names it; empty: the whole box
 };
 
 // What is wrong, most costly first; empty when nothing is.
@@ -80,7 +81,7 @@ DoctorFacts gather_doctor_facts_here(const Config& config);
 OllamaEnvironment read_ollama_environment();
 
 // The facts and findings as people read them (the CLI), and as the page reads them (JSON:
-// {"ollama": ..., "findings": [{"severity", "text", "fix"}]}).
+// {"ollama": ..., "findings": [{"severity", "text", "fix", "model"}]}, "model" only when one).
 std::string doctor_report_text(const DoctorFacts& facts, const std::vector<Finding>& findings);
 std::string doctor_report_json(const DoctorFacts& facts, const std::vector<Finding>& findings);
 

@@ -133,6 +133,14 @@ rewrite:
             knobs.tags_json = tags_json;
             ollama.set_knobs(knobs);
             std::cout << "ok" << std::endl;
+        } else if (verb == "offloaded") {
+            // /api/ps now shows qwen3:14b-q8_0 with 11.2 GiB of its 34.5 GiB in system memory.
+            sluice::test::FakeOllamaKnobs knobs;
+            knobs.tags_json = tags_json;
+            knobs.ps_json = R"({"models":[{"name":"qwen3:14b-q8_0","model":"qwen3:14b-q8_0","size":37000000000,)"
+                            R"("size_vram":25000000000,"context_length":131072}]})";
+            ollama.set_knobs(knobs);
+            std::cout << "ok" << std::endl;
         } else if (verb == "cancelled") {
             std::cout << ollama.streams_cancelled() << std::endl;
         } else if (verb == "last-chat") {

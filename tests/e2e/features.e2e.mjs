@@ -1,8 +1,8 @@
 // The page's features around the chat, end to end against sluice + the fake Ollama (e2e_harness):
 // images for a vision model (scaled down in the browser) and text files attached to a message,
 // per-chat parameters with presets and the rewriter's plan for them, the Models panel (capabilities,
-// the card from /api/show, Delete), a pull's speed and Cancel, and tool-call cards with the
-// thinking's duration (injected into the page's WebSocket, as the fake cannot send them).
+// the card from /api/show with the model's tuning findings, Delete), a pull's speed and Cancel, and
+// tool-call cards with the thinking's duration (injected into the page's WebSocket, as the fake cannot send them).
 // Usage: node features.e2e.mjs <e2e_harness> <output dir> [<LAN name> [https]] (see e2e_support.mjs)
 import path from "node:path";
 import { deflateSync } from "node:zlib";
@@ -159,6 +159,19 @@ await runScenario(sluice, async () => {
   const card = await qwen.locator(".card dl").textContent();
   check(card.includes("quantizationQ4_K_M") && card.includes("context length40,960"),
         `the card shows quantization and context length from /api/show (${card})`);
+  // The card also shows the tuning check's findings about its model (/_sluice/api/doctor).
+  const tuning = (model) => model.locator(".card .findings");
+  await until("qwen3:14b's tuning check", async () => (await tuning(qwen).textContent()) !== "checking…");
+  check((await tuning(qwen).textContent()) === "nothing found that costs tokens/s",
+        `a well-run model's card says its tuning is fine (${await tuning(qwen).textContent()})`);
+  await command("offloaded");
+  const q8 = page.locator('#models li[data-model="qwen3:14b-q8_0"]');
+  await q8.locator(".card summary").click();
+  await until("qwen3:14b-q8_0's tuning check", async () => (await tuning(q8).count()) === 1 &&
+    (await tuning(q8).textContent()) !== "checking…");
+  const finding = await tuning(q8).textContent();
+  check(finding.startsWith("costs tokens/s: qwen3:14b-q8_0 has 11.2 GiB of its 34.5 GiB in system memory (num_ctx 131072)") &&
+        finding.includes("fix: "), `a model partly on the CPU says so in its card, with the fix (${finding})`);
   const deletes = [];
   page.on("request", (request) => request.url().endsWith("/api/delete") && deletes.push(request));
   await qwen.locator(".delete").click();

@@ -128,6 +128,7 @@ TEST_F(DoctorTest, ThePageGetsTheFindingsAsJson) {
     EXPECT_EQ(std::string_view(findings.at(0)["severity"].get_string().value()), "costly");
     EXPECT_TRUE(std::string_view(findings.at(0)["text"].get_string().value()).starts_with("qwen3:14b-q8_0 has 11.2 GiB"))
         << response.body;
+    EXPECT_EQ(std::string_view(findings.at(0)["model"].get_string().value()), "qwen3:14b-q8_0") << response.body;
     EXPECT_NE(response.body.find("Ollama's environment cannot be read here (sluice's server does not read it)"),
               std::string::npos)
         << response.body;

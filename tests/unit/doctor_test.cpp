@@ -61,6 +61,7 @@ TEST(Doctor, LayersOnTheCpuCostTokensAndTheFixSizesTheContext) {
                                 "layers run on the CPU, at a fraction of the GPU's tokens/s");
     EXPECT_EQ(findings[0].fix, "in sluice's config, a rewrite rule for qwen3:14b-q8_0 with options: {num_ctx: auto} "
                                "(40960 tokens fit beside its weights in gpu_memory 24.0 GiB)");
+    EXPECT_EQ(findings[0].model, "qwen3:14b-q8_0");  // the page shows it in that model's card
 }
 
 TEST(Doctor, ARuleWhoseNumCtxCannotFitIsCostly) {
@@ -108,6 +109,7 @@ TEST(Doctor, APreferredVariantNotInstalledSaysWhatToPull) {
     EXPECT_EQ(findings[0].text, "none of the variants the rewrite rule at line 5 prefers for qwen3:14b is installed "
                                 "(qwen3:14b-fp8, qwen3:14b-q8_0)");
     EXPECT_EQ(findings[0].fix, "ollama pull qwen3:14b-q8_0");  // the library has no -fp8 tags
+    EXPECT_EQ(findings[0].model, "qwen3:14b");
 }
 
 TEST(Doctor, OllamasEnvironmentIsChecked) {
@@ -120,6 +122,7 @@ TEST(Doctor, OllamasEnvironmentIsChecked) {
     EXPECT_EQ(findings[1].severity, Severity::advice);  // nothing is on the CPU yet
     EXPECT_TRUE(findings[1].text.starts_with("OLLAMA_NUM_PARALLEL=4: ")) << all(findings);
     EXPECT_EQ(findings[1].fix, "Environment=OLLAMA_NUM_PARALLEL=1 in ollama.service on a box that serves one person at a time");
+    EXPECT_EQ(findings[1].model, "");  // Ollama's settings are the whole box's
 
     // sluice sizing contexts for q8_0 while Ollama keeps f16: those contexts do not fit.
     facts.environment.variables = {{"OLLAMA_FLASH_ATTENTION", "1"}};

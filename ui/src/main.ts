@@ -12,6 +12,7 @@ import { formatStats, splitThinking } from "./render";
 import { exportAllPath, exportPath, importConversations, importLocal, Store } from "./store";
 import { Attachments, imageStrip } from "./attachments";
 import { badges, ModelsPanel, pullModel } from "./models";
+import { fetchFindings, findingItem, findingItems } from "./findings";
 import { explain, ParametersPanel, planText } from "./parameters";
 import { showToolCalls, thinkingTitle } from "./tool_calls";
 
@@ -824,6 +825,7 @@ async function loadAccess() {
     pullForm.hidden = !may["/api/pull"];
     modelsPanel.allowDelete(may["/api/delete"] === true);
     doctorBox.hidden = !me.doctor;
+    modelsPanel.allowTuning(me.doctor);
     if (me.store) void useStore(me.key);
   } catch {
     // A 401 has shown the login view; anything else leaves the page as it is.
@@ -948,33 +950,12 @@ async function loadRunning() {
   }
 }
 
-// The tuning check: what `sluice doctor` finds (/_sluice/api/doctor), asked for each time the
-// panel opens, each finding with its fix, those that cost tokens/s first.
-interface Finding { severity: "costly" | "advice"; text: string; fix: string }
-
-function findingItem(finding?: Finding, note = ""): HTMLLIElement {
-  const item = document.createElement("li");
-  if (!finding) {
-    item.textContent = note;
-    return item;
-  }
-  item.className = finding.severity;
-  const severity = document.createElement("span");
-  severity.className = "severity";
-  severity.textContent = finding.severity === "costly" ? "costs tokens/s: " : "advice: ";
-  const fix = document.createElement("div");
-  fix.className = "fix";
-  fix.textContent = `fix: ${finding.fix}`;
-  item.append(severity, finding.text, fix);
-  return item;
-}
-
+// The tuning check: what `sluice doctor` finds, asked for each time the panel opens, those that
+// cost tokens/s first (findings.ts).
 async function loadDoctor() {
   doctorList.replaceChildren(findingItem(undefined, "checking…"));
   try {
-    const report = (await (await call("/_sluice/api/doctor")).json()) as { findings: Finding[] };
-    const items = report.findings.map((finding) => findingItem(finding));
-    doctorList.replaceChildren(...(items.length ? items : [findingItem(undefined, "nothing found that costs tokens/s")]));
+    doctorList.replaceChildren(...findingItems(await fetchFindings(call)));
   } catch (error) {
     doctorList.replaceChildren(findingItem(undefined, `cannot check: ${(error as Error).message}`));
   }

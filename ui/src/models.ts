@@ -1,6 +1,8 @@
 // models: model management in the sidebar. The Models panel lists every installed model with
-// what it can do, its card from /api/show on demand, and Delete (DELETE /api/delete, for a key
-// that may); the Pull form streams /api/pull's progress with size and speed, and can be cancelled.
+// what it can do, its card from /api/show on demand (with the tuning check's findings for that
+// model, for a key that may see them), and Delete (DELETE /api/delete, for a key that may); the
+// Pull form streams /api/pull's progress with size and speed, and can be cancelled.
+import { fetchFindings, findingItem, findingItems } from "./findings";
 import type { Call } from "./store";
 
 export interface Model { name: string; capabilities?: string[] }
@@ -23,6 +25,8 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", 
 // class "may-delete" (set once /_sluice/api/me has answered). `deleted` reloads the model list;
 // `notify` shows a failure.
 export class ModelsPanel {
+  private tuning = false;
+
   constructor(private readonly list: HTMLUListElement, private readonly call: Call,
               private readonly deleted: () => void, private readonly notify: (text: string) => void) {}
 
@@ -32,6 +36,11 @@ export class ModelsPanel {
 
   allowDelete(allowed: boolean) {
     this.list.classList.toggle("may-delete", allowed);
+  }
+
+  // Whether cards show the tuning check's findings (/_sluice/api/me's "doctor").
+  allowTuning(allowed: boolean) {
+    this.tuning = allowed;
   }
 
   private item(model: Model): HTMLLIElement {
@@ -78,10 +87,23 @@ export class ModelsPanel {
         more.append(element("summary", "", title), element("pre", "", text));
         card.append(more);
       }
+      if (this.tuning) void this.loadFindings(name, card);
     } catch (error) {
       facts.remove();  // opening the card again asks again
       this.notify(`Cannot show ${name}: ${(error as Error).message}`);
       card.open = false;
+    }
+  }
+
+  // The findings about this model (a context that puts layers on the CPU, a variant not pulled).
+  private async loadFindings(name: string, card: HTMLDetailsElement) {
+    const list = element("ul", "findings");
+    list.append(findingItem(undefined, "checking…"));
+    card.append(element("div", "tuning", "Tuning check"), list);
+    try {
+      list.replaceChildren(...findingItems((await fetchFindings(this.call)).filter((finding) => finding.model === name)));
+    } catch (error) {
+      list.replaceChildren(findingItem(undefined, `cannot check: ${(error as Error).message}`));
     }
   }
 
