@@ -7,6 +7,8 @@
 #include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -18,7 +20,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 
 namespace sluice {
@@ -235,52 +239,103 @@ bool origin_allowed(const CorsConfig& cors, std::string_view origin, std::string
 
 namespace {
 
-// The session with the earliest expiry among those `matches` accepts.
-template <typename Sessions, typename Predicate>
-void erase_oldest(Sessions& sessions, Predicate matches) {
-    auto oldest = sessions.end();
-    for (auto it = sessions.begin(); it != sessions.end(); ++it) {
-        if (matches(*it) && (oldest == sessions.end() || it->second.expires < oldest->second.expires)) oldest = it;
+constexpr std::string_view session_version = "1";
+
+std::int64_t unix_seconds_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::array<unsigned char, 32> hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
+    std::array<unsigned char, 32> mac{};
+    unsigned int size = 0;
+    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+              data.size(), mac.data(), &size)) {
+        throw std::runtime_error("HMAC-SHA256 failed (OpenSSL)");
     }
-    if (oldest != sessions.end()) sessions.erase(oldest);
+    return mac;
+}
+
+// The token's fields ("1.<expiry>.<nonce>") and name, signed with the key derived from
+// `secret` and bound to the key's hash: a key changed in the config no longer matches.
+std::string session_signature(std::string_view secret, std::string_view fields, std::string_view name, const ApiKey& key) {
+    const auto derived = hmac_sha256({reinterpret_cast<const unsigned char*>(secret.data()), secret.size()},
+                                     "sluice browser session v1");
+    std::string signed_text = fmt::format("{}.{}", fields, name);
+    signed_text += '\0';
+    signed_text.append(reinterpret_cast<const char*>(key.digest.data()), key.digest.size());
+    const auto mac = hmac_sha256(derived, signed_text);
+    return hex(mac.data(), mac.size());
+}
+
+struct SessionToken {
+    std::string_view fields;  // "1.<expiry>.<nonce>"
+    std::int64_t expiry = 0;
+    std::string_view signature;
+    std::string_view name;
+};
+
+std::optional<SessionToken> parse_session_token(std::string_view token) {
+    std::array<std::string_view, 4> parts;  // version, expiry, nonce, signature; the name is the rest
+    std::string_view rest = token;
+    for (auto& part : parts) {
+        const auto dot = rest.find('.');
+        if (dot == std::string_view::npos) return std::nullopt;
+        part = rest.substr(0, dot);
+        rest.remove_prefix(dot + 1);
+    }
+    SessionToken parsed;
+    const auto [end, error] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), parsed.expiry);
+    if (parts[0] != session_version || error != std::errc() || end != parts[1].data() + parts[1].size() ||
+        parts[2].size() != 16 || parts[3].size() != 64 || rest.empty()) {
+        return std::nullopt;
+    }
+    parsed.fields = token.substr(0, parts[3].data() - token.data() - 1);
+    parsed.signature = parts[3];
+    parsed.name = rest;
+    return parsed;
 }
 
 }  // namespace
 
-std::string BrowserSessions::open(const ApiKey& key, std::chrono::milliseconds ttl) {
+BrowserSessions::BrowserSessions() {
     const auto bytes = random_bytes<32>();
-    auto token = hex(bytes.data(), bytes.size());
-    const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock(mutex_);
-    std::erase_if(by_token_hash_, [&](const auto& entry) { return entry.second.expires <= now; });
-    // The key's own oldest session goes first, so that one key's logins never end another's.
-    const auto of_key = [&](const auto& entry) { return entry.second.key_name == key.name; };
-    if (std::count_if(by_token_hash_.begin(), by_token_hash_.end(), of_key) >= std::ptrdiff_t{max_sessions_per_key}) {
-        erase_oldest(by_token_hash_, of_key);
-    }
-    if (by_token_hash_.size() >= max_sessions) erase_oldest(by_token_hash_, [](const auto&) { return true; });
-    by_token_hash_[token_hash(token)] = {key.name, key.digest, now + ttl};
-    return token;
+    process_secret_ = hex(bytes.data(), bytes.size());
+}
+
+std::string BrowserSessions::open(const AuthConfig& auth, const ApiKey& key, std::chrono::milliseconds ttl) const {
+    const auto nonce = random_bytes<8>();
+    const auto expiry = unix_seconds_now() + std::chrono::duration_cast<std::chrono::seconds>(ttl).count();
+    const auto fields = fmt::format("{}.{}.{}", session_version, expiry, hex(nonce.data(), nonce.size()));
+    const auto& secret = auth.session_secret.empty() ? process_secret_ : auth.session_secret;
+    return fmt::format("{}.{}.{}", fields, session_signature(secret, fields, key.name, key), key.name);
 }
 
 const ApiKey* BrowserSessions::find(const AuthConfig& auth, std::string_view token) {
-    if (token.empty() || token.size() > 128) return nullptr;
-    const auto hash = token_hash(token);  // looked up by hash: the map's timing says nothing of tokens
+    if (token.size() > max_token_bytes) return nullptr;
+    const auto parsed = parse_session_token(token);
+    if (!parsed || parsed->expiry <= unix_seconds_now()) return nullptr;
+    const ApiKey* key = key_named(auth, parsed->name);
+    if (!key) return nullptr;
+    const auto& secret = auth.session_secret.empty() ? process_secret_ : auth.session_secret;
+    const auto expected = session_signature(secret, parsed->fields, parsed->name, *key);
+    if (CRYPTO_memcmp(expected.data(), parsed->signature.data(), expected.size()) != 0) return nullptr;
     const std::lock_guard lock(mutex_);
-    const auto session = by_token_hash_.find(hash);
-    if (session == by_token_hash_.end()) return nullptr;
-    const ApiKey* key = key_named(auth, session->second.key_name);
-    if (session->second.expires <= std::chrono::steady_clock::now() || !key || key->digest != session->second.key_digest) {
-        by_token_hash_.erase(session);
-        return nullptr;
-    }
-    return key;
+    return logouts_.contains(token_hash(token)) ? nullptr : key;
 }
 
 void BrowserSessions::close(std::string_view token) {
+    if (token.size() > max_token_bytes) return;
+    const auto parsed = parse_session_token(token);
+    if (!parsed) return;
     const auto hash = token_hash(token);
+    const auto now = unix_seconds_now();
     const std::lock_guard lock(mutex_);
-    by_token_hash_.erase(hash);
+    if (logouts_.size() >= max_logouts) std::erase_if(logouts_, [&](const auto& logout) { return logout.second <= now; });
+    if (logouts_.size() >= max_logouts) {
+        logouts_.erase(std::min_element(logouts_.begin(), logouts_.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; }));
+    }
+    logouts_.emplace(hash, parsed->expiry);
     for (const auto& [id, watch] : watches_) {
         if (watch.token_hash == hash) watch.on_logout();
     }

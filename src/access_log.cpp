@@ -1,6 +1,8 @@
 // access_log: one line per request, and the generation statistics read from a stream's final line.
 #include "sluice/access_log.hpp"
 
+#include "sluice/ascii.hpp"
+
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -9,13 +11,6 @@
 
 namespace sluice {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    const auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-}
 
 std::optional<std::uint64_t> read_count(simdjson::ondemand::value value) {
     std::uint64_t number = 0;
@@ -77,10 +72,10 @@ std::optional<double> GenerationStats::tokens_per_second() const {
 }
 
 std::optional<GenerationStats> parse_generation_stats(std::string_view tail) {
-    tail = trim(tail);
+    tail = trim_ascii_whitespace(tail);
     const auto line_start = tail.rfind('\n');
     if (line_start != std::string_view::npos) {
-        return parse_line(trim(tail.substr(line_start + 1)));
+        return parse_line(trim_ascii_whitespace(tail.substr(line_start + 1)));
     }
     if (!tail.empty() && tail.front() == '{') {
         return parse_line(tail);

@@ -3,7 +3,13 @@
 
 #include "sluice/ascii.hpp"
 
+#include <fmt/format.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -93,6 +99,29 @@ std::string origin(std::string_view text) {
     return ascii_lowercase(std::string(text.substr(0, scheme_end + 3)) + std::string(rest));
 }
 
+// The secret in `path`: at least 32 bytes once whitespace around it is dropped, in a file that
+// not every user may read.
+std::string read_session_secret(const ConfigValue& value, const std::string& path) {
+    constexpr std::size_t min_bytes = 32;
+    constexpr std::size_t max_bytes = 4096;
+    const std::string make_one = fmt::format("(head -c 32 /dev/urandom | base64 > {0}; chmod 600 {0})", path);
+    std::ifstream file(path, std::ios::binary);
+    if (!file) value.fail(fmt::format("cannot read {}: {} {}", path, std::strerror(errno), make_one));
+    struct stat status {};
+    if (::stat(path.c_str(), &status) == 0 && (status.st_mode & S_IROTH)) {
+        value.fail(fmt::format("{} is readable by every user; whoever reads it can sign in as any key: chmod 600 {}", path, path));
+    }
+    std::string text(max_bytes + 1, '\0');
+    file.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(file.gcount()));
+    if (text.size() > max_bytes) value.fail(fmt::format("{} is over 4 KiB: not a secret made for this", path));
+    const auto secret = trim_ascii_whitespace(text);
+    if (secret.size() < min_bytes) {
+        value.fail(fmt::format("{} holds {} bytes; a secret needs at least {} {}", path, secret.size(), min_bytes, make_one));
+    }
+    return std::string(secret);
+}
+
 }  // namespace
 
 void config_reader::read_auth(const ConfigValue& value, AuthConfig& auth) {
@@ -113,6 +142,10 @@ void config_reader::read_auth(const ConfigValue& value, AuthConfig& auth) {
              });
          }},
         setting("session_ttl", auth.session_ttl, positive_duration),
+        {"session_secret_file", [&](const ConfigValue& v) {
+             auth.session_secret_file = v.parse([](std::string_view text) { return std::string(text); });
+             auth.session_secret = read_session_secret(v, auth.session_secret_file);
+         }},
     });
 }
 

@@ -303,7 +303,7 @@ void HttpSession::serve_session(Handler handler) {
         return;
     }
     record_.key = key->name;
-    const auto token = loop_.services.browser_sessions.open(*key, auth.session_ttl);
+    const auto token = loop_.services.browser_sessions.open(auth, *key, auth.session_ttl);
     std::string body = R"({"key":")";
     append_json_escaped(body, key->name);
     body += "\"}";

@@ -16,7 +16,6 @@ using std::string_view;
 constexpr auto npos = string_view::npos;
 
 bool is_identifier_char(char c) { return is_letter(c) || is_digit(c) || c == '_'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_ascii_punct_or_space(char c) { return !is_identifier_char(c) && static_cast<unsigned char>(c) < 0x80; }
 
 // A word list sorted at compile time, looked up by binary search.
@@ -91,7 +90,7 @@ std::optional<bool> last_soft_switch(string_view text) {
     std::size_t decided_at = 0;
     for (const auto& [word, think] : {std::pair{string_view("/think"), true}, std::pair{string_view("/no_think"), false}}) {
         for (std::size_t at = text.find(word); at != npos; at = text.find(word, at + 1)) {
-            const bool before = at == 0 || is_space(text[at - 1]);
+            const bool before = at == 0 || is_ascii_space(text[at - 1]);
             const std::size_t end = at + word.size();
             const bool after = end == text.size() || is_ascii_punct_or_space(text[end]);
             if (before && after && (!decision || at > decided_at)) {
@@ -254,7 +253,7 @@ bool has_latex(string_view text) {
         const std::size_t close = text.find('$', inside);
         if (close == npos) break;
         const string_view math = text.substr(inside, close - inside);
-        const bool tight = !math.empty() && !is_space(math.front()) && !is_space(math.back()) &&
+        const bool tight = !math.empty() && !is_ascii_space(math.front()) && !is_ascii_space(math.back()) &&
                            (is_identifier_char(math.back()) || string_view(")}]|!'").find(math.back()) != npos);
         if (tight && math.size() <= 400 && math.find_first_of("=+-*/^_\\<>") != npos) return true;
         at = text.find('$', close + 1);

@@ -71,17 +71,22 @@ struct LocalNames {
 };
 
 // The browser page's logins: a key is shown once at /_sluice/login, and the page then carries
-// an HttpOnly cookie naming a session. Shared by every event loop (a mutex; one lookup per
-// request, never per line). A session dies with its expiry, a logout, or its key leaving or
-// changing in a reloaded config.
+// an HttpOnly cookie holding a signed, expiring session token:
+//   1.<expiry, unix seconds>.<nonce, 16 hex>.<HMAC-SHA256, 64 hex>.<key name>
+// signed with a key derived from auth.session_secret (or, without one, from a secret of this
+// process's own), over the fields and the key's hash. So sluice keeps no sessions: any
+// instance with the same secret accepts them, a session dies with its expiry or its key
+// leaving or changing in a reloaded config, and a new secret ends every session (rotation).
+// A logout is remembered here, by this instance, until the token expires.
 class BrowserSessions {
 public:
     static constexpr std::string_view cookie_name = "sluice_session";
-    static constexpr std::size_t max_sessions = 10'000;  // the oldest go first beyond it
-    static constexpr std::size_t max_sessions_per_key = 64;  // beyond it, that key's oldest goes
+    static constexpr std::size_t max_token_bytes = 256;  // a longer cookie is no session of ours
+    static constexpr std::size_t max_logouts = 10'000;   // beyond it, the logout nearest expiry goes
 
+    BrowserSessions();
     // A new session for `key`: the token to set as the cookie.
-    std::string open(const ApiKey& key, std::chrono::milliseconds ttl);
+    std::string open(const AuthConfig& auth, const ApiKey& key, std::chrono::milliseconds ttl) const;
     // The key of the session `token` names, in the config in force; null when there is none.
     const ApiKey* find(const AuthConfig& auth, std::string_view token);
     void close(std::string_view token);
@@ -93,17 +98,13 @@ public:
     void unwatch(std::uint64_t watch);
 
 private:
-    struct Session {
-        std::string key_name;
-        std::array<unsigned char, 32> key_digest{};
-        std::chrono::steady_clock::time_point expires;
-    };
+    std::string process_secret_;  // signs when the config has no session_secret
     std::mutex mutex_;
     struct Watch {
         std::string token_hash;
         std::function<void()> on_logout;
     };
-    std::unordered_map<std::string, Session> by_token_hash_;  // SHA-256 of the token, hex
+    std::unordered_map<std::string, std::int64_t> logouts_;  // SHA-256 of the token, hex -> its expiry
     std::unordered_map<std::uint64_t, Watch> watches_;
     std::uint64_t next_watch_ = 0;
 };

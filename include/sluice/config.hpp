@@ -204,6 +204,11 @@ struct ApiKey {
 struct AuthConfig {
     std::vector<ApiKey> keys;  // none: no authentication (sluice must then stay on loopback)
     std::chrono::milliseconds session_ttl{std::chrono::hours(12)};  // the browser page's login
+    // The secret browser sessions are signed with (access_control.hpp), read from this file with
+    // the config (a reload reads it again: a new secret ends every session). Several sluice
+    // instances behind one balancer share it; empty: a secret of the process's own.
+    std::string session_secret_file;
+    std::string session_secret;
 
     bool operator==(const AuthConfig&) const = default;
 };

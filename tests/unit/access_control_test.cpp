@@ -6,6 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 namespace sluice {
 namespace {
 
@@ -194,7 +199,7 @@ TEST(Authorize, MissingWrongForbiddenAndAllowed) {
 TEST(Authorize, SessionCookieLastsUntilLogoutOrItsKeyChanges) {
     BrowserSessions sessions;
     const auto config = one_key("sk-sluice-0123456789abcdef");
-    const auto token = sessions.open(config.auth.keys.front(), std::chrono::hours(1));
+    const auto token = sessions.open(config.auth, config.auth.keys.front(), std::chrono::hours(1));
     const auto cookie = fmt::format("theme=dark; sluice_session={}", token);
     EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", cookie).status, 0u);
     EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=forged").status, 401u);
@@ -203,34 +208,90 @@ TEST(Authorize, SessionCookieLastsUntilLogoutOrItsKeyChanges) {
     const auto rekeyed = one_key("sk-sluice-another-key-0123");
     EXPECT_EQ(authorize(rekeyed.auth, sessions, "/api/tags", "", cookie).status, 401u);
 
-    const auto token2 = sessions.open(config.auth.keys.front(), std::chrono::hours(1));
+    const auto token2 = sessions.open(config.auth, config.auth.keys.front(), std::chrono::hours(1));
     sessions.close(token2);
     EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=" + token2).status, 401u);
+    EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", cookie).status, 0u);  // only that one ended
 
-    const auto expired = sessions.open(config.auth.keys.front(), std::chrono::milliseconds(0));
+    const auto expired = sessions.open(config.auth, config.auth.keys.front(), std::chrono::milliseconds(0));
     EXPECT_EQ(authorize(config.auth, sessions, "/api/tags", "", "sluice_session=" + expired).status, 401u);
 }
 
-TEST(Authorize, OneKeysLoginsNeverEndAnotherKeysSessions) {
-    BrowserSessions sessions;
-    const auto config = config_with_keys(fmt::format(
-        "auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n    - name: phone\n      hash: \"{}\"\n",
+// Two instances (two BrowserSessions) behind one balancer.
+Config two_keys_signed_with(std::string_view secret) {
+    auto config = config_with_keys(fmt::format(
+        "auth:\n  keys:\n    - name: laptop\n      hash: \"{}\"\n    - name: phone.of-ann@home\n      hash: \"{}\"\n",
         hash_api_key("sk-sluice-laptop-0123456789"), hash_api_key("sk-sluice-phone-0123456789")));
-    const auto& laptop = config.auth.keys[0];
+    config.auth.session_secret = secret;
+    return config;
+}
+
+TEST(BrowserSessions, AnyInstanceWithTheSameSecretAcceptsASessionAndANewSecretEndsThemAll) {
+    const auto config = two_keys_signed_with("a secret of at least thirty-two bytes, shared");
+    BrowserSessions first;
+    BrowserSessions second;
     const auto& phone = config.auth.keys[1];
-    const auto phone_token = sessions.open(phone, std::chrono::hours(1));
-    std::vector<std::string> laptop_tokens;
-    for (std::size_t i = 0; i < BrowserSessions::max_sessions + 10; ++i) {
-        // Later logins expire later: the order in which the key's own sessions go.
-        laptop_tokens.push_back(sessions.open(laptop, std::chrono::hours(1) + std::chrono::milliseconds(i)));
+    const auto token = first.open(config.auth, phone, std::chrono::hours(1));
+    ASSERT_NE(second.find(config.auth, token), nullptr);
+    EXPECT_EQ(second.find(config.auth, token)->name, "phone.of-ann@home");
+    EXPECT_TRUE(token.ends_with(".phone.of-ann@home")) << token;
+
+    const auto rotated = two_keys_signed_with("another secret of at least thirty-two bytes");
+    EXPECT_EQ(first.find(rotated.auth, token), nullptr);
+    EXPECT_EQ(second.find(rotated.auth, token), nullptr);
+
+    // Without a configured secret each process signs with its own: sessions stay where made.
+    auto unshared = config;
+    unshared.auth.session_secret.clear();
+    const auto own = first.open(unshared.auth, phone, std::chrono::hours(1));
+    EXPECT_NE(first.find(unshared.auth, own), nullptr);
+    EXPECT_EQ(second.find(unshared.auth, own), nullptr);
+
+    // A logout is this instance's: the other accepts the token until it expires.
+    first.close(token);
+    EXPECT_EQ(first.find(config.auth, token), nullptr);
+    EXPECT_NE(second.find(config.auth, token), nullptr);
+}
+
+TEST(BrowserSessions, ATokenChangedInAnyWayIsRefused) {
+    const auto config = two_keys_signed_with("a secret of at least thirty-two bytes, shared");
+    BrowserSessions sessions;
+    const auto token = sessions.open(config.auth, config.auth.keys[0], std::chrono::hours(1));
+    ASSERT_NE(sessions.find(config.auth, token), nullptr);
+    // 1.<expiry>.<nonce>.<signature>.<name>
+    const auto first_dot = token.find('.');
+    const auto expiry_end = token.find('.', first_dot + 1);
+    auto later = token;
+    later[expiry_end - 1] = later[expiry_end - 1] == '9' ? '8' : '9';
+    auto other_key = token.substr(0, token.rfind('.') + 1) + "phone.of-ann@home";
+    auto flipped = token;
+    flipped[expiry_end + 5] = flipped[expiry_end + 5] == 'a' ? 'b' : 'a';  // the nonce
+    std::string signature_changed = token;
+    signature_changed[token.rfind('.') - 1] = signature_changed[token.rfind('.') - 1] == '0' ? '1' : '0';
+    for (const std::string& forged :
+         {later, other_key, flipped, signature_changed, "2" + token.substr(1), token.substr(0, token.rfind('.') + 1),
+          token.substr(0, token.rfind('.')), token + "x", token.substr(0, first_dot + 1) + "+" + token.substr(first_dot + 1),
+          std::string(), std::string("1.2.3.4.laptop"), token + std::string(300, 'a'), std::string(".....")}) {
+        EXPECT_EQ(sessions.find(config.auth, forged), nullptr) << forged;
     }
-    const auto found = [&](const std::string& token) { return sessions.find(config.auth, token); };
-    ASSERT_NE(found(phone_token), nullptr);
-    EXPECT_EQ(found(phone_token)->name, "phone");
-    const auto cap = BrowserSessions::max_sessions_per_key;
-    for (std::size_t i = 0; i < laptop_tokens.size(); ++i) {
-        EXPECT_EQ(found(laptop_tokens[i]) != nullptr, i >= laptop_tokens.size() - cap) << i;
+    EXPECT_NE(sessions.find(config.auth, token), nullptr);  // closing a forged one changed nothing
+    for (const std::string& forged : {later, other_key, std::string("garbage")}) sessions.close(forged);
+    EXPECT_NE(sessions.find(config.auth, token), nullptr);
+}
+
+TEST(BrowserSessions, LogoutsAreBoundedAndTheNewestAreKept) {
+    const auto config = two_keys_signed_with("a secret of at least thirty-two bytes, shared");
+    BrowserSessions sessions;
+    std::vector<std::string> tokens;
+    for (std::size_t i = 0; i < BrowserSessions::max_logouts + 10; ++i) {
+        // Later logins expire later: the logouts nearest expiry are forgotten first.
+        tokens.push_back(sessions.open(config.auth, config.auth.keys[0], std::chrono::hours(1) + std::chrono::seconds(i)));
+        sessions.close(tokens.back());
     }
+    for (std::size_t i = tokens.size() - 100; i < tokens.size(); ++i) {
+        EXPECT_EQ(sessions.find(config.auth, tokens[i]), nullptr) << i;
+    }
+    EXPECT_NE(sessions.find(config.auth, tokens.front()), nullptr);  // forgotten: the bound held
 }
 
 TEST(AuthConfig, MistakesNameTheLine) {
@@ -257,6 +318,43 @@ TEST(AuthConfig, MistakesNameTheLine) {
               std::string::npos);
     EXPECT_NE(error_of("cors:\n  allowed_origins: [\"*\"]\n").find("any origin is not allowed"), std::string::npos);
     EXPECT_NE(error_of("cors:\n  allowed_origins: [\"http://x/app\"]\n").find("no path"), std::string::npos);
+}
+
+TEST(AuthConfig, TheSessionSecretFileIsReadWithTheConfigAndChecked) {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("sluice-secret-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    const auto write = [&](std::string_view name, std::string_view content, std::filesystem::perms perms) {
+        const auto path = dir / name;
+        std::ofstream(path) << content;
+        std::filesystem::permissions(path, perms);
+        return path.string();
+    };
+    using std::filesystem::perms;
+    const auto yaml = [](const std::string& path) { return fmt::format("auth:\n  session_secret_file: {}\n", path); };
+    const auto good = write("good", "  c2x1aWNlLXNlc3Npb24tc2VjcmV0LWZvci10ZXN0cw==\n", perms::owner_read | perms::owner_write);
+    const auto config = parse_config(yaml(good), "sluice.yaml");
+    EXPECT_EQ(config.auth.session_secret, "c2x1aWNlLXNlc3Npb24tc2VjcmV0LWZvci10ZXN0cw==");  // whitespace around it dropped
+    EXPECT_EQ(config.auth.session_secret_file, good);
+
+    const auto error_of = [&](const std::string& path) {
+        try {
+            parse_config(yaml(path), "sluice.yaml");
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    const auto missing = (dir / "missing").string();
+    EXPECT_EQ(error_of(missing), fmt::format("sluice.yaml:2: auth.session_secret_file: cannot read {0}: No such file or "
+                                             "directory (head -c 32 /dev/urandom | base64 > {0}; chmod 600 {0})",
+                                             missing));
+    const auto shown = write("shown", "c2x1aWNlLXNlc3Npb24tc2VjcmV0LWZvci10ZXN0cw==", perms::owner_read | perms::others_read);
+    EXPECT_EQ(error_of(shown), fmt::format("sluice.yaml:2: auth.session_secret_file: {0} is readable by every user; whoever "
+                                           "reads it can sign in as any key: chmod 600 {0}",
+                                           shown));
+    const auto short_one = write("short", "password\n", perms::owner_read);
+    EXPECT_NE(error_of(short_one).find(fmt::format("{} holds 8 bytes; a secret needs at least 32", short_one)), std::string::npos);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(AuthConfig, KeysLetSluiceFaceTheNetwork) {

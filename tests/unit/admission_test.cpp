@@ -167,7 +167,7 @@ TEST(Admission, TheTargetIsNormalizedOnceForEveryLaterStepAndForOllama) {
 
 TEST(Admission, TheBrowserSessionIsWhatTheCookieNames) {
     BrowserSessions sessions;
-    const auto token = sessions.open(*key_named(config().auth, "laptop"), std::chrono::minutes(5));
+    const auto token = sessions.open(config().auth, *key_named(config().auth, "laptop"), std::chrono::minutes(5));
     const auto cookie = "sluice_session=" + token;
     auto request = head("GET", "/_sluice/ws", {{"Host", "localhost"}, {"Cookie", cookie}});
     const auto admission = admit(request, {config(), sessions});
