@@ -81,6 +81,8 @@ void read_key(const ConfigValue& value, ApiKey& key) {
              for_each_item(v, "a list of model patterns such as [\"qwen3:*\"]", true,
                            [&](const ConfigValue& item) { key.models.push_back(item.parse(model_pattern)); });
          }},
+        setting("requests_per_minute", key.requests_per_minute, whole_number<unsigned>(0, 1'000'000)),
+        setting("max_streams", key.max_streams, whole_number<unsigned>(0, 100'000)),
     });
     if (key.name.empty()) value.fail("a key needs name: who holds it (logged instead of the key)");
     if (!has_hash) value.fail("a key needs hash: run `sluice hash-key` and paste the hash it prints");

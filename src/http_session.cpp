@@ -184,6 +184,7 @@ void HttpSession::on_request_header(error_code ec) {
         start_websocket(admitted);
         return;
     case Handler::proxy:
+        if (!within_key_limits(admitted.key, route.generation, keep_alive)) return;
         if (serve_fleet_view(admitted.key)) return;
         break;
     }
@@ -194,6 +195,19 @@ void HttpSession::on_request_header(error_code ec) {
     std::make_shared<Relay>(client, loop_, config_, admitted.key, route, record_,
                             [self = shared_from_this()](RelayResult result) { self->on_exchange_done(std::move(result)); })
         ->start();
+}
+
+// A request for Ollama counts against its key's requests_per_minute and, a generation, its
+// max_streams (held until the exchange ends); past either, 429 with Retry-After.
+bool HttpSession::within_key_limits(const ApiKey* key, bool generation, bool keep_alive) {
+    if (!key) return true;
+    auto decision = loop_.services.key_limits.admit(*key, generation);
+    if (decision.status != 0) {
+        send_error(decision.status, decision.message, keep_alive, decision.retry_after);
+        return false;
+    }
+    key_stream_ = std::move(decision.stream);
+    return true;
 }
 
 // The upgrade is checked here, where a refusal is still an HTTP answer; then the socket leaves
@@ -626,6 +640,7 @@ void HttpSession::end_exchange_without_reading() {
         if (loop_.services.metrics) loop_.services.metrics->exchange_finished(record_);
     }
     active_stream_.release();
+    key_stream_.release();
     own_response_.reset();
 }
 

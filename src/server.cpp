@@ -193,7 +193,7 @@ Server::Server(Config config, std::optional<int> inherited_listener)
         catalog_.on_publish([metrics = metrics_.get()](auto facts) { metrics->installed_models(std::move(facts)); });
     }
     if (config_->store.enabled) store_ = std::make_unique<ConversationStore>(config_->store);
-    const LoopServices services{state_,           catalog_, fleet_, browser_sessions_,
+    const LoopServices services{state_,       catalog_,      fleet_, browser_sessions_, key_limits_,
                                 local_names_ ? &*local_names_ : nullptr, metrics_.get(), store_.get()};
     for (unsigned i = 0; i < count; ++i) {
         auto loop = std::make_unique<Loop>(config_, services);

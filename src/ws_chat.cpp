@@ -15,14 +15,15 @@ namespace sluice {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
-WsChat::WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body)
+WsChat::WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body, KeyLimits::Stream key_stream)
     : session_(session),
       loop_(session->loop()),
       config_(loop_.config),
       upstream_(loop_, *config_),
       id_(std::move(id)),
       line_prefix_(chat_frame(id_, R"("line":)")),
-      body_(std::move(body)) {
+      body_(std::move(body)),
+      key_stream_(std::move(key_stream)) {
     // A chat is an exchange like a proxied request: logged, and waited for by a drain.
     ++loop_.services.state.active_exchanges;
     record_.method = "WS";
@@ -199,6 +200,7 @@ void WsChat::finish(std::optional<UpstreamError> error) {
     ended_ = true;
     if (stopped()) error.reset();
     upstream_.close();
+    key_stream_.release();
     if (loop_.services.fleet.size() > 1) record_.backend = loop_.services.fleet.backend(upstream_.backend()).label();
     log_exchange(error);
     const auto session = session_.lock();

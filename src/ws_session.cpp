@@ -136,13 +136,20 @@ void WsSession::handle_message(std::string_view text) {
     // The chat goes to Ollama as the bytes the page sent, and the key check reads the model
     // Ollama will read from those bytes.
     std::string body(message.chat);
+    KeyLimits::Stream key_stream;
     if (const auto* key = key_named(loop_.config->auth, key_name_)) {
         if (const auto refusal = model_refusal(*key, "/api/chat", body, loop_.json_workspace)) {
             send(nullptr, error_frame(id, *refusal));
             return;
         }
+        auto limits = loop_.services.key_limits.admit(*key, true);
+        if (limits.status != 0) {
+            send(nullptr, error_frame(id, limits.message));
+            return;
+        }
+        key_stream = std::move(limits.stream);
     }
-    auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), std::move(body));
+    auto exchange = std::make_shared<WsChat>(shared_from_this(), std::string(id), std::move(body), std::move(key_stream));
     chats_.emplace(std::string(id), exchange);
     exchange->start();
 }

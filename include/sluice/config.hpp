@@ -196,6 +196,8 @@ struct ApiKey {
     KeyRoutes routes = KeyRoutes::all;
     std::vector<std::string> route_patterns;  // listed: "/api/chat", or a prefix with * ("/v1/*")
     std::vector<std::string> models;          // model globs it may use (as rewrite's match); empty: any
+    unsigned requests_per_minute = 0;         // requests to Ollama it may start a minute; 0: any (key_limits.hpp)
+    unsigned max_streams = 0;                 // generations it may run at once; 0: any
     int line = 0;                             // where it is in the config file
 
     bool operator==(const ApiKey&) const = default;

@@ -6,6 +6,7 @@
 #include "sluice/config.hpp"
 #include "sluice/fleet.hpp"
 #include "sluice/json_edit.hpp"
+#include "sluice/key_limits.hpp"
 #include "sluice/model_catalog.hpp"
 #include "sluice/upstream_pool.hpp"
 
@@ -37,6 +38,7 @@ struct LoopServices {
     ModelCatalog& catalog;             // runs on the first loop
     Fleet& fleet;                      // the backends; its probes run on the first loop
     BrowserSessions& browser_sessions;
+    KeyLimits& key_limits;             // each key's requests a minute and streams at once
     const LocalNames* local_names;     // set while sluice listens on loopback: a Host must then name this machine
     Metrics* metrics;                  // null when metrics.path is ""
     ConversationStore* store;          // null with store: off

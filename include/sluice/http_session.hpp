@@ -54,6 +54,7 @@ private:
     void end_exchange(bool keep_alive);
     void end_exchange_without_reading();  // logs and uncounts the exchange
     void start_websocket(const Admitted& access);
+    bool within_key_limits(const ApiKey* key, bool generation, bool keep_alive);
     void serve_ui_asset();
     void serve_health(Handler handler);
     void serve_session(Handler handler);
@@ -77,6 +78,7 @@ private:
     bool in_exchange_ = false;  // counted in ServerState::active_exchanges
     bool plain_on_tls_port_ = false;  // every request is answered with a redirect to https
     ActiveStream active_stream_;  // a proxied exchange, counted in sluice_active_streams
+    KeyLimits::Stream key_stream_;  // one of its key's max_streams, while a generation runs
     // sluice's own answers (errors, health, metrics, sessions, preflights), kept until written.
     std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> own_response_;
 };

@@ -11,6 +11,7 @@
 #include "sluice/conversation_store.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/fleet.hpp"
+#include "sluice/key_limits.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/model_catalog.hpp"
 
@@ -86,6 +87,7 @@ private:
     std::unique_ptr<Metrics> metrics_;  // null when metrics.path is ""
     std::unique_ptr<ConversationStore> store_;  // null with store: off; stopped before the loops go
     BrowserSessions browser_sessions_;
+    KeyLimits key_limits_;
     std::optional<LocalNames> local_names_;  // when listening on loopback
     Fleet fleet_;  // its probes run on the first loop, their timers in their own coroutine frames
     std::vector<std::unique_ptr<Loop>> loops_;

@@ -10,6 +10,7 @@
 #include "sluice/body_tap.hpp"
 #include "sluice/event_loop.hpp"
 #include "sluice/handler_memory.hpp"
+#include "sluice/key_limits.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/upstream_call.hpp"
 
@@ -30,8 +31,9 @@ class WsSession;
 // socket torn down with chats in flight frees them, and its destructor aborts them).
 class WsChat : public std::enable_shared_from_this<WsChat> {
 public:
-    // `body` is the chat object's bytes as the page sent them.
-    WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body);
+    // `body` is the chat object's bytes as the page sent them; `key_stream` the key's stream it
+    // holds until it ends (key_limits.hpp).
+    WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::string body, KeyLimits::Stream key_stream);
     ~WsChat();
 
     void start();
@@ -74,6 +76,7 @@ private:
     HandlerMemory read_memory_;                      // each body read's operation state
     std::string pending_;                            // the line not yet complete
     ExchangeRecord record_;
+    KeyLimits::Stream key_stream_;
     std::size_t queued_ = 0;  // bytes of this chat's frames not yet written to the browser
     std::size_t frames_queued_ = 0;
     bool body_done_ = false;  // the read in pieces_ ended Ollama's response

@@ -1,8 +1,9 @@
 // Integration tests of access control through real sockets: API keys (401/403), a chat-only key,
-// a key limited to some models, the browser page's login cookie (HTTP and WebSocket), CORS owned
+// a key limited to some models, a key's requests a minute and streams at once (429), the browser page's login cookie (HTTP and WebSocket), CORS owned
 // by sluice (preflight, foreign origins refused, Origin never forwarded), and a key changed by a
 // reload while a stream runs.
 #include "sluice_under_test.hpp"
+#include "ws_client.hpp"
 
 #include "sluice/access_control.hpp"
 
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace sluice::test {
 namespace {
@@ -246,6 +248,58 @@ TEST_F(AccessTest, ReloadChangesKeysWhileAStreamInFlightCompletes) {
     std::string body;
     for (std::string piece; !(piece = streaming.read_body_piece()).empty();) body += piece;
     EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 31) << body;
+}
+
+TEST_F(AccessTest, AKeyPastItsRateOrItsStreamsGets429WithRetryAfterOverHttpAndInThePage) {
+    ollama.set_knobs({.token_interval = 30ms, .tokens = 20});
+    start_yaml(fmt::format(R"(
+auth:
+  keys:
+    - name: laptop
+      hash: "{}"
+      requests_per_minute: 2
+    - name: phone
+      hash: "{}"
+      max_streams: 1
+)",
+                           hash_api_key(laptop_key), hash_api_key(phone_key)));
+    EXPECT_EQ(request("GET", "/api/tags", {}, bearer(laptop_key)).status, 200u);
+    EXPECT_EQ(request("GET", "/api/version", {}, bearer(laptop_key)).status, 200u);
+    const auto chats_before = ollama.requests().size();
+    const auto limited = request("POST", "/api/chat", chat, bearer(laptop_key));
+    EXPECT_EQ(limited.status, 429u);
+    EXPECT_EQ(limited.header("Retry-After"), "30");  // two a minute: the next one in 30 s
+    EXPECT_EQ(limited.body, R"({"error":"sluice: key \"laptop\" may start 2 requests a minute; retry in 30 s"})");
+    EXPECT_EQ(ollama.requests().size(), chats_before);  // nothing went to Ollama
+    EXPECT_EQ(request("GET", "/api/tags", {}, bearer(phone_key)).status, 200u);  // another key's own
+
+    // phone's one stream, held by a streaming chat: a second chat, over HTTP or from the page, waits.
+    TestClient streaming(server->port());
+    streaming.send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{}",
+                                   phone_key, chat.size(), chat));
+    ASSERT_EQ(streaming.read_header().status, 200u);
+    const auto busy = request("POST", "/api/chat", chat, bearer(phone_key));
+    EXPECT_EQ(busy.status, 429u);
+    EXPECT_EQ(busy.header("Retry-After"), "1");
+    EXPECT_EQ(busy.body, R"({"error":"sluice: key \"phone\" runs 1 generations at once, its max_streams; retry when one ends"})");
+    EXPECT_EQ(request("GET", "/api/tags", {}, bearer(phone_key)).status, 200u);  // a list is no stream
+    WsClient page(server->port(), {}, bearer(phone_key));
+    ASSERT_TRUE(page.open());
+    page.chat("p1");
+    EXPECT_EQ(page.read_until_end_of("p1").back().error,
+              R"(sluice: key "phone" runs 1 generations at once, its max_streams; retry when one ends)");
+
+    // The stream ends and gives its place back (once sluice has closed the exchange, just after
+    // the client's last byte).
+    for (std::string piece; !(piece = streaming.read_body_piece()).empty();) {}
+    const auto deadline = Clock::now() + 2s;
+    unsigned status = 0;
+    while ((status = request("POST", "/api/chat", chat, bearer(phone_key)).status) == 429u && Clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(status, 200u);
+    page.chat("p2");
+    EXPECT_TRUE(page.read_until_end_of("p2").back().done);
 }
 
 }  // namespace
