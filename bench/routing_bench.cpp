@@ -1,7 +1,8 @@
 // routing_bench: what choosing a backend costs a request in a fleet (issue 15's target: < 20 us
 // per request, nothing per line). Measured in-process on sluice's real code, no sockets: the
-// model read from a chat body (when the rewriter did not read it) and Fleet::route over 3 and
-// 8 backends that each list 60 installed and 2 loaded models, as its probes would have learned.
+// model read from a chat body (when the rewriter did not read it), the conversation mark
+// (routing.sticky), and Fleet::route over 3 and 8 backends that each list 60 installed and 2
+// loaded models, as its probes would have learned, and with a full table of conversations.
 #include "sluice/config.hpp"
 #include "sluice/fleet.hpp"
 #include "sluice/json_edit.hpp"
@@ -11,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -79,10 +82,23 @@ int main(int argc, char** argv) {
     row("the model a chat names (" + std::to_string(body.size()) + " B body)", time_rounds([&] {
             sink = sink + sluice::models_named(route, "/api/chat", body, workspace)->front().size();
         }, round));
+    row("the chat's conversation mark (routing.sticky)", time_rounds([&] {
+            sink = sink + sluice::conversation_mark(route, body, "qwen3:14b", workspace);
+        }, round));
     for (const std::size_t backends : {std::size_t{1}, std::size_t{3}, std::size_t{8}}) {
         const auto fleet = learned_fleet(backends);
         row(fmt::format("Fleet::route, {} backend{}", backends, backends == 1 ? "" : "s"),
             time_rounds([&] { sink = sink + fleet->route("qwen3:14b").index[0]; }, round));
     }
+    // Sticky: the mark found among a full table of remembered conversations.
+    const auto fleet = learned_fleet(3);
+    for (std::uint64_t mark = 1; mark <= sluice::Fleet::max_conversations; ++mark) {
+        fleet->serving(mark % 3, "qwen3:14b", mark, std::chrono::minutes(30));
+    }
+    std::uint64_t mark = 0;
+    row("Fleet::route with a conversation, 3 backends, 65,536 remembered", time_rounds([&] {
+            mark = mark % sluice::Fleet::max_conversations + 1;
+            sink = sink + fleet->route("qwen3:14b", mark).index[0];
+        }, round));
     return sink == 42 ? 1 : 0;  // keeps the work observable
 }

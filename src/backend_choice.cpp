@@ -12,6 +12,7 @@ bool better(const BackendState& a, const BackendState& b) {
     const bool b_holds = b.loaded || b.installed;
     if (a_holds != b_holds) return a_holds;
     if (a.full() != b.full()) return !a.full();
+    if (a.warm != b.warm) return a.warm;
     if (a.loaded != b.loaded) return a.loaded;
     // a.active / a.weight < b.active / b.weight, without division.
     return static_cast<std::uint64_t>(a.active) * b.weight < static_cast<std::uint64_t>(b.active) * a.weight;

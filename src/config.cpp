@@ -307,6 +307,14 @@ void read_queue(const ConfigValue& value, QueueConfig& queue) {
     });
 }
 
+void read_routing(const ConfigValue& value, RoutingConfig& routing) {
+    read_mapping(value, {
+        setting("sticky", routing.sticky, [](std::string_view text) {
+            return text == "off" ? std::chrono::milliseconds(0) : positive_duration(text);
+        }),
+    });
+}
+
 // `store: off` (or on), or a mapping.
 void read_store(const ConfigValue& value, StoreConfig& store) {
     if (value.node().IsScalar()) {
@@ -352,6 +360,7 @@ void read_config(const ConfigValue& value, Config& config) {
         section("tls", config.tls, read_tls),
         section("store", config.store, read_store),
         section("queue", config.queue, read_queue),
+        section("routing", config.routing, read_routing),
     });
     if (upstream_value && upstreams_value) {
         upstreams_value->fail("upstream: (one Ollama) and upstreams: (several) are two ways to say the same; keep one");

@@ -109,7 +109,7 @@ bool Fleet::up(std::size_t backend) const {
     return member.up;
 }
 
-BackendOrder Fleet::route(std::string_view model) const {
+BackendOrder Fleet::route(std::string_view model, std::uint64_t conversation) const {
     if (members_.size() == 1) {  // one box: it holds every model it is asked for, as far as sluice knows
         const auto& only = *members_.front();
         const BackendState state{.active = only.active.load(std::memory_order_relaxed),
@@ -129,6 +129,13 @@ BackendOrder Fleet::route(std::string_view model) const {
         if (!name.empty()) {
             state.loaded = holds(member.loaded, name);
             state.installed = state.loaded || holds(member.installed, name);
+        }
+    }
+    if (conversation != 0) {
+        const std::lock_guard lock(conversations_mutex_);
+        const auto found = conversations_.find(conversation);
+        if (found != conversations_.end() && found->second->until > std::chrono::steady_clock::now()) {
+            states[found->second->backend].warm = true;
         }
     }
     return rank_backends(std::span(states.data(), members_.size()));
@@ -216,13 +223,29 @@ void Fleet::unreachable(std::size_t backend, const std::string& why) {
     }
 }
 
-void Fleet::serving(std::size_t backend, std::string_view model) {
+void Fleet::serving(std::size_t backend, std::string_view model, std::uint64_t conversation,
+                    std::chrono::milliseconds sticky) {
     if (members_.size() == 1 || model.empty()) return;
     auto& member = *members_[backend];
     auto name = comparable(model);
-    const std::lock_guard lock(member.mutex);
-    const auto at = std::lower_bound(member.loaded.begin(), member.loaded.end(), name);
-    if (at == member.loaded.end() || *at != name) member.loaded.insert(at, std::move(name));
+    {
+        const std::lock_guard lock(member.mutex);
+        const auto at = std::lower_bound(member.loaded.begin(), member.loaded.end(), name);
+        if (at == member.loaded.end() || *at != name) member.loaded.insert(at, std::move(name));
+    }
+    if (conversation == 0 || sticky.count() <= 0) return;
+    const Conversation served{conversation, backend, std::chrono::steady_clock::now() + sticky};
+    const std::lock_guard lock(conversations_mutex_);
+    if (const auto found = conversations_.find(conversation); found != conversations_.end()) {
+        conversation_order_.splice(conversation_order_.end(), conversation_order_, found->second);
+        *found->second = served;
+        return;
+    }
+    if (conversations_.size() >= max_conversations) {
+        conversations_.erase(conversation_order_.front().mark);
+        conversation_order_.pop_front();
+    }
+    conversations_.emplace(conversation, conversation_order_.insert(conversation_order_.end(), served));
 }
 
 void Fleet::learned(std::size_t backend, std::string version, std::vector<std::string> loaded,

@@ -134,7 +134,9 @@ public:
     }
 
     // The last element of "messages" whose role is "user", and its content's span.
-    bool read_messages(simdjson::ondemand::value value, std::optional<UserMessage>& last_user) {
+    bool read_messages(simdjson::ondemand::value value, std::optional<UserMessage>& first_user,
+                       std::optional<UserMessage>& last_user) {
+        first_user.reset();
         last_user.reset();
         simdjson::ondemand::array messages;
         if (value.get_array().get(messages) != simdjson::SUCCESS) return false;
@@ -160,6 +162,7 @@ public:
                     if (!read_scalar(field.value(), found.content, found.content_kind)) return false;
                 }
             }
+            if (user && !first_user) first_user = found;
             if (user) last_user = found;
         }
         return true;
@@ -266,8 +269,10 @@ std::optional<RequestJson> scan_request_json(std::string_view body, JsonWorkspac
                 options_index = request.top.members.size();
             }
         } else if (go_field_matches(member.name, "messages")) {
+            request.first_user_message.reset();
             request.last_user_message.reset();
-            if (member.kind == JsonKind::array && !scanner.read_messages(field.value(), request.last_user_message)) {
+            if (member.kind == JsonKind::array &&
+                !scanner.read_messages(field.value(), request.first_user_message, request.last_user_message)) {
                 return std::nullopt;
             }
         }

@@ -114,4 +114,20 @@ std::optional<std::vector<std::string>> models_named(const OllamaRoute* route, s
     return models;
 }
 
+std::uint64_t conversation_mark(const OllamaRoute* route, std::string_view body, std::string_view model,
+                                JsonWorkspace& workspace) {
+    if (!route || (route->rewrite != RewriteRoute::chat && route->rewrite != RewriteRoute::openai_chat)) return 0;
+    const auto request = scan_request_json(body, workspace);
+    if (!request || !request->first_user_message || request->first_user_message->content_kind != JsonKind::string) return 0;
+    // FNV-1a over the model, a separator no name holds, and the opening message as written.
+    std::uint64_t hash = 14695981039346656037ull;
+    const auto mix = [&](std::string_view bytes) {
+        for (const unsigned char byte : bytes) hash = (hash ^ byte) * 1099511628211ull;
+    };
+    mix(model);
+    mix(std::string_view("\0", 1));
+    mix(request->first_user_message->content.in(body));
+    return hash == 0 ? 1 : hash;
+}
+
 }  // namespace sluice

@@ -51,11 +51,12 @@ bool UpstreamCall::may_replay(bool after_request_written) const {
            (!after_request_written || is_idempotent(request_.method()));
 }
 
-void UpstreamCall::set_backends(BackendOrder order, bool generation, std::string_view model) {
+void UpstreamCall::set_backends(BackendOrder order, bool generation, std::string_view model, std::uint64_t conversation) {
     order_ = order;
     tried_ = 0;
     generation_ = generation;
     model_ = model;
+    conversation_ = conversation;
     // Counted from the choice, not the connect: a burst of requests sees each other's choices.
     if (generation_) lease_ = loop_.services.fleet.lease(backend());
 }
@@ -85,7 +86,7 @@ void UpstreamCall::connect(Then sent, bool fresh) {
             return;
         }
         connection_ = std::move(connection);
-        if (generation_) loop_.services.fleet.serving(backend(), model_);
+        if (generation_) loop_.services.fleet.serving(backend(), model_, conversation_, config_.routing.sticky);
         write(std::move(sent));
     };
     if (fresh) {

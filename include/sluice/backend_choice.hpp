@@ -21,6 +21,7 @@ struct BackendState {
     unsigned active = 0;         // generations sluice has in flight there
     unsigned weight = 1;         // >= 1
     unsigned max_generations = 0;  // 0: no limit known
+    bool warm = false;           // the request's conversation ran here last (routing.sticky)
 
     bool full() const { return max_generations != 0 && active >= max_generations; }
 };
@@ -37,8 +38,9 @@ struct BackendOrder {
 };
 
 // Up before down; holding the model (loaded or installed) before not; below its
-// max_generations before full; loaded before only installed; then fewest active generations
-// per unit of weight; then config order. A request that names no model sees only the last three.
+// max_generations before full; where the conversation ran last before elsewhere (its KV cache
+// is there); loaded before only installed; then fewest active generations per unit of weight;
+// then config order. A request that names no model sees only the last three.
 BackendOrder rank_backends(std::span<const BackendState> backends);
 
 }  // namespace sluice

@@ -242,6 +242,16 @@ struct QueueConfig {
     bool operator==(const QueueConfig&) const = default;
 };
 
+// How a fleet (upstreams:) places requests beyond their model and load.
+struct RoutingConfig {
+    // A conversation's next turn goes back to the backend its last one ran on (its KV cache is
+    // warm there) while that backend is up, holds the model and is not full, for this long after
+    // the last turn; 0: off, every turn is placed afresh.
+    std::chrono::milliseconds sticky{0};
+
+    bool operator==(const RoutingConfig&) const = default;
+};
+
 // The page's conversations on the server (conversation_store.hpp): one SQLite file.
 struct StoreConfig {
     bool enabled = true;        // `store: off`: chats stay in each browser's storage
@@ -273,6 +283,7 @@ struct Config {
     TlsConfig tls;
     StoreConfig store;
     QueueConfig queue;
+    RoutingConfig routing;
 
     // Member-wise, so tests and a reload can tell whether anything changed.
     bool operator==(const Config&) const = default;

@@ -18,10 +18,12 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -55,7 +57,9 @@ public:
     bool up(std::size_t backend) const;  // its last probe (or a client's connect) reached it
 
     // Where a request for `model` goes, best first ("" when it names none). One backend: it.
-    BackendOrder route(std::string_view model) const;
+    // `conversation` (0: none) is a chat's mark (conversation_mark): the backend it last ran on
+    // comes first among those that hold the model and are not full (routing.sticky).
+    BackendOrder route(std::string_view model, std::uint64_t conversation = 0) const;
     // Where model management goes (pull, push, create, copy, delete, blobs): the managing
     // backend alone, never a random one.
     BackendOrder manage() const;
@@ -102,8 +106,11 @@ public:
     // A client's request could not connect to `backend`: it is out until a probe reaches it.
     void unreachable(std::size_t backend, const std::string& why);
     // A request for `model` went to `backend`: Ollama loads it there, so the next ones follow
-    // before the next probe says so.
-    void serving(std::size_t backend, std::string_view model);
+    // before the next probe says so. `conversation` (0: none) is remembered there for `sticky`.
+    void serving(std::size_t backend, std::string_view model, std::uint64_t conversation = 0,
+                 std::chrono::milliseconds sticky = {});
+    // At most this many conversations are remembered; past it the least recent goes.
+    static constexpr std::size_t max_conversations = 65'536;
 
     // What /readyz answers from: the freshest answer of any backend.
     ReadinessSnapshot readiness() const;
@@ -138,6 +145,16 @@ private:
     std::atomic<std::size_t> waiting_{0};  // line_.size(), read without the lock when a generation ends
     std::atomic<bool> closing_{false};     // stop() was called: no turn is given any more (the loops go)
     std::uint64_t next_ticket_ = 1;
+
+    // Conversations and the backend each last ran on, least recently served first.
+    struct Conversation {
+        std::uint64_t mark = 0;
+        std::size_t backend = 0;
+        std::chrono::steady_clock::time_point until;
+    };
+    mutable std::mutex conversations_mutex_;  // never held with another of the fleet's locks
+    std::list<Conversation> conversation_order_;
+    std::unordered_map<std::uint64_t, std::list<Conversation>::iterator> conversations_;
 };
 
 }  // namespace sluice

@@ -53,7 +53,7 @@ struct JsonObject {
     const JsonMember* find_key(std::string_view name) const;    // exact (map key)
 };
 
-// The last element of "messages" whose role is "user".
+// An element of "messages" whose role is "user".
 struct UserMessage {
     Span content;                     // the content value when it is a string, quotes included
     JsonKind content_kind = JsonKind::null;  // null also when there is no content member
@@ -64,6 +64,7 @@ struct RequestJson {
     JsonObject top;
     std::optional<JsonObject> options;            // the "options" member, when it is an object
     std::optional<UserMessage> last_user_message;  // from "messages", when it is an array with a user turn
+    std::optional<UserMessage> first_user_message;  // the conversation's opening turn, likewise
 };
 
 // The simdjson parsers and padded copy a scan needs, kept between calls so a busy event loop

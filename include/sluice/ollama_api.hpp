@@ -8,6 +8,7 @@
 #include "sluice/json_edit.hpp"
 #include "sluice/model_listing.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,5 +55,12 @@ std::string_view route_path(RewriteRoute route);
 // model that is not a string). An empty list: the route uses no model.
 std::optional<std::vector<std::string>> models_named(const OllamaRoute* route, std::string_view path,
                                                      std::string_view body, JsonWorkspace& workspace);
+
+// A chat's mark for routing.sticky: its model and its first user message, hashed, the same for
+// every turn of one conversation (clients send the whole history each turn). 0 for a route that
+// is no chat (/api/chat, /v1/chat/completions) or a body without a first user message in text.
+// A mark only places a request, so two conversations that open alike share one harmlessly.
+std::uint64_t conversation_mark(const OllamaRoute* route, std::string_view body, std::string_view model,
+                                JsonWorkspace& workspace);
 
 }  // namespace sluice

@@ -61,8 +61,10 @@ public:
     // next tried: nothing reached it, so nothing can run twice. A `generation` counts as one of
     // its backend's active generations from this choice while the call lasts, and tells the
     // fleet `model` is loaded there once connected.
-    void set_backends(BackendOrder order, bool generation, std::string_view model);
+    // `conversation` (0: none) is the chat's mark, remembered where it runs (routing.sticky).
+    void set_backends(BackendOrder order, bool generation, std::string_view model, std::uint64_t conversation = 0);
     std::size_t backend() const { return order_.index[tried_]; }
+    const Config& config() const { return config_; }  // the exchange's snapshot
 
     // The request to send. Its end-to-end headers are the front end's; set_forwarding() adds
     // Host and X-Forwarded-For/-Proto (the client's -Proto kept when it sent one, else how it
@@ -123,6 +125,7 @@ private:
     std::size_t tried_ = 0;  // order_'s entry in use
     bool generation_ = false;
     std::string model_;      // a generation's, for the fleet
+    std::uint64_t conversation_ = 0;
     Fleet::Lease lease_;     // while a generation runs on backend()
     std::unique_ptr<UpstreamConnection> connection_;
     std::optional<boost::beast::http::request_serializer<boost::beast::http::buffer_body>> serializer_;

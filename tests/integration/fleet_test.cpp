@@ -14,7 +14,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <thread>
+#include <vector>
 
 namespace sluice::test {
 namespace {
@@ -127,6 +129,62 @@ TEST_F(FleetTest, TiesGoToTheBackendWithFewestGenerationsInFlight) {
     ASSERT_EQ(second.read_header().status, 200u);
     EXPECT_EQ(chats(gpu1) - before[0], 1u);
     EXPECT_EQ(chats(gpu2) - before[1], 1u);
+}
+
+// A turn of a conversation that opened with `opening`, sent; its answer's header read (the
+// stream stays open, holding its generation, while the client lives).
+std::unique_ptr<TestClient> turn(std::uint16_t port, std::string_view opening, int later_turns) {
+    std::string messages = fmt::format(R"({{"role":"user","content":"{}"}})", opening);
+    for (int i = 0; i < later_turns; ++i) {
+        messages += fmt::format(R"(,{{"role":"assistant","content":"answer {0}"}},{{"role":"user","content":"more {0}"}})", i);
+    }
+    const auto body = fmt::format(R"({{"model":"qwen3:14b","messages":[{}]}})", messages);
+    auto client = std::make_unique<TestClient>(port);
+    client->send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
+    return client;
+}
+
+class FleetStickyTest : public FleetTest {
+protected:
+    // Both boxes run qwen3:14b, slowly (a stream holds its generation); gpu1 two at a time.
+    void start_both(const std::string& more) {
+        gpu2.set_knobs({.ps_json = listing({"qwen3:14b"}), .tags_json = listing({"qwen3:14b"})});
+        start(item(gpu1, ", name: gpu1, max_generations: 2") + item(gpu2, ", name: gpu2"), more);
+        ASSERT_TRUE(lands_on("qwen3:14b", gpu1));  // the probes have answered
+        const FakeOllamaKnobs slow{.token_interval = 50ms, .tokens = 200, .ps_json = listing({"qwen3:14b"}),
+                                   .tags_json = listing({"qwen3:14b"})};
+        gpu1.set_knobs(slow);
+        gpu2.set_knobs(slow);
+    }
+    // Where a turn went (its answer's X-Sluice-Backend), the turn kept running in `held`.
+    std::string placed(std::string_view opening, int later_turns) {
+        held.push_back(turn(server->port(), opening, later_turns));
+        const auto header = held.back()->read_header();
+        EXPECT_EQ(header.status, 200u);
+        return header.header("X-Sluice-Backend");
+    }
+    std::vector<std::unique_ptr<TestClient>> held;
+};
+
+TEST_F(FleetStickyTest, AConversationsNextTurnGoesBackWhereItRanWhileThatBoxCanTakeIt) {
+    start_both("routing: {sticky: 10m}\n");
+    EXPECT_EQ(placed("plan a trip", 0), "gpu1");  // all idle: config order
+    // gpu1 now runs that turn; the next turn still goes there, where its KV cache is, though
+    // gpu2 is idle.
+    EXPECT_EQ(placed("plan a trip", 1), "gpu1");
+    // A new conversation goes to the idle box, and gpu1 is full (max_generations 2): the trip's
+    // next turn is placed afresh, and its later turns follow it to where it went.
+    EXPECT_EQ(placed("write a poem", 0), "gpu2");
+    EXPECT_EQ(placed("plan a trip", 2), "gpu2");
+    held.erase(held.begin(), held.begin() + 2);  // gpu1's two turns end
+    EXPECT_EQ(placed("plan a trip", 3), "gpu2");  // gpu2 runs more than gpu1 now: still the trip's box
+}
+
+TEST_F(FleetStickyTest, WithoutStickinessEveryTurnGoesToTheLeastBusy) {
+    start_both("");
+    EXPECT_EQ(placed("plan a trip", 0), "gpu1");
+    EXPECT_EQ(placed("plan a trip", 1), "gpu2");
+    EXPECT_EQ(placed("plan a trip", 2), "gpu1");
 }
 
 TEST_F(FleetTest, APageChatGoesWhereItsModelIsAndItsEndFrameSaysWhichBoxAnswered) {

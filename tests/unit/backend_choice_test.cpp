@@ -1,5 +1,7 @@
-// The order a request tries a fleet's backends in (backend_choice.hpp).
+// The order a request tries a fleet's backends in (backend_choice.hpp), and the mark that
+// keeps a conversation's turns together (ollama_api's conversation_mark).
 #include "sluice/backend_choice.hpp"
+#include "sluice/ollama_api.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,6 +37,21 @@ TEST(BackendChoice, WeightScalesTheActiveGenerations) {
     EXPECT_EQ(order_of({with(true, true, 1), heavy}), (std::vector<int>{1, 0}));
 }
 
+TEST(BackendChoice, WhereTheConversationRanLastWinsUnlessItIsFullDownOrLacksTheModel) {
+    auto warm = with(false, true, 5);  // installed only, and the busiest: still first
+    warm.warm = true;
+    EXPECT_EQ(order_of({with(true, true, 0), warm}), (std::vector<int>{1, 0}));
+    auto full = warm;
+    full.max_generations = 5;
+    EXPECT_EQ(order_of({with(true, true, 0), full}), (std::vector<int>{0, 1}));
+    auto down = warm;
+    down.up = false;
+    EXPECT_EQ(order_of({with(true, true, 0), down}), (std::vector<int>{0, 1}));
+    auto gone = with(false, false);  // the model was deleted there
+    gone.warm = true;
+    EXPECT_EQ(order_of({gone, with(false, true, 2)}), (std::vector<int>{1, 0}));
+}
+
 TEST(BackendChoice, ADownBackendComesLastEvenWithTheModelLoaded) {
     auto down = with(true, true);
     down.up = false;
@@ -61,6 +78,30 @@ TEST(BackendChoice, EveryBackendAppearsOnce) {
         EXPECT_FALSE(seen[index]);
         seen[index] = true;
     }
+}
+
+std::uint64_t mark(std::string_view path, std::string_view body, std::string_view model = "qwen3:14b") {
+    JsonWorkspace workspace;
+    return conversation_mark(find_ollama_route(path), body, model, workspace);
+}
+
+TEST(ConversationMark, EveryTurnOfAConversationHasTheSameMarkAndOthersDiffer) {
+    const auto first = mark("/api/chat", R"({"model":"qwen3:14b","messages":[{"role":"user","content":"plan a trip"}]})");
+    const auto third = mark("/api/chat", R"({"model":"qwen3:14b","messages":[{"role":"system","content":"be brief"},)"
+                                         R"({"role":"user","content":"plan a trip"},{"role":"assistant","content":"where?"},)"
+                                         R"({"role":"user","content":"Rome"}]})");
+    EXPECT_NE(first, 0u);
+    EXPECT_EQ(first, third);
+    EXPECT_EQ(first, mark("/v1/chat/completions", R"({"messages":[{"content":"plan a trip","role":"user"}]})"));
+    EXPECT_NE(first, mark("/api/chat", R"({"messages":[{"role":"user","content":"plan a trip!"}]})"));
+    EXPECT_NE(first, mark("/api/chat", R"({"messages":[{"role":"user","content":"plan a trip"}]})", "llama3.2"));
+    // No chat, or no opening message in text: no mark (placed afresh each time).
+    EXPECT_EQ(mark("/api/generate", R"({"prompt":"plan a trip"})"), 0u);
+    EXPECT_EQ(mark("/api/chat", R"({"messages":[]})"), 0u);
+    EXPECT_EQ(mark("/api/chat", R"({"messages":[{"role":"user","content":["parts"]}]})"), 0u);
+    EXPECT_EQ(mark("/api/chat", R"({"messages":"plan a trip"})"), 0u);
+    EXPECT_EQ(mark("/api/chat", "not json"), 0u);
+    EXPECT_EQ(mark("/api/chat", R"({"messages":[{"role":"user","content":"a"}],"messages":[]})"), 0u);  // Go: the last
 }
 
 }  // namespace
