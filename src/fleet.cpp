@@ -195,6 +195,13 @@ void Fleet::leave_line(std::uint64_t ticket) {
     --waiting_;
 }
 
+std::size_t Fleet::place_in_line(std::uint64_t ticket) const {
+    const std::lock_guard lock(line_mutex_);
+    const auto at = std::find_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.ticket == ticket; });
+    if (at == line_.end()) return 0;
+    return 1 + static_cast<std::size_t>(std::count_if(line_.begin(), at, [&](const Waiter& waiter) { return waiter.model == at->model; }));
+}
+
 bool Fleet::line_for(std::string_view model) const {
     if (waiting_.load() == 0) return false;
     const auto name = comparable(model);

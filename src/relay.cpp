@@ -116,6 +116,15 @@ std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, 
     return std::nullopt;
 }
 
+std::string line_full_message(std::string_view model, std::size_t max_waiting) {
+    return fmt::format("sluice: every ollama that has {} is running its max_generations{}; try again shortly", model,
+                       max_waiting > 0 ? fmt::format(" and {} requests wait for it (queue.max_waiting)", max_waiting) : "");
+}
+
+std::string line_timeout_message(std::string_view model, std::chrono::milliseconds max_wait) {
+    return fmt::format("sluice: no ollama that has {} had room within queue.max_wait ({})", model, max_wait);
+}
+
 Relay::Relay(ClientSide client, EventLoop& loop, std::shared_ptr<const Config> config, const ApiKey* key,
              Route route, ExchangeRecord& record, Done done)
     : client_(client),
@@ -688,17 +697,14 @@ void Relay::wait_turn(const std::string& model) {
             had_turn_);
     }
     if (ticket_ == 0) {
-        refuse_busy(fmt::format(
-            "sluice: every ollama that has {} is running its max_generations{}; try again shortly", model,
-            queue.max_waiting > 0 ? fmt::format(" and {} requests wait for it (queue.max_waiting)", queue.max_waiting) : ""));
+        refuse_busy(line_full_message(model, queue.max_waiting));
         return;
     }
     send_deadline_.expires_after(queue.max_wait);
     send_deadline_.async_wait([self = shared_from_this(), model](error_code ec) {
         if (ec || self->ticket_ == 0) return;
         self->leave_line();
-        self->refuse_busy(fmt::format("sluice: no ollama that has {} had room within queue.max_wait ({})", model,
-                                      self->config_->queue.max_wait));
+        self->refuse_busy(line_timeout_message(model, self->config_->queue.max_wait));
     });
     watch_client();
 }

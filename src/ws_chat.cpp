@@ -23,7 +23,8 @@ WsChat::WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::s
       id_(std::move(id)),
       line_prefix_(chat_frame(id_, R"("line":)")),
       body_(std::move(body)),
-      key_stream_(std::move(key_stream)) {
+      key_stream_(std::move(key_stream)),
+      line_timer_(loop_.io) {
     // A chat is an exchange like a proxied request: logged, and waited for by a drain.
     ++loop_.services.state.active_exchanges;
     record_.method = "WS";
@@ -46,6 +47,7 @@ WsChat::WsChat(const std::shared_ptr<WsSession>& session, std::string id, std::s
 }
 
 WsChat::~WsChat() {
+    leave_line();
     if (!ended_) --loop_.services.state.active_exchanges;  // torn down with its loop, never finished
 }
 
@@ -55,23 +57,92 @@ void WsChat::start() {
         if (self->ended_) return;
         self->record_.rewrites = std::move(rewritten);
         self->record_.model = std::move(model);
-        // A page chat does not wait in the fleet's line: it goes to the least busy backend.
-        (void)choose_backends(self->loop_, self->upstream_, "/api/chat", self->body_, self->record_.model, true);
-        self->upstream_.request().content_length(self->body_.size());
-        self->upstream_.send(self->body_, [self](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
+        self->place();
     });
+}
+
+void WsChat::place() {
+    // A newcomer waits behind those already waiting for its model; one whose turn came does not.
+    if (!had_turn_ && !record_.model.empty() && loop_.services.fleet.chooses() &&
+        loop_.services.fleet.line_for(record_.model)) {
+        wait_turn(record_.model);
+        return;
+    }
+    if (auto full = choose_backends(loop_, upstream_, "/api/chat", body_, record_.model, true, true)) {
+        wait_turn(*full);
+        return;
+    }
+    upstream_.request().content_length(body_.size());
+    upstream_.send(body_, [self = shared_from_this()](std::optional<UpstreamError> error) { self->on_sent(std::move(error)); });
+}
+
+void WsChat::wait_turn(const std::string& model) {
+    const auto& queue = config_->queue;
+    if (queue.max_waiting > 0) {
+        ticket_ = loop_.services.fleet.wait_turn(
+            model, queue.max_waiting, loop_.io.get_executor(),
+            [weak = weak_from_this()] {
+                if (auto self = weak.lock()) self->on_turn();
+            },
+            had_turn_);
+    }
+    if (ticket_ == 0) {
+        finish(UpstreamError{503, line_full_message(model, queue.max_waiting)});
+        return;
+    }
+    if (!had_turn_) waiting_since_ = Clock::now();  // its turn came but the room was taken: the wait goes on
+    tell_place(loop_.services.fleet.place_in_line(ticket_));
+    watch_line(model);
+}
+
+// Once a second (and at queue.max_wait): the place as it moves up, or the end of the wait.
+void WsChat::watch_line(std::string model) {
+    const auto deadline = waiting_since_ + config_->queue.max_wait;
+    line_timer_.expires_at(std::min(deadline, Clock::now() + std::chrono::seconds(1)));
+    line_timer_.async_wait([self = shared_from_this(), model = std::move(model), deadline](error_code ec) mutable {
+        if (ec || self->ticket_ == 0 || self->ended_) return;
+        if (Clock::now() >= deadline) {
+            self->leave_line();
+            self->finish(UpstreamError{503, line_timeout_message(model, self->config_->queue.max_wait)});
+            return;
+        }
+        self->tell_place(self->loop_.services.fleet.place_in_line(self->ticket_));
+        self->watch_line(std::move(model));
+    });
+}
+
+void WsChat::tell_place(std::size_t place) {
+    if (place == told_place_) return;
+    told_place_ = place;
+    if (const auto session = session_.lock()) session->send(nullptr, chat_frame(id_, fmt::format(R"("waiting":{})", place)));
+}
+
+void WsChat::on_turn() {
+    ticket_ = 0;  // the fleet took it out of the line
+    if (ended_ || stopped()) return;
+    had_turn_ = true;
+    line_timer_.cancel();
+    tell_place(0);
+    place();
+}
+
+bool WsChat::leave_line() {
+    if (ticket_ == 0) return false;
+    loop_.services.fleet.leave_line(std::exchange(ticket_, 0));
+    line_timer_.cancel();
+    return true;
 }
 
 void WsChat::cancel() {
     cancelled_ = true;
     upstream_.cancel();
-    if (paused_) finish({});  // no read is pending to report the close
+    if (paused_ || leave_line()) finish({});  // no read is pending to report the close
 }
 
 void WsChat::abort() {
     aborted_ = true;
     upstream_.cancel();
-    if (paused_) finish({});
+    if (paused_ || leave_line()) finish({});
 }
 
 void WsChat::frame_sent(std::size_t bytes) {
@@ -201,7 +272,9 @@ void WsChat::finish(std::optional<UpstreamError> error) {
     if (stopped()) error.reset();
     upstream_.close();
     key_stream_.release();
-    if (loop_.services.fleet.size() > 1) record_.backend = loop_.services.fleet.backend(upstream_.backend()).label();
+    if (loop_.services.fleet.size() > 1 && status_ != 0) {  // which box answered (as the relay's header says)
+        record_.backend = loop_.services.fleet.backend(upstream_.backend()).label();
+    }
     log_exchange(error);
     const auto session = session_.lock();
     if (!session) return;

@@ -99,6 +99,8 @@ public:
     std::uint64_t wait_turn(std::string_view model, std::size_t max_waiting, boost::asio::any_io_executor executor,
                             std::function<void()> turn, bool front = false);
     void leave_line(std::uint64_t ticket);  // nothing runs for it once this returns
+    // Where `ticket` stands among those waiting for its model: 1 is next; 0 when it is not in line.
+    std::size_t place_in_line(std::uint64_t ticket) const;
     // Whether requests wait for `model`: a newcomer then waits behind them.
     bool line_for(std::string_view model) const;
     unsigned active(std::size_t backend) const;

@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,12 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
 // `generation` counts as active there while `call` lasts. When every backend that holds its
 // model is at its max_generations and the caller `may_wait`, nothing is chosen and the model is
 // returned (the caller waits its turn or refuses); else nullopt.
+// Why a generation waiting in the fleet's line is refused (503 with Retry-After), for both front
+// ends: the line for `model` already holds queue.max_waiting (0: nothing waits), or it waited
+// queue.max_wait.
+std::string line_full_message(std::string_view model, std::size_t max_waiting);
+std::string line_timeout_message(std::string_view model, std::chrono::milliseconds max_wait);
+
 std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
                                            std::string_view body, std::string_view model, bool generation,
                                            bool may_wait = false);

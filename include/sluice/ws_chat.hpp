@@ -15,6 +15,7 @@
 #include "sluice/upstream_call.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -50,6 +51,14 @@ private:
     using error_code = boost::system::error_code;
 
     bool stopped() const { return cancelled_ || aborted_; }
+    // To a backend, or, when every one with the model runs its max_generations, into the
+    // fleet's line, where the page is told its place ({"id":..,"waiting":3}; 0 when its turn came).
+    void place();
+    void wait_turn(const std::string& model);
+    void watch_line(std::string model);
+    void tell_place(std::size_t place);
+    void on_turn();
+    bool leave_line();  // whether it was waiting
     void on_sent(std::optional<UpstreamError> error);
     void read_header();
     void on_header(std::optional<UpstreamError> error);
@@ -77,6 +86,11 @@ private:
     std::string pending_;                            // the line not yet complete
     ExchangeRecord record_;
     KeyLimits::Stream key_stream_;
+    std::uint64_t ticket_ = 0;  // in the fleet's line while non-zero
+    bool had_turn_ = false;     // waited, and its turn came: it does not queue behind newcomers
+    std::size_t told_place_ = 0;
+    Clock::time_point waiting_since_;
+    boost::asio::steady_timer line_timer_;  // the place told and queue.max_wait, while in line
     std::size_t queued_ = 0;  // bytes of this chat's frames not yet written to the browser
     std::size_t frames_queued_ = 0;
     bool body_done_ = false;  // the read in pieces_ ended Ollama's response

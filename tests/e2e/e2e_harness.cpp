@@ -2,7 +2,8 @@
 // "port <n>" once listening (with one rewrite rule, so the page has a change to show), then takes
 // commands on stdin, one a line, answering each with a line. Arguments: [--listen=<address>]
 // (127.0.0.1 unless given), [--tls=<dir>:<name>] (HTTPS with `sluice cert`'s files, made in
-// <dir> for <name> and 127.0.0.1), then <name>:<key>[:<routes>[:<model glob>]] for each API key
+// <dir> for <name> and 127.0.0.1), [--max-generations=<n>] (the fake's, so chats wait in
+// sluice's line past n at once), then <name>:<key>[:<routes>[:<model glob>]] for each API key
 // (auth.keys, hashed here). SLUICE_UI_DIR in the environment serves the page from that
 // directory (ui.dir) instead of the embedded one, for UI work without a C++ build. The
 // conversation store is a file in a temporary directory of the run's own.
@@ -72,11 +73,14 @@ int main(int argc, char** argv) {
     std::span<char*> arguments(argv + 1, argv + argc);
     std::string listen_host = "127.0.0.1";
     std::string tls_yaml;
+    unsigned max_generations = 0;
     for (; !arguments.empty() && std::string_view(arguments.front()).starts_with("--"); arguments = arguments.subspan(1)) {
         const std::string_view option = arguments.front();
         const auto value = option.substr(option.find('=') + 1);
         if (option.starts_with("--listen=")) {
             listen_host = value;
+        } else if (option.starts_with("--max-generations=")) {
+            max_generations = static_cast<unsigned>(std::stoul(std::string(value)));
         } else if (option.starts_with("--tls=")) {
             const auto colon = value.rfind(':');
             const auto files = sluice::make_certificate(
@@ -95,6 +99,7 @@ rewrite:
 )" + tls_yaml + auth_yaml(arguments), "e2e_harness");
     config.listen = {listen_host, 0};
     config.upstreams = sluice::single_upstream(sluice::parse_upstream_url(ollama.url()));
+    config.upstreams.front().max_generations = max_generations;
     config.log.access = false;
     if (const char* dir = std::getenv("SLUICE_UI_DIR")) config.ui.dir = dir;  // a page built apart (UI work)
     // The conversation store in a directory of this run's own, gone when the harness ends.

@@ -2,7 +2,8 @@
 // images for a vision model (scaled down in the browser) and text files attached to a message,
 // per-chat parameters with presets and the rewriter's plan for them, the Models panel (capabilities,
 // the card from /api/show with the model's tuning findings, Delete), a pull's speed and Cancel, and
-// tool-call cards with the thinking's duration (injected into the page's WebSocket, as the fake cannot send them).
+// tool-call cards with the thinking's duration (injected into the page's WebSocket, as the fake
+// cannot send them), and a chat waiting its turn in sluice's line with its place shown.
 // Usage: node features.e2e.mjs <e2e_harness> <output dir> [<LAN name> [https]] (see e2e_support.mjs)
 import path from "node:path";
 import { deflateSync } from "node:zlib";
@@ -46,7 +47,8 @@ function jpegSize(jpeg) {
 }
 
 const key = newKey();  // sluice beyond loopback wants one
-const sluice = await startSluice(lan ? [`lan:${key}`] : []);
+// One generation at a time, so a second device's chat waits in sluice's line (e).
+const sluice = await startSluice(["--max-generations=1", ...(lan ? [`lan:${key}`] : [])]);
 const { command } = sluice;
 await runScenario(sluice, async () => {
   await command("vision");  // /api/tags lists qwen2.5vl:7b too, whose card says "vision"
@@ -213,4 +215,25 @@ await runScenario(sluice, async () => {
   const seconds = Number(/^Thought for (\d+\.\d) s$/.exec(thought)?.[1]);
   check(seconds >= 0.2 && seconds < 2, `the thinking block says how long the model thought (${thought})`);
   await page.screenshot({ path: path.join(outDir, "features.png"), fullPage: true });
+
+  // (e) sluice's line: while this page's reply runs (Ollama runs one at a time here), a chat from
+  // another device waits, is told its place, and runs once the first reply ends.
+  await command("knobs 100 100 slow");  // 10 s unless stopped
+  await page.fill("#input", "A long answer, please");
+  await page.press("#input", "Enter");
+  const running = page.locator(".message.assistant").last().locator(".body");
+  await until("the first reply to stream", async () => ((await running.textContent()) ?? "").includes("slow"));
+  const other = await newPage(sluice.browser);
+  await openChat(other, sluice.origin, lan ? key : undefined);
+  await other.selectOption("#model", "qwen3:14b");
+  await other.fill("#input", "Me too");
+  await other.press("#input", "Enter");
+  const otherReply = other.locator(".message.assistant").last();
+  const place = otherReply.locator(".waiting");
+  await until("the place in line", async () => /^1st in line for qwen3:14b-q8_0 · \d+ s$/.test((await place.textContent()) ?? ""), 5000);
+  check(true, `a chat that must wait shows its place in sluice's line (${await place.textContent()})`);
+  await page.click("#stop");  // the first reply ends, and the waiting chat's turn comes
+  await until("the waiting chat to run", async () => ((await otherReply.locator(".body").textContent()) ?? "").includes("slow"));
+  check(true, "when the running reply ends the waiting chat runs");
+  await other.click("#stop");
 });

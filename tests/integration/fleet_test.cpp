@@ -387,6 +387,52 @@ TEST_F(FleetLineTest, AClientThatLeavesTheLineTakesItsPlaceWithIt) {
     EXPECT_EQ(next->read_header(5s).status, 200u);
 }
 
+// The page's chats wait in the same line, and the page is told its place as it moves up.
+TEST_F(FleetLineTest, APageChatWaitsInTheSameLineAndIsToldItsPlace) {
+    start_line("queue: {max_waiting: 4}\n");
+    auto first = running();  // gpu1's one slot
+    auto api = waiting();    // an API client is in line first
+    std::this_thread::sleep_for(100ms);
+    WsClient page(server->port());
+    ASSERT_TRUE(page.open());
+    page.chat("p1");
+    const auto place = [&] {
+        const auto frame = page.read(5s);
+        return frame && frame->id == "p1" && frame->waiting ? *frame->waiting : 99;
+    };
+    EXPECT_EQ(place(), 2u);  // "2nd in line"
+    first->close();          // the API client's turn...
+    EXPECT_EQ(api->read_header(5s).status, 200u);
+    EXPECT_EQ(place(), 1u);  // ...and the page's chat moves up
+    api->close();            // its turn
+    EXPECT_EQ(place(), 0u);
+    const auto line = page.read(5s);
+    ASSERT_TRUE(line);
+    EXPECT_NE(line->line.find(R"("model":"qwen3:14b")"), std::string::npos) << line->raw;
+    page.cancel("p1");
+    EXPECT_TRUE(page.read_until_end_of("p1").back().cancelled);
+}
+
+TEST_F(FleetLineTest, APageChatPastMaxWaitEndsWithTheReasonAndACancelLeavesTheLine) {
+    start_line("queue: {max_waiting: 1, max_wait: 300ms}\n");
+    auto first = running();
+    WsClient page(server->port());
+    ASSERT_TRUE(page.open());
+    page.chat("late");
+    auto frames = page.read_until_end_of("late");
+    ASSERT_GE(frames.size(), 2u);
+    EXPECT_EQ(frames.front().waiting, 1u);
+    EXPECT_EQ(frames.back().error, "sluice: no ollama that has qwen3:14b had room within queue.max_wait (300ms)");
+
+    page.chat("gives-up");
+    EXPECT_EQ(page.read(5s)->waiting, 1u);
+    page.cancel("gives-up");
+    EXPECT_TRUE(page.read_until_end_of("gives-up").back().cancelled);
+    auto next = waiting();  // the one place is free again
+    first->close();
+    EXPECT_EQ(next->read_header(5s).status, 200u);
+}
+
 TEST_F(FleetTest, ReadyWhileAnyBackendAnswers) {
     const auto dead = closed_loopback_port();
     start(fmt::format("  - http://127.0.0.1:{}\n", dead) + item(gpu1));

@@ -29,6 +29,7 @@ struct WsFrame {
     bool cancelled = false;
     std::string error;
     std::string rewrite;  // the end frame's X-Sluice-Rewrite value
+    std::optional<std::uint64_t> waiting;  // the chat's place in the fleet's line (0: its turn came)
 };
 
 inline WsFrame parse_ws_frame(std::string raw) {
@@ -47,6 +48,8 @@ inline WsFrame parse_ws_frame(std::string raw) {
     bool flag = false;
     if (object["done"].get(flag) == simdjson::SUCCESS) frame.done = flag;
     if (object["cancelled"].get(flag) == simdjson::SUCCESS) frame.cancelled = flag;
+    std::uint64_t place = 0;
+    if (object["waiting"].get(place) == simdjson::SUCCESS) frame.waiting = place;
     simdjson::dom::element line;
     if (object["line"].get(line) == simdjson::SUCCESS) frame.line = simdjson::minify(line);
     return frame;

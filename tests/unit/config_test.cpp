@@ -181,6 +181,13 @@ TEST(ParseConfig, ReadsTheQueue) {
     EXPECT_EQ(Config{}.queue.max_wait, 2min);
 }
 
+TEST(ParseConfig, ReadsTheRouting) {
+    EXPECT_EQ(parse_config("routing:\n  sticky: 30m\n", "test.yaml").routing.sticky, 30min);
+    EXPECT_EQ(parse_config("routing: {sticky: off}\n", "test.yaml").routing.sticky, 0ms);
+    EXPECT_EQ(Config{}.routing.sticky, 0ms);  // off unless asked for
+    EXPECT_THROW(parse_config("routing: {sticky: 0s}\n", "test.yaml"), ConfigError);
+}
+
 TEST(ParseConfig, ReadsAFleetOfBackends) {
     const Config config = parse_config(R"(
 upstreams:
@@ -561,7 +568,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ErrorCase{"UnknownTopLevelKey", "listen: 127.0.0.1:8434\nlimts:\n  max_connections: 10\n",
                   "test.yaml:2: unknown key 'limts': did you mean 'limits'? (known: listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue)"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, routing)"},
         ErrorCase{"UnknownNestedKey", "limits:\n  max_connections: 10\n  max_conections: 5\n",
                   "test.yaml:3: unknown key 'limits.max_conections': did you mean 'max_connections'? (known: max_connections, max_header_bytes, "
                   "max_body_bytes, stream_buffer_bytes)"},
@@ -611,10 +618,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:2: log: expected a mapping with the keys level, access, got a list"},
         ErrorCase{"DocumentIsAList", "- listen\n- upstream\n",
                   "test.yaml:1: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, got a list"},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, routing, got a list"},
         ErrorCase{"DocumentIsAScalar", "# comment\nhello\n",
                   "test.yaml:2: expected a mapping with the keys listen, allow_unauthenticated, upstream, upstreams, threads, limits, timeouts, "
-                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, got \"hello\""},
+                  "upstream_pool, log, health, metrics, ui, rewrite, auth, cors, tls, store, queue, routing, got \"hello\""},
         // yaml-cpp reports a syntax error where it noticed it: here the line after the open '['.
         ErrorCase{"UnclosedFlowList", "listen: 127.0.0.1:8434\nlimits: [1\nlog:\n  level: info\n",
                   "test.yaml:3: invalid YAML: end of sequence flow not found: a '[' or '{' opened above is not closed\n"

@@ -539,10 +539,11 @@ jumpButton.addEventListener("click", () => {
 
 // --- the socket ---------------------------------------------------------------------------------
 
-interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string; backend?: string }
-// `phase`: before the first token, what the reply waits for.
+// `waiting`: the chat's place in sluice's line while every box with its model is busy (0: its turn came).
+interface Frame { id: string; line?: any; done?: boolean; cancelled?: boolean; error?: string; rewrite?: string; backend?: string; waiting?: number }
+// `phase`: before the first token, what the reply waits for; `model`: the one picked.
 // `thinkingSince`: when the first thinking token came (the thinking's duration ends at the first answer token).
-interface Pending { message: Message; sentAt: number; scheduled: boolean; phase: string; thinkingSince?: number }
+interface Pending { message: Message; model: string; sentAt: number; scheduled: boolean; phase: string; thinkingSince?: number }
 
 let socket: WebSocket | undefined;
 let inFlight: { id: string; conversation: Conversation; pending: Pending } | undefined;
@@ -603,10 +604,19 @@ const waitPhase = (picked: string) => {
   return loadedModels?.has(model) ? `${model}: reading the prompt` : `loading ${model}, then reading the prompt`;
 };
 
+// 1 -> "1st", 2 -> "2nd", 3 -> "3rd", 11 -> "11th", 22 -> "22nd".
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+
 function onFrame(frame: Frame) {
   if (!inFlight || frame.id !== inFlight.id) return;
   const pending = inFlight.pending;
   const message = pending.message;
+  if (frame.waiting !== undefined) {
+    const model = runsAs.get(pending.model) ?? pending.model;
+    pending.phase = frame.waiting > 0 ? `${ordinal(frame.waiting)} in line for ${model}` : waitPhase(pending.model);
+    showWaiting();
+    return;
+  }
   if (frame.line) {
     const line = frame.line;
     if (line.error) message.error = String(line.error);
@@ -720,7 +730,7 @@ async function ask(reply: Message = { role: "assistant", content: "" }) {
   save(current);
   const id = newId();
   const model = modelSelect.value;
-  const pending = { message: reply, sentAt: performance.now(), scheduled: false, phase: "connecting to sluice" };
+  const pending = { message: reply, model, sentAt: performance.now(), scheduled: false, phase: "connecting to sluice" };
   inFlight = { id, conversation: current, pending };
   following = true;
   showAll();
