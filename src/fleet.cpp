@@ -223,7 +223,7 @@ void Fleet::unreachable(std::size_t backend, const std::string& why) {
     spdlog::warn("ollama at {} ({}) cannot be reached: {}; its requests go to the other backends until it answers",
                  member.backend.url.url, member.backend.label(), why);
     if (io_) {
-        asio::post(*io_, [this, &member] {
+        asio::post(*io_, [&member] {
             member.backoff = first_backoff;
             if (member.wake) member.wake->cancel();  // probe it again from now, with backoff
         });

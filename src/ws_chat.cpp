@@ -114,7 +114,7 @@ void WsChat::watch_line(std::string model) {
 void WsChat::tell_place(std::size_t place) {
     if (place == told_place_) return;
     told_place_ = place;
-    if (const auto session = session_.lock()) session->send(nullptr, chat_frame(id_, fmt::format(R"("waiting":{})", place)));
+    if (const auto session = session_.lock()) session->send(nullptr, chat_frame(id_, fmt::format(R"("waiting":{}}})", place)));
 }
 
 void WsChat::on_turn() {
