@@ -162,15 +162,28 @@ void Fleet::ended(std::size_t backend) {
             holds_it = holds(member.loaded, waiter->model) || holds(member.installed, waiter->model);
         }
         if (!holds_it) continue;
-        asio::post(waiter->executor, std::move(waiter->turn));
-        line_.erase(waiter);
-        --waiting_;
+        give_turn(waiter);
         return;
     }
 }
 
+void Fleet::give_turn(std::deque<Waiter>::iterator waiter) {
+    asio::post(waiter->executor, [this, turn = std::move(waiter->turn), model = waiter->model] {
+        if (!turn()) turn_not_taken(model);
+    });
+    line_.erase(waiter);
+    --waiting_;
+}
+
+void Fleet::turn_not_taken(const std::string& model) {
+    if (waiting_.load() == 0 || closing_) return;
+    const std::lock_guard lock(line_mutex_);
+    const auto next = std::find_if(line_.begin(), line_.end(), [&](const Waiter& waiter) { return waiter.model == model; });
+    if (next != line_.end()) give_turn(next);
+}
+
 std::uint64_t Fleet::wait_turn(std::string_view model, std::size_t max_waiting, asio::any_io_executor executor,
-                               std::function<void()> turn, bool front) {
+                               std::function<bool()> turn, bool front) {
     auto name = comparable(model);
     const std::lock_guard lock(line_mutex_);
     const auto waiting = static_cast<std::size_t>(

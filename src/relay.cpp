@@ -688,14 +688,7 @@ void Relay::arm_send_deadline() {
 // The client is watched meanwhile: one that leaves takes its place with it.
 void Relay::wait_turn(const std::string& model) {
     const auto& queue = config_->queue;
-    if (queue.max_waiting > 0) {
-        ticket_ = loop_.services.fleet.wait_turn(
-            model, queue.max_waiting, loop_.io.get_executor(),
-            [weak = weak_from_this()] {
-                if (auto self = weak.lock()) self->on_turn();
-            },
-            had_turn_);
-    }
+    ticket_ = join_line(loop_, queue, model, weak_from_this(), &Relay::on_turn, had_turn_);
     if (ticket_ == 0) {
         refuse_busy(line_full_message(model, queue.max_waiting));
         return;
@@ -719,12 +712,13 @@ void Relay::refuse_busy(std::string message) {
     complete(std::move(busy));
 }
 
-void Relay::on_turn() {
+bool Relay::on_turn() {
     ticket_ = 0;  // the fleet took it out of the line
-    if (completed()) return;
+    if (completed()) return false;
     had_turn_ = true;
     send_deadline_.cancel();
     send();
+    return true;
 }
 
 void Relay::leave_line() {

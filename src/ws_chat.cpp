@@ -78,14 +78,7 @@ void WsChat::place() {
 
 void WsChat::wait_turn(const std::string& model) {
     const auto& queue = config_->queue;
-    if (queue.max_waiting > 0) {
-        ticket_ = loop_.services.fleet.wait_turn(
-            model, queue.max_waiting, loop_.io.get_executor(),
-            [weak = weak_from_this()] {
-                if (auto self = weak.lock()) self->on_turn();
-            },
-            had_turn_);
-    }
+    ticket_ = join_line(loop_, queue, model, weak_from_this(), &WsChat::on_turn, had_turn_);
     if (ticket_ == 0) {
         finish(UpstreamError{503, line_full_message(model, queue.max_waiting)});
         return;
@@ -117,13 +110,14 @@ void WsChat::tell_place(std::size_t place) {
     if (const auto session = session_.lock()) session->send(nullptr, chat_frame(id_, fmt::format(R"("waiting":{}}})", place)));
 }
 
-void WsChat::on_turn() {
+bool WsChat::on_turn() {
     ticket_ = 0;  // the fleet took it out of the line
-    if (ended_ || stopped()) return;
+    if (ended_ || stopped()) return false;
     had_turn_ = true;
     line_timer_.cancel();
     tell_place(0);
     place();
+    return true;
 }
 
 bool WsChat::leave_line() {

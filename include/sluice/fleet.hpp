@@ -95,9 +95,11 @@ public:
     // The line for a model whose backends are all full (BackendOrder::full): `turn` runs on
     // `executor` when a generation ends on a backend that holds the model, first come first
     // served; `front` keeps the place of a request whose turn came but found the room taken.
-    // Returns its ticket; 0 when `max_waiting` already wait for the model. `turn` must only post.
+    // Returns its ticket; 0 when `max_waiting` already wait for the model. `turn` says whether
+    // it took the turn: one that ended while its turn was on its way passes it to the next
+    // waiting for the model, so no room stays unused while requests wait.
     std::uint64_t wait_turn(std::string_view model, std::size_t max_waiting, boost::asio::any_io_executor executor,
-                            std::function<void()> turn, bool front = false);
+                            std::function<bool()> turn, bool front = false);
     void leave_line(std::uint64_t ticket);  // nothing runs for it once this returns
     // Where `ticket` stands among those waiting for its model: 1 is next; 0 when it is not in line.
     std::size_t place_in_line(std::uint64_t ticket) const;
@@ -128,9 +130,11 @@ private:
         std::uint64_t ticket = 0;
         std::string model;  // comparable form
         boost::asio::any_io_executor executor;
-        std::function<void()> turn;
+        std::function<bool()> turn;
     };
     void ended(std::size_t backend);
+    void give_turn(std::deque<Waiter>::iterator waiter);  // with line_mutex_ held
+    void turn_not_taken(const std::string& model);
     boost::asio::awaitable<void> watch(Member& member);
     boost::asio::awaitable<bool> ask(Member& member);
 

@@ -66,6 +66,22 @@ void rewrite_request_body(EventLoop& loop, std::shared_ptr<const Config> config,
 // ends: the line for `model` already holds queue.max_waiting (0: nothing waits), or it waited
 // queue.max_wait.
 std::string line_full_message(std::string_view model, std::size_t max_waiting);
+
+// A place in the fleet's line for `model`, for either front end: `on_turn` runs on `waiter`
+// (held weakly) on this loop when its turn comes, and says whether it took it (one gone or
+// ended meanwhile did not). 0: the line is full, or nothing may wait.
+template <typename Waiter>
+std::uint64_t join_line(EventLoop& loop, const QueueConfig& queue, const std::string& model, std::weak_ptr<Waiter> waiter,
+                        bool (Waiter::*on_turn)(), bool front) {
+    if (queue.max_waiting == 0) return 0;
+    return loop.services.fleet.wait_turn(
+        model, queue.max_waiting, loop.io.get_executor(),
+        [waiter = std::move(waiter), on_turn] {
+            const auto self = waiter.lock();
+            return self && ((*self).*on_turn)();
+        },
+        front);
+}
 std::string line_timeout_message(std::string_view model, std::chrono::milliseconds max_wait);
 
 std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, std::string_view path,
@@ -97,7 +113,7 @@ private:
     void send();
     void wait_turn(const std::string& model);
     void refuse_busy(std::string message);
-    void on_turn();
+    bool on_turn();
     void leave_line();
     void on_request_sent(std::optional<UpstreamError> error);
     void read_request_body_piece();

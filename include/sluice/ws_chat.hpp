@@ -57,7 +57,7 @@ private:
     void wait_turn(const std::string& model);
     void watch_line(std::string model);
     void tell_place(std::size_t place);
-    void on_turn();
+    bool on_turn();
     bool leave_line();  // whether it was waiting
     void on_sent(std::optional<UpstreamError> error);
     void read_header();
