@@ -108,8 +108,8 @@ std::optional<std::string> choose_backends(EventLoop& loop, UpstreamCall& call, 
         return std::nullopt;
     }
     auto named = requested_model(loop, route, path, body, model);
-    const auto conversation =
-        call.config().routing.sticky.count() > 0 ? conversation_mark(route, body, named, loop.json_workspace) : 0;
+    const bool sticky = fleet.size() > 1 && call.config().routing.sticky.count() > 0;
+    const auto conversation = sticky ? conversation_mark(route, body, named, loop.json_workspace) : 0;
     const auto order = fleet.route(named, conversation);
     if (generation && may_wait && order.full) return named;
     call.set_backends(order, generation, named, conversation);

@@ -155,6 +155,14 @@ protected:
                                    .tags_json = listing({"qwen3:14b"})};
         gpu1.set_knobs(slow);
         gpu2.set_knobs(slow);
+        // The last probing chat's generation ends in sluice just after its client read the end.
+        const auto idle = [&] {
+            const auto metrics = TestClient(server->port()).request("GET", "/metrics").body;
+            return metrics.find(R"(sluice_backend_active_generations{backend="gpu1"} 0)") != std::string::npos &&
+                   metrics.find(R"(sluice_backend_active_generations{backend="gpu2"} 0)") != std::string::npos;
+        };
+        for (const auto deadline = Clock::now() + 5s; !idle() && Clock::now() < deadline;) std::this_thread::sleep_for(5ms);
+        ASSERT_TRUE(idle());
     }
     // Where a turn went (its answer's X-Sluice-Backend), the turn kept running in `held`.
     std::string placed(std::string_view opening, int later_turns) {
