@@ -38,10 +38,9 @@ cleanup() {
 trap cleanup EXIT
 # /proc as on a real system (the loader reads /proc/self/exe to expand the binary's $ORIGIN), in a
 # mount namespace of the command's own, so no mount outlives it.
-in_root() {
-    unshare --mount --propagation private sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' \
-        "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
-}
+in_root_command=(unshare --mount --propagation private sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"'
+                 "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root)
+in_root() { "${in_root_command[@]}" "$@"; }
 
 in_root dpkg -i /tmp/sluice.deb >"$scratch/dpkg.log" 2>&1 || { cat "$scratch/dpkg.log"; fail "dpkg -i failed in $system"; }
 installed=$(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' libc6 libstdc++6 'libssl3*' 2>/dev/null |
@@ -60,8 +59,10 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 upstream_port=$(free_port) sluice_port=$(free_port)
 "$upstream_binary" --listen "127.0.0.1:$upstream_port" --tokens 5 --rate 0 >"$scratch/upstream.log" 2>&1 &
 pids+=($!)
-in_root sluice --config /etc/sluice/sluice.yaml --listen "127.0.0.1:$sluice_port" \
-    --upstream "http://127.0.0.1:$upstream_port" >"$scratch/sluice.log" 2>&1 &
+# exec: the background job becomes sluice itself (unshare, sh, chroot and env each exec the
+# next), so the cleanup's kill stops it rather than a shell around it.
+(exec "${in_root_command[@]}" sluice --config /etc/sluice/sluice.yaml --listen "127.0.0.1:$sluice_port" \
+    --upstream "http://127.0.0.1:$upstream_port") >"$scratch/sluice.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$sluice_port/api/version" && break
