@@ -255,12 +255,12 @@ std::array<unsigned char, 32> hmac_sha256(std::span<const unsigned char> key, st
     return mac;
 }
 
-// The token's fields ("1.<expiry>.<nonce>") and name, signed with the key derived from
+// The token's fields ("1.<expiry>.<nonce>") and its key's name, signed with the key derived from
 // `secret` and bound to the key's hash: a key changed in the config no longer matches.
-std::string session_signature(std::string_view secret, std::string_view fields, std::string_view name, const ApiKey& key) {
+std::string session_signature(std::string_view secret, std::string_view fields, const ApiKey& key) {
     const auto derived = hmac_sha256({reinterpret_cast<const unsigned char*>(secret.data()), secret.size()},
                                      "sluice browser session v1");
-    std::string signed_text = fmt::format("{}.{}", fields, name);
+    std::string signed_text = fmt::format("{}.{}", fields, key.name);
     signed_text += '\0';
     signed_text.append(reinterpret_cast<const char*>(key.digest.data()), key.digest.size());
     const auto mac = hmac_sha256(derived, signed_text);
@@ -307,7 +307,7 @@ std::string BrowserSessions::open(const AuthConfig& auth, const ApiKey& key, std
     const auto expiry = unix_seconds_now() + std::chrono::duration_cast<std::chrono::seconds>(ttl).count();
     const auto fields = fmt::format("{}.{}.{}", session_version, expiry, hex(nonce.data(), nonce.size()));
     const auto& secret = auth.session_secret.empty() ? process_secret_ : auth.session_secret;
-    return fmt::format("{}.{}.{}", fields, session_signature(secret, fields, key.name, key), key.name);
+    return fmt::format("{}.{}.{}", fields, session_signature(secret, fields, key), key.name);
 }
 
 const ApiKey* BrowserSessions::find(const AuthConfig& auth, std::string_view token) {
@@ -317,7 +317,7 @@ const ApiKey* BrowserSessions::find(const AuthConfig& auth, std::string_view tok
     const ApiKey* key = key_named(auth, parsed->name);
     if (!key) return nullptr;
     const auto& secret = auth.session_secret.empty() ? process_secret_ : auth.session_secret;
-    const auto expected = session_signature(secret, parsed->fields, parsed->name, *key);
+    const auto expected = session_signature(secret, parsed->fields, *key);
     if (CRYPTO_memcmp(expected.data(), parsed->signature.data(), expected.size()) != 0) return nullptr;
     const std::lock_guard lock(mutex_);
     return logouts_.contains(token_hash(token)) ? nullptr : key;

@@ -38,11 +38,12 @@ std::string chat_body(std::string_view model) {
     return fmt::format(R"({{"model":"{}","messages":[{{"role":"user","content":"hi"}}]}})", model);
 }
 
-// The same chat as the bytes of a request, for a client that reads the answer piece by piece.
-std::string raw_chat(std::string_view model) {
-    return fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
-                       chat_body(model).size(), chat_body(model));
+// A chat with `body` as the bytes of a request, for a client that reads the answer piece by piece.
+std::string raw_chat_request(std::string_view body) {
+    return fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", body.size(), body);
 }
+
+std::string raw_chat(std::string_view model) { return raw_chat_request(chat_body(model)); }
 
 std::size_t chats(const FakeOllama& ollama) {
     std::size_t count = 0;
@@ -140,7 +141,7 @@ std::unique_ptr<TestClient> turn(std::uint16_t port, std::string_view opening, i
     }
     const auto body = fmt::format(R"({{"model":"qwen3:14b","messages":[{}]}})", messages);
     auto client = std::make_unique<TestClient>(port);
-    client->send_raw(fmt::format("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}", body.size(), body));
+    client->send_raw(raw_chat_request(body));
     return client;
 }
 
